@@ -1,0 +1,32 @@
+# Two commands on a fresh machine (Python 3.11 + pip):  `make run`  and  `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# CPU machines: a pinned torch takes the local CPU wheel; an unpinned one pulls a multi-GB CUDA build.
+TORCH_SPEC ?= torch==2.13.0
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: setup run test clean-runs
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+## run: all notebooks, offline default, into runs/<name>/ (ARGS="--name x -p sample_size 500")
+run: setup
+	$(BIN)/python -m helpers.run $(ARGS)
+
+## test: unit tests and every notebook executed with papermill on a small sample
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean-runs:
+	rm -rf runs

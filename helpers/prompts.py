@@ -1,0 +1,86 @@
+"""The labeling prompt: the reference's system prompt, one-shot example and main prompt.
+
+BERTopic fills two tags per topic: ``[DOCUMENTS]`` (its most representative documents,
+one ``- doc`` line each) and ``[KEYWORDS]`` (its top c-TF-IDF words). For Llama-2 chat
+models the prompt is the reference's literal ``<s>[INST] <<SYS>> ... [/INST]`` text;
+for any other chat model the same three parts go through the model's own chat
+template, the example as a previous user/assistant turn.
+"""
+
+from __future__ import annotations
+
+SYSTEM_PROMPT = "You are a helpful, respectful and honest assistant for labeling topics."
+
+EXAMPLE_DOCUMENTS = """\
+- Traditional diets in most cultures were primarily plant-based with a little meat on top, but with the rise of industrial style meat production and factory farming, meat has become a staple food.
+- Meat, but especially beef, is the word food in terms of emissions.
+- Eating meat doesn't make you a bad person, not eating meat doesn't make you a good one.
+"""
+
+EXAMPLE_KEYWORDS = "meat, beef, eat, eating, emissions, steak, food, health, processed, chicken"
+
+EXAMPLE_LABEL = "Environmental impacts of eating meat"
+
+USER_TEMPLATE = """\
+I have a topic that contains the following documents:
+[DOCUMENTS]
+The topic is described by the following keywords: '[KEYWORDS]'.
+
+Based on the information about the topic above, please create a short label of this topic. Make sure you to only return the label and nothing more.
+"""
+
+
+def fill_prompt(template: str, documents: list[str], keywords: list[str]) -> str:
+    """Fill ``[DOCUMENTS]`` and ``[KEYWORDS]`` the way BERTopic's ``TextGeneration`` does."""
+    docs = "".join(f"- {doc}\n" for doc in documents)
+    return template.replace("[KEYWORDS]", ", ".join(keywords)).replace("[DOCUMENTS]", docs)
+
+
+def example_user_prompt() -> str:
+    """The one-shot example's user turn (meat and emissions)."""
+    return USER_TEMPLATE.replace("[DOCUMENTS]", EXAMPLE_DOCUMENTS).replace("[KEYWORDS]", EXAMPLE_KEYWORDS)
+
+
+def llama2_prompt() -> str:
+    """The reference's prompt, literally, in the Llama-2 chat template.
+
+    ``<s>[INST] <<SYS>> system <</SYS>> example [/INST] answer`` followed by
+    ``[INST] main prompt [/INST]``: the example is a finished first turn.
+    """
+    system = f"\n<s>[INST] <<SYS>>\n{SYSTEM_PROMPT}\n<</SYS>>\n"
+    example = f"\n{example_user_prompt()}\n[/INST] {EXAMPLE_LABEL}\n"
+    main = f"\n[INST]\n{USER_TEMPLATE}[/INST]\n"
+    return system + example + main
+
+
+def chat_messages() -> list[dict[str, str]]:
+    """System prompt, one-shot example (user + assistant) and the main prompt as chat turns."""
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": example_user_prompt()},
+        {"role": "assistant", "content": EXAMPLE_LABEL},
+        {"role": "user", "content": USER_TEMPLATE},
+    ]
+
+
+def is_llama2(model_id: str) -> bool:
+    """True for Llama-2 chat checkpoints, which expect the literal ``[INST]`` template."""
+    return "llama-2" in model_id.lower()
+
+
+def build_prompt(model_id: str, tokenizer=None) -> str:
+    """The labeling prompt for ``model_id``, with ``[DOCUMENTS]``/``[KEYWORDS]`` left to fill.
+
+    Llama-2 models get :func:`llama2_prompt`; other chat models get the same turns
+    rendered by ``tokenizer.apply_chat_template`` (ending with the assistant's cue).
+    """
+    if is_llama2(model_id) or tokenizer is None or not getattr(tokenizer, "chat_template", None):
+        return llama2_prompt()
+    return tokenizer.apply_chat_template(chat_messages(), tokenize=False, add_generation_prompt=True)
+
+
+def as_chat(tokenizer, text: str) -> str:
+    """``text`` as a single user turn in the model's chat template, ready to generate."""
+    if not getattr(tokenizer, "chat_template", None):
+        return text
+    return tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True)

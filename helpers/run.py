@@ -1,0 +1,139 @@
+"""The main job: execute the numbered notebooks in order with papermill into a run folder.
+
+    python -m helpers.run                          # offline default, all notebooks
+    python -m helpers.run --name bbc -p sample_size 500 -p label_method reference
+    python -m helpers.run --config my_run.yaml     # parameters from a YAML mapping
+
+Each notebook receives the parameters its ``parameters`` cell declares (plus
+``run_dir``); a name no notebook declares is an error with the closest valid one.
+Executed copies, results and ``run_log.json`` (seconds per notebook) land in
+``runs/<name>/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = REPO / "notebooks"
+ARTIFACTS = ("topics.csv", "labels.csv", "documents.html", "topic_map.png", "evaluation.json")
+
+
+def notebook_paths(folder: Path = NOTEBOOKS, only: Optional[list[str]] = None) -> list[Path]:
+    """The numbered notebooks in order, or those whose number/name starts with one of ``only``."""
+    paths = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        paths = [p for p in paths if any(p.stem.startswith(o) for o in only)]
+        if not paths:
+            raise SystemExit(f"No notebook in {folder} matches {', '.join(only)}.")
+    return paths
+
+
+def declared_parameters(path: Path) -> dict[str, Any]:
+    """The names (and default values, as source text) of a notebook's ``parameters`` cell."""
+    import papermill
+
+    return {name: p["default"] for name, p in papermill.inspect_notebook(str(path)).items()}
+
+
+def parse_value(text: str) -> Any:
+    """A ``-p`` value as YAML reads it: ``300`` -> 300, ``none``/``null`` stay strings/None."""
+    return yaml.safe_load(text)
+
+
+def check_names(parameters: dict[str, Any], declared: dict[Path, dict[str, Any]]) -> None:
+    """Raise ``SystemExit`` naming the closest valid parameter for any unknown name."""
+    valid = sorted({name for names in declared.values() for name in names})
+    for name in parameters:
+        if name not in valid:
+            match = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
+            hint = f" Did you mean {match[0]!r}?" if match else ""
+            raise SystemExit(f"Unknown parameter {name!r}. Valid parameters: {', '.join(valid)}.{hint}")
+
+
+def prepare_run_dir(runs: Path, name: str, overwrite: bool) -> Path:
+    """Create ``runs/name``; refuse to reuse a non-empty one unless ``overwrite``."""
+    run_dir = (runs / name).resolve()
+    if run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
+        raise SystemExit(
+            f"Run folder {run_dir} already exists. Pick another --name, or pass --overwrite to replace its results."
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def execute(paths: list[Path], parameters: dict[str, Any], run_dir: Path, log_output: bool = False) -> list[dict]:
+    """Run each notebook with papermill into ``run_dir``; stop at the first failure.
+
+    Returns one ``{"notebook", "seconds"}`` record per notebook, also written to
+    ``run_dir/run_log.json``.
+    """
+    import papermill
+
+    log = []
+    for path in paths:
+        declared = declared_parameters(path)
+        given = {k: v for k, v in {**parameters, "run_dir": str(run_dir)}.items() if k in declared}
+        output = run_dir / path.name
+        print(f"[run] {path.name} ...", flush=True)
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(path), str(output), parameters=given, cwd=str(path.parent), kernel_name="python3",
+                progress_bar=False, log_output=log_output,
+            )
+        except papermill.PapermillExecutionError as error:
+            raise SystemExit(
+                f"{path.name} failed: {error.ename}: {error.evalue}\nThe executed copy with the error is {output}"
+            ) from None
+        log.append({"notebook": path.name, "seconds": round(time.perf_counter() - start, 1)})
+        print(f"[run] {path.name} done in {log[-1]['seconds']} s", flush=True)
+        (run_dir / "run_log.json").write_text(json.dumps(log, indent=2))
+    return log
+
+
+def main(argv: Optional[list[str]] = None) -> Path:
+    """Command-line entry point; returns the run folder."""
+    parser = argparse.ArgumentParser(prog="python -m helpers.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--name", help="run folder name under --runs (default: <profile>-<date>-<time>)")
+    parser.add_argument("--runs", default=str(REPO / "runs"), help="parent folder of run folders (default: runs/)")
+    parser.add_argument("--config", help="YAML file with a mapping of parameter names to values")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="a notebook parameter, e.g. -p sample_size 500 (repeatable; wins over --config)")
+    parser.add_argument("--notebooks", nargs="*", help="only these notebooks, by number or name prefix (e.g. 03 04)")
+    parser.add_argument("--overwrite", action="store_true", help="replace the results of an existing run folder")
+    parser.add_argument("--log-output", action="store_true", help="stream the notebooks' outputs to the terminal")
+    args = parser.parse_args(argv)
+
+    parameters: dict[str, Any] = {}
+    if args.config:
+        loaded = yaml.safe_load(Path(args.config).read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise SystemExit(f"{args.config} must hold a mapping of parameter names to values.")
+        parameters.update(loaded)
+    parameters.update({name: parse_value(value) for name, value in args.parameter})
+    paths = notebook_paths(only=args.notebooks)
+    check_names(parameters, {p: declared_parameters(p) for p in paths})
+    name = args.name or f"{parameters.get('profile', 'offline')}-{datetime.now():%Y%m%d-%H%M%S}"
+    run_dir = prepare_run_dir(Path(args.runs), name, args.overwrite)
+    start = time.perf_counter()
+    execute(paths, parameters, run_dir, args.log_output)
+    print(f"\nDone in {time.perf_counter() - start:.0f} s. Results in {run_dir}:")
+    for artifact in ARTIFACTS:
+        if (run_dir / artifact).exists():
+            print(f"  {run_dir / artifact}")
+    print(f"  executed notebooks: {', '.join(p.name for p in paths)}")
+    return run_dir
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

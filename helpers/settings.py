@@ -1,0 +1,181 @@
+"""Run settings: the two profiles and knob-by-knob overrides.
+
+A *profile* is a named set of values for every knob of the series. ``offline`` (the
+default) runs anywhere from a plain install: packaged MiniLM embeddings, packaged
+SmolLM2-135M-Instruct, packaged BBC News corpus. ``colab-t4`` is the reference
+walk-through: BAAI/bge-small-en, meta-llama/Llama-2-13b-chat-hf in 4-bit, the
+CShorten/ML-ArXiv-Papers abstracts. A profile changes values, never code paths.
+
+Every notebook's ``parameters`` cell holds the knobs; ``None`` means "the profile's
+value". :func:`resolve_settings` merges them and rejects typos with a suggestion.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, fields
+from typing import Any, Optional, get_args, get_type_hints
+
+PACKAGED_CORPUS = "packaged:bbc-news"
+PACKAGED_EMBEDDINGS = "packaged:all-MiniLM-L6-v2"
+PACKAGED_LLM = "packaged:SmolLM2-135M-Instruct"
+
+QUANTIZATIONS = ("nf4", "int8", "none")
+LABEL_METHODS = ("batched", "reference")
+STOP_WORDS = ("english", "none")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the series, resolved to a concrete value."""
+
+    profile: str
+    dataset: str
+    text_column: str = "abstract"
+    title_column: str = "title"
+    category_column: Optional[str] = None
+    sample_size: Optional[int] = None
+    seed: int = 42
+    embedding_model: str = PACKAGED_EMBEDDINGS
+    llm_model: str = PACKAGED_LLM
+    quantization: str = "none"
+    min_cluster_size: Optional[int] = None
+    stop_words: str = "english"
+    top_n_words: int = 10
+    nr_docs: int = 4
+    label_doc_words: Optional[int] = None
+    label_method: str = "batched"
+    label_batch_size: int = 8
+    label_max_new_tokens: int = 24
+    compare_quantizations: str = "nf4"
+    sanity_max_new_tokens: int = 500
+    require_gpu: bool = False
+    cache_dir: Optional[str] = None
+
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "offline": dict(
+        dataset=PACKAGED_CORPUS,
+        category_column="category",
+        embedding_model=PACKAGED_EMBEDDINGS,
+        llm_model=PACKAGED_LLM,
+        # nf4 ruins a 135M model's answers (shared/OFFLINE.md); 01 shows why.
+        quantization="none",
+        label_doc_words=60,
+        # a 135M model loads in seconds: show all three side by side (notebook 01)
+        compare_quantizations="nf4,int8,none",
+        sanity_max_new_tokens=48,
+        require_gpu=False,
+    ),
+    "colab-t4": dict(
+        dataset="CShorten/ML-ArXiv-Papers",
+        category_column=None,
+        embedding_model="BAAI/bge-small-en",
+        llm_model="meta-llama/Llama-2-13b-chat-hf",
+        quantization="nf4",
+        min_cluster_size=150,
+        label_doc_words=None,
+        # 13B in fp16 needs 26 GB: a T4 holds only the 4-bit load
+        compare_quantizations="nf4",
+        sanity_max_new_tokens=500,
+        require_gpu=True,
+    ),
+}
+
+_CHOICES = {
+    "quantization": QUANTIZATIONS,
+    "label_method": LABEL_METHODS,
+    "stop_words": STOP_WORDS,
+}
+
+
+def _closest(name: str, valid: list[str]) -> str:
+    """Return a " Did you mean ...?" hint for ``name`` among ``valid``, or ''."""
+    match = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
+    return f" Did you mean {match[0]!r}?" if match else ""
+
+
+def _coerce(name: str, value: Any, annotation: Any) -> Any:
+    """Convert ``value`` to the knob's type (papermill may pass strings)."""
+    kinds = [t for t in get_args(annotation) if t is not type(None)] or [annotation]
+    kind = kinds[0]
+    if value is None:
+        if type(None) in get_args(annotation):
+            return None
+        raise ValueError(f"Parameter {name!r} cannot be None; give a {kind.__name__}.")
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if str(value).strip().lower() in ("true", "1", "yes"):
+            return True
+        if str(value).strip().lower() in ("false", "0", "no"):
+            return False
+    elif kind is int:
+        if isinstance(value, bool):
+            pass
+        elif isinstance(value, int):
+            return value
+        elif isinstance(value, float) and value.is_integer():
+            return int(value)
+        elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value.strip())
+    elif kind is str:
+        if isinstance(value, str):
+            return value
+    raise ValueError(
+        f"Parameter {name!r} must be a {kind.__name__}, got {value!r} "
+        f"({type(value).__name__}); pass e.g. -p {name} <{kind.__name__}>."
+    )
+
+
+def knob_names() -> list[str]:
+    """All knob names a profile may be overridden with."""
+    return [f.name for f in fields(Settings) if f.name != "profile"]
+
+
+def resolve_settings(profile: str = "offline", **overrides: Any) -> Settings:
+    """Merge a profile with knob overrides into a :class:`Settings`.
+
+    ``None`` overrides are ignored (they mean "keep the profile's value"), so a
+    notebook can pass every knob of its parameters cell. Unknown profiles or knob
+    names raise ``ValueError`` listing the valid ones and the closest match; values
+    of the wrong type are converted when unambiguous ("300" -> 300) or rejected.
+    """
+    if profile not in PROFILES:
+        valid = sorted(PROFILES)
+        raise ValueError(
+            f"Unknown profile {profile!r}. Valid profiles: {', '.join(valid)}."
+            + _closest(profile, valid)
+        )
+    unknown = [k for k in overrides if k not in knob_names()]
+    if unknown:
+        valid = knob_names()
+        raise ValueError(
+            f"Unknown parameter {unknown[0]!r}. Valid parameters: {', '.join(valid)}."
+            + _closest(unknown[0], valid)
+        )
+    values = {**PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None}}
+    hints = get_type_hints(Settings)
+    values = {k: _coerce(k, v, hints[k]) for k, v in values.items()}
+    for name, choices in _CHOICES.items():
+        if name in values and values[name] not in choices:
+            raise ValueError(
+                f"Parameter {name!r} must be one of {', '.join(choices)}, got {values[name]!r}."
+                + _closest(str(values[name]), list(choices))
+            )
+    for name in ("sample_size", "min_cluster_size", "label_batch_size", "nr_docs"):
+        if values.get(name) is not None and values[name] < 1:
+            raise ValueError(f"Parameter {name!r} must be at least 1, got {values[name]}.")
+    for kind in values.get("compare_quantizations", "nf4").split(","):
+        if kind.strip() not in QUANTIZATIONS:
+            raise ValueError(
+                f"Parameter 'compare_quantizations' lists {kind!r}; use a comma-separated list of "
+                f"{', '.join(QUANTIZATIONS)}." + _closest(kind.strip(), list(QUANTIZATIONS))
+            )
+    return Settings(profile=profile, **values)
+
+
+def as_dict(settings: Settings) -> dict[str, Any]:
+    """The settings as a plain dict, e.g. to save next to a run's results."""
+    return dataclasses.asdict(settings)

