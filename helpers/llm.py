@@ -10,10 +10,10 @@ safetensors folder, and that folder is what ``from_pretrained`` reads.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any, Optional
 
@@ -33,6 +33,28 @@ def default_cache_dir(cache_dir: Optional[str] = None) -> Path:
     or ``~/.cache/topic-modeling-llama2``."""
     chosen = cache_dir or os.environ.get("TOPIC_LLAMA2_CACHE") or "~/.cache/topic-modeling-llama2"
     return Path(chosen).expanduser()
+
+
+class _DropMessage(logging.Filter):
+    """A logging filter that drops records whose message starts with ``prefix``."""
+
+    def __init__(self, prefix: str):
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefix)
+
+
+def quiet_int8_warning() -> None:
+    """Drop bitsandbytes' "MatMul8bitLt: inputs will be cast" log line.
+
+    int8 on CPU logs it at every layer call: thousands of lines that flood (and, under
+    papermill, slow down) a notebook. Adding the filter twice has no extra effect.
+    """
+    logger = logging.getLogger("bitsandbytes.autograd._functions")
+    if not any(isinstance(f, _DropMessage) for f in logger.filters):
+        logger.addFilter(_DropMessage("MatMul8bitLt"))
 
 
 def quantization_config(kind: str = "nf4", compute_dtype: str = "bfloat16"):
@@ -134,8 +156,7 @@ def load_llm(llm_model: str, quantization: str = "nf4", cache_dir: Optional[str]
     import transformers
 
     path = model_path(llm_model, cache_dir)
-    # bitsandbytes int8 on CPU warns once per layer call; keep notebook outputs readable.
-    warnings.filterwarnings("ignore", message=".*MatMul8bitLt.*")
+    quiet_int8_warning()
     tokenizer = transformers.AutoTokenizer.from_pretrained(path, trust_remote_code=False)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:

@@ -32,12 +32,18 @@ def centroids(frame: pd.DataFrame) -> pd.DataFrame:
     return mean.sort_values("Topic").reset_index(drop=True)
 
 
+def point_sizes(n_points: int, reference=(0.4, 10.0), reference_points: int = 100_000) -> tuple[float, float]:
+    """Marker size range: the reference's for ~100k points, up to 8x larger for small corpora."""
+    factor = min(8.0, max(1.0, (reference_points / max(n_points, 1)) ** 0.5))
+    return (reference[0] * factor, reference[1] * factor)
+
+
 def topic_map(
     x, y, topics, docs, labels: Mapping[int, str], top_n: int = 50, wrap: int = 20, figsize=(20, 20), limit: float = 10.0
 ):
     """Draw the static map and return the matplotlib figure.
 
-    Point size follows document length; each of the ``top_n`` lowest-numbered (most
+    Point size follows document length (within :func:`point_sizes`); each of the ``top_n`` lowest-numbered (most
     frequent) topics gets its label, wrapped at ``wrap`` characters, at its centroid.
     """
     import matplotlib.patheffects as pe
@@ -50,7 +56,8 @@ def topic_map(
     color_key = {t: next(colors) for t in sorted(frame.Topic.unique(), key=int)}
     fig = plt.figure(figsize=figsize)
     sns.scatterplot(
-        data=frame, x="x", y="y", c=frame["Topic"].map(color_key), alpha=0.4, sizes=(0.4, 10), size="Length"
+        data=frame, x="x", y="y", hue="Topic", palette=color_key, alpha=0.4, sizes=point_sizes(len(frame)),
+        size="Length", legend=False,
     )
     texts = []
     for row in centroids(frame).itertuples():

@@ -1,0 +1,55 @@
+import pytest
+
+from helpers.settings import PROFILES, resolve_settings
+
+
+def test_offline_is_the_default_and_uses_only_packaged_parts():
+    s = resolve_settings()
+    assert s.profile == "offline"
+    assert s.dataset.startswith("packaged:") and s.llm_model.startswith("packaged:")
+    assert s.embedding_model.startswith("packaged:")
+
+
+def test_colab_profile_is_the_reference_setup():
+    s = resolve_settings("colab-t4")
+    assert s.llm_model == "meta-llama/Llama-2-13b-chat-hf"
+    assert s.embedding_model == "BAAI/bge-small-en"
+    assert s.dataset == "CShorten/ML-ArXiv-Papers"
+    assert (s.quantization, s.min_cluster_size, s.require_gpu) == ("nf4", 150, True)
+
+
+def test_overrides_win_knob_by_knob_and_none_keeps_the_profile_value():
+    s = resolve_settings("colab-t4", llm_model="my/model", quantization=None, sample_size=500)
+    assert (s.llm_model, s.quantization, s.sample_size) == ("my/model", "nf4", 500)
+
+
+def test_unknown_profile_lists_valid_ones_and_suggests_the_closest():
+    with pytest.raises(ValueError, match=r"Unknown profile 'colab'. Valid profiles: colab-t4, offline\. Did you mean 'colab-t4'\?"):
+        resolve_settings("colab")
+
+
+def test_unknown_parameter_suggests_the_closest():
+    with pytest.raises(ValueError, match=r"Unknown parameter 'min_clster_size'.*Did you mean 'min_cluster_size'\?"):
+        resolve_settings("offline", min_clster_size=5)
+
+
+def test_papermill_strings_are_converted_when_unambiguous():
+    s = resolve_settings("offline", sample_size="300", seed=7.0, require_gpu="false")
+    assert (s.sample_size, s.seed, s.require_gpu) == (300, 7, False)
+
+
+def test_wrong_type_says_what_to_pass():
+    with pytest.raises(ValueError, match=r"Parameter 'sample_size' must be a int, got 'many'"):
+        resolve_settings("offline", sample_size="many")
+
+
+def test_choices_are_checked():
+    with pytest.raises(ValueError, match=r"'quantization' must be one of nf4, int8, none, got 'nf8'.*Did you mean"):
+        resolve_settings("offline", quantization="nf8")
+    with pytest.raises(ValueError, match=r"compare_quantizations"):
+        resolve_settings("offline", compare_quantizations="nf4,fp8")
+
+
+def test_every_profile_resolves():
+    for name in PROFILES:
+        assert resolve_settings(name).profile == name

@@ -1,0 +1,61 @@
+import json
+
+import numpy as np
+import pytest
+
+from helpers.topics import (
+    RUN_FORMAT_VERSION, atomic_write, cached_array, content_key, load_results, scaled_min_cluster_size,
+)
+
+
+def test_content_key_changes_with_any_document_or_the_model():
+    base = content_key("model-a", ["one", "two"])
+    assert base == content_key("model-a", ["one", "two"])
+    assert base != content_key("model-a", ["one", "two!"])
+    assert base != content_key("model-b", ["one", "two"])
+    assert base != content_key("model-a", ["onetwo"])  # boundaries count
+
+
+def test_cached_array_computes_once_then_reuses(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return np.arange(6).reshape(2, 3)
+
+    first, reused_first = cached_array(tmp_path / "c" / "x.npy", compute)
+    second, reused_second = cached_array(tmp_path / "c" / "x.npy", compute)
+    assert (reused_first, reused_second, len(calls)) == (False, True, 1)
+    assert np.array_equal(first, second)
+
+
+def test_atomic_write_leaves_no_temporary_file_and_keeps_the_old_one_on_failure(tmp_path):
+    target = tmp_path / "a.txt"
+    atomic_write(target, lambda t: open(t, "w").write("old"))
+
+    def broken(tmp):
+        open(tmp, "w").write("half")
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, broken)
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+@pytest.mark.parametrize("n_docs, size", [(300, 10), (2225, 22), (117_592, 150), (5, 10)])
+def test_min_cluster_size_scales_with_the_corpus(n_docs, size):
+    assert scaled_min_cluster_size(n_docs) == size
+
+
+def test_missing_results_name_notebook_03(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"lacks topic_model, topics.csv.*Run notebook 03_topic_modeling"):
+        load_results(tmp_path)
+
+
+def test_results_of_another_version_are_refused(tmp_path):
+    for name in ("topic_model", "topics.csv", "labels.csv", "documents.parquet"):
+        (tmp_path / name).touch()
+    (tmp_path / "settings.json").write_text(json.dumps({"format_version": RUN_FORMAT_VERSION + 1}))
+    with pytest.raises(ValueError, match=r"written by another version.*Re-run notebook 03"):
+        load_results(tmp_path)
