@@ -116,24 +116,37 @@ def is_repetitive(line: str) -> bool:
     return bool(words) and Counter(words).most_common(1)[0][1] >= 3
 
 
+def label_problem(label: Optional[str], prompt: str = "") -> Optional[str]:
+    """Why ``label`` is unusable ("empty", "prompt echo", "over 12 words", "repetitive"), or ``None``.
+
+    The one rule set by which the benchmark judges any method's labels.
+    """
+    if not isinstance(label, str) or not label.strip():
+        return "empty"
+    if is_prompt_echo(label, prompt):
+        return "prompt echo"
+    if len(label.split()) > MAX_LABEL_WORDS:
+        return f"over {MAX_LABEL_WORDS} words"
+    if is_repetitive(label):
+        return "repetitive"
+    return None
+
+
 def clean_label(raw: Optional[str], prompt: str = "") -> str:
     """One clean label from an LLM answer, or ``""`` when the answer is unusable.
 
     Rules: drop a repeated prompt and special tokens, keep the first non-empty line,
     strip bullets, "Label:"/"Topic:"/"This topic is titled" prefixes, quotes and a
-    final period, keep the headline of a long answer (:func:`shorten`). Unusable (returns ``""``): empty, an echo of the prompt, more than
-    ``MAX_LABEL_WORDS`` words, or a word looping three times.
+    final period, keep the headline of a long answer (:func:`shorten`). Unusable
+    (returns ``""``, see :func:`label_problem`): empty, an echo of the prompt, more
+    than ``MAX_LABEL_WORDS`` words, or a word looping three times.
     """
     if not isinstance(raw, str):
         return ""
     text = raw[len(prompt):] if prompt and raw.startswith(prompt) else raw
     text = _SPECIAL_TOKENS.sub("\n", text)
     line = strip_decoration(shorten(strip_decoration(first_line(text))))
-    if not line or is_prompt_echo(line, prompt) or is_repetitive(line):
-        return ""
-    if len(line.split()) > MAX_LABEL_WORDS:
-        return ""
-    return line
+    return "" if label_problem(line, prompt) else line
 
 
 def keywords_label(keywords: list[str], n: int = 4) -> str:
