@@ -63,6 +63,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         # nf4 ruins a 135M model's answers (shared/OFFLINE.md); 01 shows why.
         quantization="none",
         label_doc_words=60,
+        # a label is a few words; a 135M model otherwise writes a headline sentence
+        label_max_new_tokens=12,
         # a 135M model loads in seconds: show all three side by side (notebook 01)
         compare_quantizations="nf4,int8,none",
         sanity_max_new_tokens=48,

@@ -1,0 +1,32 @@
+import pytest
+
+from helpers.auth import gpu_status, hub_resources, login_status
+from helpers.settings import resolve_settings
+
+TOKEN = "hf_FAKEtokenForTestsOnly0123456789abcdef"
+
+
+def test_offline_needs_no_login_and_says_so(monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    assert hub_resources(resolve_settings("offline")) == []
+    assert "no Hugging Face login needed, skipped" in login_status(resolve_settings("offline"))
+
+
+def test_a_token_in_the_environment_is_used_and_never_shown(monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    message = login_status(resolve_settings("colab-t4"))
+    assert "token found (environment)" in message and TOKEN not in message
+
+
+def test_no_token_says_where_to_get_one_and_how_to_give_it(monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    message = login_status(resolve_settings("colab-t4"))
+    assert "No Hugging Face token found" in message
+    assert "https://huggingface.co/settings/tokens" in message and "HF_TOKEN" in message
+    assert "meta-llama/Llama-2-13b-chat-hf" in message
+
+
+def test_a_gpu_profile_without_a_gpu_says_what_to_change():
+    with pytest.raises(RuntimeError, match=r"needs a GPU and none is visible.*T4 GPU.*profile = 'offline'"):
+        gpu_status(resolve_settings("colab-t4"))
+    assert "CPU" in gpu_status(resolve_settings("offline"))
