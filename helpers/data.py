@@ -114,11 +114,12 @@ def clean_documents(frame: pd.DataFrame, drop_duplicates: bool = False) -> tuple
     if (~is_text).any():
         notes.append(f"Dropped {int((~is_text).sum())} empty or non-text documents.")
     frame = frame[is_text]
-    if drop_duplicates:
-        dup = frame["abstract"].duplicated()
-        if dup.any():
-            notes.append(f"Dropped {int(dup.sum())} duplicate documents.")
+    dup = frame["abstract"].duplicated()
+    if dup.any() and drop_duplicates:
+        notes.append(f"Dropped {int(dup.sum())} duplicate documents.")
         frame = frame[~dup]
+    elif dup.any():
+        notes.append(f"Kept {int(dup.sum())} duplicate documents (set drop_duplicates = True to drop them).")
     if frame.empty:
         raise ValueError("The corpus has no non-empty text documents; check `dataset` and `text_column`.")
     return frame.reset_index(drop=True), notes
@@ -131,12 +132,14 @@ def load_corpus(
     category_column: Optional[str] = None,
     sample_size: Optional[int] = None,
     seed: int = 42,
+    drop_duplicates: bool = False,
 ) -> pd.DataFrame:
     """Load the corpus named by ``dataset`` with standard columns, optionally sampled.
 
     ``dataset`` is ``"packaged:bbc-news"``, a local file path, or a Hub dataset id.
     ``sample_size`` draws that many documents at random (reproducible by ``seed``);
-    ``None`` keeps them all. Notes about dropped rows are in ``frame.attrs["notes"]``.
+    ``None`` keeps them all. Duplicate texts are kept unless ``drop_duplicates``; notes
+    about dropped or duplicate rows are in ``frame.attrs["notes"]``.
     """
     if dataset == PACKAGED_CORPUS:
         frame = standardize_columns(read_bbc_news(), "abstract", "title", "category")
@@ -144,7 +147,7 @@ def load_corpus(
         frame = standardize_columns(read_table(dataset), text_column, title_column, category_column)
     else:
         frame = standardize_columns(read_hub_dataset(dataset), text_column, title_column, category_column)
-    frame, notes = clean_documents(frame)
+    frame, notes = clean_documents(frame, drop_duplicates)
     if sample_size is not None and sample_size < len(frame):
         frame = frame.sample(n=sample_size, random_state=seed).reset_index(drop=True)
     frame.attrs["notes"] = notes

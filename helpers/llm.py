@@ -147,6 +147,30 @@ def model_path(llm_model: str, cache_dir: Optional[str] = None) -> str:
     return str(materialize_gguf(package_dir(GGUF_PACKAGE), GGUF_FILE, out))
 
 
+NON_GATED_CHAT_MODEL = "HuggingFaceH4/zephyr-7b-beta"
+
+
+def explain_loading_error(error: BaseException, llm_model: str) -> BaseException:
+    """A one-sentence error saying what to change, for the loading failures users hit.
+
+    Gated model refused (no token, or licence not accepted), GPU out of memory; any
+    other error is returned unchanged.
+    """
+    text = f"{type(error).__name__}: {error}".lower()
+    if "gated" in text or "401" in text or "403" in text or "access to model" in text:
+        return PermissionError(
+            f"Access to {llm_model} was refused: it is a gated model. Request access at "
+            f"https://huggingface.co/{llm_model} and log in (notebook 00), or set llm_model to a non-gated "
+            f"chat model such as {NON_GATED_CHAT_MODEL!r}, or profile = 'offline'."
+        )
+    if "out of memory" in text or "outofmemory" in text:
+        return MemoryError(
+            f"The GPU ran out of memory loading {llm_model}. Use quantization = 'nf4', a smaller model "
+            f"(e.g. 'meta-llama/Llama-2-7b-chat-hf'), or profile = 'offline'; then restart the runtime."
+        )
+    return error
+
+
 def load_llm(llm_model: str, quantization: str = "nf4", cache_dir: Optional[str] = None, device_map: str = "auto"):
     """Load tokenizer and causal LM, quantized as asked; returns ``(tokenizer, model)``.
 
@@ -157,17 +181,23 @@ def load_llm(llm_model: str, quantization: str = "nf4", cache_dir: Optional[str]
 
     path = model_path(llm_model, cache_dir)
     quiet_int8_warning()
-    tokenizer = transformers.AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+        model = transformers.AutoModelForCausalLM.from_pretrained(
+            path,
+            trust_remote_code=False,
+            quantization_config=quantization_config(quantization),
+            device_map=device_map,
+            dtype="auto",
+        )
+    except Exception as error:
+        explained = explain_loading_error(error, llm_model)
+        if explained is error:
+            raise
+        raise explained from error
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = transformers.AutoModelForCausalLM.from_pretrained(
-        path,
-        trust_remote_code=False,
-        quantization_config=quantization_config(quantization),
-        device_map=device_map,
-        dtype="auto",
-    )
     model.eval()
     return tokenizer, model
 

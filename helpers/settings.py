@@ -37,6 +37,7 @@ class Settings:
     category_column: Optional[str] = None
     sample_size: Optional[int] = None
     seed: int = 42
+    drop_duplicates: bool = False
     embedding_model: str = PACKAGED_EMBEDDINGS
     llm_model: str = PACKAGED_LLM
     quantization: str = "none"

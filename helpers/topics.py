@@ -114,6 +114,38 @@ def scaled_min_cluster_size(n_docs: int, reference: int = 150, docs_per_unit: in
     return int(max(floor, min(reference, n_docs // docs_per_unit)))
 
 
+MIN_DOCUMENTS = 20  # UMAP's 15 neighbours and a cluster of at least 5 need this many
+
+
+def fit_min_cluster_size(n_docs: int, requested: Optional[int] = None) -> tuple[int, Optional[str]]:
+    """``(min_cluster_size, note)`` that lets ``n_docs`` documents form at least two topics.
+
+    ``requested`` (or :func:`scaled_min_cluster_size`) is lowered to a third of the
+    corpus when it is larger, with a note saying so; below ``MIN_DOCUMENTS`` there is
+    nothing to cluster and a ``ValueError`` says how many documents are needed.
+    """
+    if n_docs < MIN_DOCUMENTS:
+        raise ValueError(
+            f"Only {n_docs} documents: topic modeling needs at least {MIN_DOCUMENTS}. Give a larger "
+            f"`dataset` or `sample_size`."
+        )
+    size = requested or scaled_min_cluster_size(n_docs)
+    if size > n_docs // 3:
+        adapted = max(5, n_docs // 3)
+        return adapted, f"min_cluster_size {size} is too large for {n_docs} documents; using {adapted}."
+    return size, None
+
+
+def check_topics_found(topics: list[int], min_cluster_size: int) -> None:
+    """Raise when HDBSCAN put every document in the outlier topic -1, naming the knob to turn."""
+    if all(t == -1 for t in topics):
+        raise ValueError(
+            f"Every document was put in the outlier topic -1: no topic was found with min_cluster_size "
+            f"{min_cluster_size}. Lower `min_cluster_size` (or use more documents) and run again; the "
+            f"embeddings are cached, so the rerun skips them."
+        )
+
+
 def umap_model(n_components: int = 5, seed: int = 42):
     """The reference's UMAP: 15 neighbours, ``min_dist=0``, cosine, fixed random state."""
     from umap import UMAP
@@ -170,11 +202,6 @@ def build_topic_model(
         top_n_words=top_n_words,
         verbose=verbose,
     )
-
-
-def llm_labels(topic_model, aspect: str = LLM_ASPECT) -> dict[int, str]:
-    """Each topic's LLM label (the first entry of its aspect), as the reference reads it."""
-    return {topic: words[0][0].split("\n")[0] for topic, words in topic_model.get_topics(full=True)[aspect].items()}
 
 
 def topics_table(topic_model) -> pd.DataFrame:

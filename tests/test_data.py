@@ -50,3 +50,14 @@ def test_missing_title_falls_back_to_first_words(tmp_path):
 
     pd.DataFrame({"abstract": ["one two three four five six seven eight nine ten"]}).to_parquet(path)
     assert load_corpus(str(path)).title[0] == "one two three four five six seven eight"
+
+
+def test_duplicates_are_counted_and_kept_or_dropped(tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "dup.csv"
+    pd.DataFrame({"abstract": ["same text", "same text", "other text"]}).to_csv(path, index=False)
+    kept = load_corpus(str(path))
+    assert len(kept) == 3 and kept.attrs["notes"] == ["Kept 1 duplicate documents (set drop_duplicates = True to drop them)."]
+    dropped = load_corpus(str(path), drop_duplicates=True)
+    assert len(dropped) == 2 and dropped.attrs["notes"] == ["Dropped 1 duplicate documents."]

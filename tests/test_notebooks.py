@@ -139,3 +139,32 @@ def test_committed_notebook_shape(path):
     assert tagged == [1], "exactly one parameters cell, right after the title"
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "commit without outputs"
     assert nb.metadata.kernelspec.name == "python3"
+
+
+def test_a_run_killed_during_03_resumes_with_the_cached_embeddings(tmp_path):
+    import signal
+    import time
+
+    import papermill
+
+    cache, run = tmp_path / "cache", tmp_path / "run"
+    params = {"sample_size": 200, "cache_dir": str(cache), "run_dir": str(run)}
+    args = [sys.executable, "-m", "papermill", str(NOTEBOOKS / "03_topic_modeling.ipynb"), str(tmp_path / "killed.ipynb"),
+            "--cwd", str(NOTEBOOKS), "-k", "python3"]
+    for name, value in params.items():
+        args += ["-p", name, str(value)]
+    process = subprocess.Popen(args, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not list(cache.glob("embeddings/*.npy")) and time.time() < deadline and process.poll() is None:
+        time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert list(cache.glob("embeddings/*.npy")), "the embeddings were cached before the kill"
+    assert not (run / "topics.csv").exists(), "the run was killed before it finished"
+
+    papermill.execute_notebook(str(NOTEBOOKS / "03_topic_modeling.ipynb"), str(tmp_path / "resumed.ipynb"),
+                               parameters=params, cwd=str(NOTEBOOKS), kernel_name="python3", progress_bar=False)
+    outputs = str([c.outputs for c in nbformat.read(tmp_path / "resumed.ipynb", as_version=4).cells if c.cell_type == "code"])
+    assert "embeddings (200, 384) (reused from the cache)" in outputs
+    assert (run / "topics.csv").exists()
+    assert not [p for p in cache.rglob(".*") if p.is_file()], "no half-written cache files"

@@ -59,3 +59,26 @@ def test_results_of_another_version_are_refused(tmp_path):
     (tmp_path / "settings.json").write_text(json.dumps({"format_version": RUN_FORMAT_VERSION + 1}))
     with pytest.raises(ValueError, match=r"written by another version.*Re-run notebook 03"):
         load_results(tmp_path)
+
+
+def test_too_large_min_cluster_size_is_adapted_with_a_note():
+    from helpers.topics import fit_min_cluster_size
+
+    assert fit_min_cluster_size(300, None) == (10, None)
+    size, note = fit_min_cluster_size(60, 150)
+    assert size == 20 and note == "min_cluster_size 150 is too large for 60 documents; using 20."
+
+
+def test_too_few_documents_is_an_error_saying_how_many_are_needed():
+    from helpers.topics import fit_min_cluster_size
+
+    with pytest.raises(ValueError, match=r"Only 12 documents: topic modeling needs at least 20. Give a larger"):
+        fit_min_cluster_size(12, None)
+
+
+def test_all_outliers_names_the_knob_to_turn():
+    from helpers.topics import check_topics_found
+
+    with pytest.raises(ValueError, match=r"Every document was put in the outlier topic -1.*min_cluster_size 40.*Lower `min_cluster_size`"):
+        check_topics_found([-1, -1, -1], 40)
+    check_topics_found([-1, 0, 1], 40)

@@ -1,0 +1,43 @@
+"""Loading code, exercised on the packaged model (the Hub path is the same call)."""
+
+import json
+
+from helpers.llm import explain_loading_error, footprint_mb, load_llm, model_path, quantization_config
+
+
+def test_reference_quantization_config_has_the_four_knobs():
+    import torch
+
+    config = quantization_config("nf4")
+    assert config.load_in_4bit and config.bnb_4bit_quant_type == "nf4"
+    assert config.bnb_4bit_use_double_quant and config.bnb_4bit_compute_dtype == torch.bfloat16
+    assert quantization_config("int8").load_in_8bit and quantization_config("none") is None
+
+
+def test_packaged_gguf_is_materialized_once_into_a_plain_safetensors_folder():
+    folder = model_path("packaged:SmolLM2-135M-Instruct")
+    assert model_path("packaged:SmolLM2-135M-Instruct") == folder
+    config = json.loads(open(f"{folder}/config.json").read())
+    assert "quantization_config" not in config
+    assert model_path("meta-llama/Llama-2-13b-chat-hf") == "meta-llama/Llama-2-13b-chat-hf"
+
+
+def test_nf4_shrinks_the_model_and_pads_left():
+    tokenizer, model = load_llm("packaged:SmolLM2-135M-Instruct", "nf4")
+    assert footprint_mb(model) < 200 and tokenizer.padding_side == "left" and not model.training
+
+
+def test_gated_refusal_is_one_sentence_with_the_link():
+    error = explain_loading_error(OSError("You are trying to access a gated repo. 401 Client Error"), "meta-llama/Llama-2-13b-chat-hf")
+    assert isinstance(error, PermissionError)
+    assert "https://huggingface.co/meta-llama/Llama-2-13b-chat-hf" in str(error) and "non-gated" in str(error)
+
+
+def test_gpu_out_of_memory_suggests_a_smaller_model_or_offline():
+    error = explain_loading_error(RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"), "meta-llama/Llama-2-13b-chat-hf")
+    assert isinstance(error, MemoryError) and "Llama-2-7b-chat-hf" in str(error) and "profile = 'offline'" in str(error)
+
+
+def test_other_errors_pass_through_unchanged():
+    error = ValueError("something else")
+    assert explain_loading_error(error, "x") is error
