@@ -74,7 +74,7 @@ def judge(labels: dict[int, str], prompts: dict[int, str]) -> dict[str, Any]:
 def run(args) -> dict[str, Any]:
     from helpers.labels import BatchedTextGeneration, clean_label, first_line, llm_representation
     from helpers.llm import load_llm, make_generator
-    from helpers.prompts import build_prompt, fill_prompt
+    from helpers.prompts import build_prompt
     from helpers.settings import resolve_settings
 
     settings = resolve_settings(args.profile, sample_size=args.sample_size)

@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from typing import Any, Callable, Mapping, Optional, Union
 
+import pandas as pd
 from bertopic.representation._base import BaseRepresentation
 
 from .prompts import EXAMPLE_LABEL, fill_prompt
@@ -313,14 +314,13 @@ def llm_representation(
     raise ValueError(f"Unknown label_method {method!r}; use 'batched' or 'reference'.")
 
 
-def labels_table(topic_model, records: Optional[list[dict]] = None, aspect: str = "LLM") -> "pd.DataFrame":
+def labels_table(topic_model, records: Optional[list[dict]] = None, aspect: str = "LLM") -> pd.DataFrame:
     """One row per topic: the raw LLM answer, the reference's label (its first line) and
     ours (cleaned, or the keywords when unusable) with a ``fallback`` flag.
 
     ``records`` are :class:`BatchedTextGeneration`'s ``records_``; without them (the
     reference's ``TextGeneration``) the raw answer is read from the topic model.
     """
-    import pandas as pd
 
     recorded = {r["topic"]: r for r in records or []}
     rows = []
