@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup run test clean-runs
+.PHONY: setup run test colab clean-runs
 
 setup: $(VENV)/.installed
 
@@ -27,6 +27,10 @@ run: setup
 ## test: unit tests and every notebook executed with papermill on a small sample
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## colab: regenerate colab/ from notebooks/ and helpers/ (never edit colab/ by hand)
+colab: setup
+	$(BIN)/python tools/build_colab.py
 
 clean-runs:
 	rm -rf runs

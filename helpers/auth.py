@@ -96,3 +96,22 @@ def package_versions(names: tuple[str, ...] = (
         except metadata.PackageNotFoundError:
             versions[name] = "missing"
     return versions
+
+
+def profile_for_this_machine(profile: str) -> tuple[str, str]:
+    """``(profile, note)``: the requested profile, or ``"offline"`` when it needs a GPU and none is there.
+
+    Used by the Colab editions, so a notebook opened on a CPU runtime still runs end to
+    end; the note says what happened and how to get the GPU path.
+    """
+    from .llm import gpu_summary
+    from .settings import resolve_settings
+
+    if resolve_settings(profile).require_gpu and gpu_summary() is None:
+        return "offline", (
+            f"No GPU on this runtime, so profile {profile!r} is switched to 'offline' (packaged models, CPU). "
+            f"For the Llama-2 path: Runtime > Change runtime type > T4 GPU, then run all cells again."
+        )
+    gpu = gpu_summary()
+    where = f"GPU {gpu['name']} ({gpu['memory_gib']} GiB)" if gpu else "the CPU"
+    return profile, f"Profile {profile!r} on {where}."

@@ -30,3 +30,11 @@ def test_a_gpu_profile_without_a_gpu_says_what_to_change():
     with pytest.raises(RuntimeError, match=r"needs a GPU and none is visible.*T4 GPU.*profile = 'offline'"):
         gpu_status(resolve_settings("colab-t4"))
     assert "CPU" in gpu_status(resolve_settings("offline"))
+
+
+def test_colab_editions_switch_to_offline_without_a_gpu():
+    from helpers.auth import profile_for_this_machine
+
+    profile, note = profile_for_this_machine("colab-t4")
+    assert profile == "offline" and "No GPU" in note and "T4 GPU" in note
+    assert profile_for_this_machine("offline")[0] == "offline"

@@ -1,0 +1,61 @@
+"""The Colab editions: generated from the sources, in sync, self-contained, and runnable offline."""
+
+import importlib.util
+
+import nbformat
+import pytest
+
+from helpers.run import REPO
+
+spec = importlib.util.spec_from_file_location("build_colab", REPO / "tools" / "build_colab.py")
+build_colab = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(build_colab)
+EDITIONS = sorted((REPO / "colab").glob("*.ipynb"))
+FAKE_TOKEN = "hf_FAKEcolabTokenForTests0123456789abcdef"
+
+
+def test_colab_folder_is_exactly_what_the_generator_writes():
+    files = build_colab.build()
+    assert sorted(files) == sorted(p.name for p in EDITIONS)
+    for name, text in files.items():
+        assert (REPO / "colab" / name).read_text() == text, f"colab/{name} drifted: run `make colab`"
+
+
+def test_one_edition_per_notebook_plus_all_in_one():
+    names = {p.stem for p in EDITIONS}
+    assert names == {p.stem for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb")} | {"all_in_one"}
+
+
+@pytest.mark.parametrize("path", EDITIONS, ids=lambda p: p.name)
+def test_each_edition_is_valid_and_self_contained(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and 'profile = "colab-t4"' in tagged[0].source
+    sources = [c.source for c in nb.cells if c.cell_type == "code"]
+    install = next(s for s in sources if s.startswith("# Install what Colab lacks"))
+    assert "torch" not in install.replace("# Install what Colab lacks, pinned. Colab's own torch", "")
+    assert "git clone" not in "".join(sources)
+    assert any("HELPERS = {" in s for s in sources) and any("profile_for_this_machine" in s for s in sources)
+    assert "colab.research.google.com/github/" in nb.cells[0].source
+
+
+@pytest.mark.notebooks
+def test_all_in_one_edition_runs_offline_and_never_shows_the_token(tmp_path, monkeypatch):
+    import papermill
+
+    monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
+    run = tmp_path / "run"
+    papermill.execute_notebook(
+        str(REPO / "colab" / "all_in_one.ipynb"), str(tmp_path / "executed.ipynb"),
+        parameters={"sample_size": 300, "run_dir": str(run)}, cwd=str(tmp_path), kernel_name="python3",
+        progress_bar=False,
+    )
+    executed = (tmp_path / "executed.ipynb").read_text()
+    assert "switched to 'offline'" in executed
+    assert (tmp_path / "helpers" / "labels.py").exists(), "the edition wrote its own helpers"
+    for name in ("topics.csv", "labels.csv", "documents.html", "topic_map.png"):
+        assert (run / name).stat().st_size > 0
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert FAKE_TOKEN.encode() not in path.read_bytes(), path

