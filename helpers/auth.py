@@ -53,14 +53,33 @@ def token_source() -> Optional[str]:
     return None
 
 
+def running_in_colab() -> bool:
+    """True inside a Google Colab runtime."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("google.colab") is not None
+    except ModuleNotFoundError:  # no "google" namespace package at all
+        return False
+
+
 def login_status(settings: Settings) -> str:
-    """One sentence on the login: skipped offline, token found (and where), or what to do."""
+    """One sentence on the login: skipped offline, token found (and where), or what to do.
+
+    In Colab without a token it opens ``huggingface_hub.notebook_login()``, the
+    reference's interactive login, whose widget does not keep the token in the notebook.
+    """
     needed = hub_resources(settings)
     if not needed:
         return f"Profile {settings.profile!r} uses only packaged parts: no Hugging Face login needed, skipped."
     source = token_source()
     if source:
         return f"Hugging Face token found ({source}); it stays in this kernel's environment and is never shown."
+    if running_in_colab():
+        from huggingface_hub import notebook_login
+
+        notebook_login()
+        return "No HF_TOKEN secret found: log in with the form above (your token is not saved in the notebook)."
     return (
         f"No Hugging Face token found, needed for {', '.join(needed)}. Create one at {TOKENS_URL}, then add it "
         f"as the Colab secret HF_TOKEN, set the HF_TOKEN environment variable, or run "

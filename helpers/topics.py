@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -231,7 +232,11 @@ def save_results(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     model_dir = run_dir / "topic_model"
-    topic_model.save(str(model_dir), serialization="safetensors", save_ctfidf=True, save_embedding_model=embedding_model_name)
+    staging = Path(tempfile.mkdtemp(prefix=".topic_model-", dir=run_dir))
+    topic_model.save(str(staging), serialization="safetensors", save_ctfidf=True, save_embedding_model=embedding_model_name)
+    if model_dir.exists():
+        shutil.rmtree(model_dir)
+    staging.rename(model_dir)
     documents = corpus.assign(topic=topic_model.topics_, x=coords[:, 0], y=coords[:, 1])
     paths = {
         "topics": atomic_write(run_dir / "topics.csv", lambda t: topics_table(topic_model).to_csv(t, index=False)),

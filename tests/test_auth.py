@@ -38,3 +38,16 @@ def test_colab_editions_switch_to_offline_without_a_gpu():
     profile, note = profile_for_this_machine("colab-t4")
     assert profile == "offline" and "No GPU" in note and "T4 GPU" in note
     assert profile_for_this_machine("offline")[0] == "offline"
+
+
+def test_in_colab_without_a_token_the_interactive_login_opens(monkeypatch):
+    import huggingface_hub
+
+    import helpers.auth as auth
+
+    opened = []
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(auth, "running_in_colab", lambda: True)
+    monkeypatch.setattr(huggingface_hub, "notebook_login", lambda: opened.append(True))
+    message = login_status(resolve_settings("colab-t4"))
+    assert opened == [True] and "log in with the form above" in message

@@ -41,3 +41,34 @@ def test_gpu_out_of_memory_suggests_a_smaller_model_or_offline():
 def test_other_errors_pass_through_unchanged():
     error = ValueError("something else")
     assert explain_loading_error(error, "x") is error
+
+
+def test_remote_code_is_never_trusted(monkeypatch):
+    import transformers
+
+    seen = []
+
+    class Refuse(Exception):
+        pass
+
+    def spy(path, **kwargs):
+        seen.append(kwargs.get("trust_remote_code"))
+        raise Refuse()
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", spy)
+    try:
+        load_llm("some/model", "none")
+    except Refuse:
+        pass
+    assert seen == [False]
+
+
+def test_the_embedding_model_never_trusts_remote_code(monkeypatch):
+    import sentence_transformers
+
+    from helpers.topics import load_embedding_model
+
+    seen = {}
+    monkeypatch.setattr(sentence_transformers, "SentenceTransformer", lambda path, **kw: seen.update(kw) or path)
+    load_embedding_model("BAAI/bge-small-en")
+    assert seen == {"trust_remote_code": False}
