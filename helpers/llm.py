@@ -131,9 +131,12 @@ def materialize_gguf(gguf_dir: Path, gguf_file: str, out_dir: Path) -> Path:
     config_json = json.loads(config_path.read_text())
     config_json.pop("quantization_config", None)
     config_path.write_text(json.dumps(config_json, indent=2))
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    tmp.rename(out_dir)
+    if out_dir.exists():  # an incomplete folder (the check above failed)
+        shutil.rmtree(out_dir, ignore_errors=True)
+    try:
+        tmp.rename(out_dir)
+    except OSError:  # another process finished the same folder first: keep theirs
+        shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
 
 
