@@ -248,6 +248,11 @@ class BatchedTextGeneration(BaseRepresentation):
         from transformers import StoppingCriteriaList, set_seed
 
         set_seed(self.random_state)
+        tokenizer = getattr(self.generator, "tokenizer", None)
+        if tokenizer is not None:  # batched decoder-only generation needs left padding
+            tokenizer.padding_side = "left"
+            if tokenizer.pad_token is None:
+                tokenizer.pad_token = tokenizer.eos_token
         answers = []
         starts = range(0, len(prompts), self.batch_size)
         for start in tqdm(starts, desc="LLM labels (batches)", disable=not self.show_progress):

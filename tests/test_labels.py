@@ -122,3 +122,27 @@ def test_answers_stop_at_the_end_of_their_first_line(small_llm):
     tokenizer, _, generator = small_llm
     answers, _ = _labels(generator, tokenizer, 3)
     assert all(a.strip().count("\n") == 0 for a in answers)
+
+
+class FakeTopicModel:
+    """Just what a representation model reads from BERTopic: representative docs per topic."""
+
+    def _extract_representative_docs(self, c_tf_idf, documents, topics, nr_samples, nr_repr_docs, diversity):
+        return {t: [f"document about {t}"] * nr_repr_docs for t in topics}, None, None, None
+
+
+def test_an_empty_answer_uses_the_keywords_and_is_counted(monkeypatch):
+    import helpers.labels as labels
+
+    monkeypatch.setattr(labels, "make_stop_at_line_end", lambda tokenizer: None)
+    topics = {0: [("economy", 0.5), ("growth", 0.4)], 1: [("film", 0.5), ("awards", 0.4)]}
+    prompt = "Docs: [DOCUMENTS] Keywords: [KEYWORDS]"
+    answers = {labels.fill_prompt(prompt, ["document about 0"] * 4, ["economy", "growth"]): "",
+               labels.fill_prompt(prompt, ["document about 1"] * 4, ["film", "awards"]): "Label: Film awards\n"}
+    llm = BatchedTextGeneration(FakeGenerator(answers), prompt, show_progress=False)
+    out = llm.extract_topics(FakeTopicModel(), None, None, topics)
+    assert out[0][0] == ("economy, growth", 1) and out[1][0] == ("Film awards", 1)
+    assert len(out[0]) == 10 and out[0][1:] == [("", 0)] * 9
+    assert [r["fallback"] for r in llm.records_] == [True, False]
+    assert sum(r["fallback"] for r in llm.records_) == 1
+    assert llm.records_[1]["raw"] == "Label: Film awards\n" and llm.records_[1]["prompt"].startswith("Docs: - document about 1")
