@@ -3,7 +3,7 @@ import pytest
 from helpers.auth import gpu_status, hub_resources, login_status
 from helpers.settings import resolve_settings
 
-TOKEN = "hf_FAKEtokenForTestsOnly0123456789abcdef"
+TOKEN = "hf_FAKE-test-token-never-real-0123456789"
 
 
 def test_offline_needs_no_login_and_says_so(monkeypatch):

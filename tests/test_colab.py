@@ -11,7 +11,7 @@ spec = importlib.util.spec_from_file_location("build_colab", REPO / "tools" / "b
 build_colab = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(build_colab)
 EDITIONS = sorted((REPO / "colab").glob("*.ipynb"))
-FAKE_TOKEN = "hf_FAKEcolabTokenForTests0123456789abcdef"
+FAKE_TOKEN = "hf_FAKE-colab-test-token-never-real-0123"
 
 
 def test_colab_folder_is_exactly_what_the_generator_writes():

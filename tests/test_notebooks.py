@@ -13,7 +13,7 @@ from helpers.labels import is_prompt_echo
 from helpers.run import NOTEBOOKS, notebook_paths
 
 pytestmark = pytest.mark.notebooks
-FAKE_TOKEN = "hf_FAKEtokenForTestsOnly0123456789abcdef"
+FAKE_TOKEN = "hf_FAKE-test-token-never-real-0123456789"
 SAMPLE = 300
 
 
