@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from collections import Counter
@@ -44,7 +45,7 @@ def fitted_inputs(settings, n_topics: int | None):
     """Fit the topic model once; return BERTopic's representation inputs (optionally first N topics)."""
     from helpers.data import load_corpus
     from helpers.llm import default_cache_dir
-    from helpers.topics import build_topic_model, embed_documents, load_embedding_model, scaled_min_cluster_size
+    from helpers.topics import build_topic_model, embed_documents, fit_min_cluster_size, load_embedding_model
 
     corpus = load_corpus(settings.dataset, settings.text_column, settings.title_column, settings.category_column,
                          settings.sample_size, settings.seed)
@@ -52,7 +53,7 @@ def fitted_inputs(settings, n_topics: int | None):
     embedding_model = load_embedding_model(settings.embedding_model)
     embeddings, _ = embed_documents(embedding_model, settings.embedding_model, docs, default_cache_dir(settings.cache_dir))
     capture = CaptureInputs()
-    size = settings.min_cluster_size or scaled_min_cluster_size(len(docs))
+    size, _ = fit_min_cluster_size(len(docs), settings.min_cluster_size)
     model = build_topic_model(embedding_model, {"capture": capture}, size, settings.stop_words, settings.top_n_words,
                               settings.seed, verbose=False)
     model.fit_transform(docs, embeddings)
@@ -72,7 +73,7 @@ def judge(labels: dict[int, str], prompts: dict[int, str]) -> dict[str, Any]:
 
 
 def run(args) -> dict[str, Any]:
-    from helpers.labels import BatchedTextGeneration, clean_label, first_line, llm_representation
+    from helpers.labels import clean_label, first_line, llm_representation
     from helpers.llm import load_llm, make_generator
     from helpers.prompts import build_prompt
     from helpers.settings import resolve_settings
@@ -92,11 +93,9 @@ def run(args) -> dict[str, Any]:
     ref_prompts = dict(zip(ref_out, reference.prompts_))
     ref_labels = {t: first_line(v[0][0]) for t, v in ref_out.items()}
 
-    ours = BatchedTextGeneration(generator, prompt, batch_size=args.batch_size,
-                                 max_new_tokens=settings.label_max_new_tokens, show_progress=False,
-                                 tokenizer="whitespace" if settings.label_doc_words else None,
-                                 doc_length=settings.label_doc_words, nr_docs=settings.nr_docs,
-                                 random_state=settings.seed)
+    ours = llm_representation("batched", generator, prompt, batch_size=args.batch_size,
+                              max_new_tokens=settings.label_max_new_tokens, **common)
+    ours.show_progress = False
     start = time.perf_counter()
     ours.extract_topics(topic_model, documents, c_tf_idf, topics)
     our_seconds = time.perf_counter() - start
@@ -106,7 +105,7 @@ def run(args) -> dict[str, Any]:
 
     n = len(topics)
     return {
-        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, {__import__('os').cpu_count()} cores",
+        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, {os.cpu_count()} cores",
         "profile": settings.profile, "llm": settings.llm_model, "quantization": settings.quantization,
         "documents": n_docs, "topics": n, "batch_size": args.batch_size,
         "reference": {"seconds": round(ref_seconds, 1), "labels_per_s": round(n / ref_seconds, 3),

@@ -126,11 +126,11 @@ def profile_for_this_machine(profile: str) -> tuple[str, str]:
     from .llm import gpu_summary
     from .settings import resolve_settings
 
-    if resolve_settings(profile).require_gpu and gpu_summary() is None:
+    gpu = gpu_summary()
+    if resolve_settings(profile).require_gpu and gpu is None:
         return "offline", (
             f"No GPU on this runtime, so profile {profile!r} is switched to 'offline' (packaged models, CPU). "
             f"For the Llama-2 path: Runtime > Change runtime type > T4 GPU, then run all cells again."
         )
-    gpu = gpu_summary()
     where = f"GPU {gpu['name']} ({gpu['memory_gib']} GiB)" if gpu else "the CPU"
     return profile, f"Profile {profile!r} on {where}."

@@ -247,12 +247,11 @@ class BatchedTextGeneration(BaseRepresentation):
         from tqdm.auto import tqdm
         from transformers import StoppingCriteriaList, set_seed
 
+        from .llm import prepare_for_batching
+
         set_seed(self.random_state)
-        tokenizer = getattr(self.generator, "tokenizer", None)
-        if tokenizer is not None:  # batched decoder-only generation needs left padding
-            tokenizer.padding_side = "left"
-            if tokenizer.pad_token is None:
-                tokenizer.pad_token = tokenizer.eos_token
+        if getattr(self.generator, "tokenizer", None) is not None:  # any pipeline: batching needs left padding
+            prepare_for_batching(self.generator.tokenizer)
         answers = []
         starts = range(0, len(prompts), self.batch_size)
         for start in tqdm(starts, desc="LLM labels (batches)", disable=not self.show_progress):

