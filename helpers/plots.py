@@ -1,5 +1,6 @@
 """The reference's static topic map: seaborn scatter of the 2-D embeddings, one color per
-topic, labels at the topic centroids, moved apart with adjustText."""
+topic, labels at the topic centroids, moved apart with adjustText; and the small bar charts
+of notebook 05's metrics."""
 
 from __future__ import annotations
 
@@ -71,4 +72,41 @@ def topic_map(
         adjust_text(texts, time_lim=1, force_text=(0.01, 0.02), force_static=(0.01, 0.02), force_pull=(0.5, 0.5))
     plt.legend("", frameon=False)
     plt.axis("off")
+    return fig
+
+
+def metric_panels(frame: pd.DataFrame, metrics: list[str], columns: int = 4, titles: Mapping[str, str] = None):
+    """One small bar chart per metric and return the figure.
+
+    ``frame`` has ``run, representation, metric, value`` rows (``helpers.evaluation.long_table``);
+    each panel shows one bar per representation, one color per run, so two runs read side by side.
+    """
+    import math
+
+    import matplotlib.pyplot as plt
+
+    runs = list(dict.fromkeys(frame.run))
+    metrics = [m for m in metrics if m in set(frame.metric)]
+    rows = max(1, math.ceil(len(metrics) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 2.9 * rows), squeeze=False)
+    for ax, metric in zip(axes.flat, metrics):
+        part = frame[frame.metric == metric]
+        order = list(dict.fromkeys(part.representation))
+        table = part.pivot_table(index="representation", columns="run", values="value", aggfunc="first", dropna=False)
+        table = table.reindex(index=order, columns=runs).astype(float)
+        table.plot.bar(ax=ax, legend=False, color=COLORS[3:3 + len(runs)] if len(runs) > 1 else COLORS[3], width=0.75)
+        ax.set_title((titles or {}).get(metric, metric), fontsize=10)
+        ax.set_xlabel("")
+        ax.tick_params(axis="x", labelrotation=35, labelsize=8)
+        for label in ax.get_xticklabels():
+            label.set_horizontalalignment("right")
+        ax.axhline(0, color="black", linewidth=0.6)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.axis("off")
+    if len(runs) > 1:
+        handles, names = axes.flat[0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="upper center", ncol=len(runs), frameon=False)
+        fig.tight_layout(rect=(0, 0, 1, 0.95))
+    else:
+        fig.tight_layout()
     return fig

@@ -50,6 +50,25 @@ def parse_value(text: str) -> Any:
     return yaml.safe_load(text)
 
 
+PATH_PARAMETERS = ("compare_with", "cache_dir")  # always paths
+FILE_PARAMETERS = ("dataset",)  # a path when it names an existing file, else a Hub id or "packaged:..."
+
+
+def absolute_paths(parameters: dict[str, Any], cwd: Path) -> dict[str, Any]:
+    """Path parameters made absolute against ``cwd`` (where the command was typed).
+
+    The notebooks run inside ``notebooks/``; without this, ``-p compare_with runs/a``
+    would be read from there.
+    """
+    out = dict(parameters)
+    for name, value in parameters.items():
+        if not isinstance(value, str) or Path(value).expanduser().is_absolute():
+            continue
+        if name in PATH_PARAMETERS or (name in FILE_PARAMETERS and (cwd / value).exists()):
+            out[name] = str((cwd / value).resolve())
+    return out
+
+
 def check_names(parameters: dict[str, Any], declared: dict[Path, dict[str, Any]]) -> None:
     """Raise ``SystemExit`` naming the closest valid parameter for any unknown name."""
     valid = sorted({name for names in declared.values() for name in names})
@@ -121,6 +140,7 @@ def main(argv: Optional[list[str]] = None) -> Path:
             raise SystemExit(f"{args.config} must hold a mapping of parameter names to values.")
         parameters.update(loaded)
     parameters.update({name: parse_value(value) for name, value in args.parameter})
+    parameters = absolute_paths(parameters, Path.cwd())
     paths = notebook_paths(only=args.notebooks)
     check_names(parameters, {p: declared_parameters(p) for p in paths})
     name = args.name or f"{parameters.get('profile', 'offline')}-{datetime.now():%Y%m%d-%H%M%S}"

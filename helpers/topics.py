@@ -210,8 +210,11 @@ def save_results(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     model_dir = run_dir / "topic_model"
+    # A Hub id is saved as a pointer BERTopic.load can follow; the packaged model has none
+    # (notebooks 04 and 05 pass the loaded model in), so loading never tries to resolve it online.
+    pointer = False if embedding_model_name == PACKAGED_EMBEDDINGS else embedding_model_name
     atomic_folder(model_dir, lambda tmp: topic_model.save(
-        str(tmp), serialization="safetensors", save_ctfidf=True, save_embedding_model=embedding_model_name))
+        str(tmp), serialization="safetensors", save_ctfidf=True, save_embedding_model=pointer))
     documents = corpus.assign(topic=topic_model.topics_, x=coords[:, 0], y=coords[:, 1])
     paths = {
         "topics": atomic_write(run_dir / "topics.csv", lambda t: topics_table(topic_model).to_csv(t, index=False)),
@@ -229,8 +232,8 @@ def save_results(
 REQUIRED_RESULTS = ("topic_model", "topics.csv", "labels.csv", "documents.parquet", "settings.json")
 
 
-def load_results(run_dir: Path, embedding_model=None) -> dict[str, Any]:
-    """Read back what :func:`save_results` wrote; a clear error names 03 when it is missing."""
+def read_run_settings(run_dir: Path) -> dict[str, Any]:
+    """The settings of a complete run folder; a clear error names 03 when it is missing or outdated."""
     run_dir = Path(run_dir)
     missing = [name for name in REQUIRED_RESULTS if not (run_dir / name).exists()]
     if missing:
@@ -245,9 +248,23 @@ def load_results(run_dir: Path, embedding_model=None) -> dict[str, Any]:
             f"(format {settings.get('format_version')!r}, this one reads {RUN_FORMAT_VERSION}). "
             f"Re-run notebook 03 into a new run_dir."
         )
+    return settings
+
+
+def load_results(run_dir: Path, embedding_model=None) -> dict[str, Any]:
+    """Read back what :func:`save_results` wrote (see :func:`read_run_settings` for the checks).
+
+    The topic model comes back with the run's own embedding model (loaded here unless
+    given), so it can also ``transform`` new documents.
+    """
+    run_dir = Path(run_dir)
+    settings = read_run_settings(run_dir)
     from bertopic import BERTopic
 
+    if embedding_model is None:
+        embedding_model = load_embedding_model(settings["embedding_model"])
     return {
+        "embedding_model": embedding_model,
         "topic_model": BERTopic.load(str(run_dir / "topic_model"), embedding_model=embedding_model),
         "topics": pd.read_csv(run_dir / "topics.csv"),
         "labels": pd.read_csv(run_dir / "labels.csv", keep_default_na=False),

@@ -55,6 +55,6 @@ def test_all_in_one_edition_runs_offline_and_never_shows_the_token(tmp_path, mon
     executed = (tmp_path / "executed.ipynb").read_text()
     assert "switched to 'offline'" in executed
     assert (tmp_path / "helpers" / "labels.py").exists(), "the edition wrote its own helpers"
-    for name in ("topics.csv", "labels.csv", "documents.html", "topic_map.png"):
+    for name in ("topics.csv", "labels.csv", "documents.html", "topic_map.png", "evaluation.json", "evaluation.png"):
         assert (run / name).stat().st_size > 0
     assert_secret_absent(tmp_path, FAKE_TOKEN)

@@ -1,9 +1,18 @@
+import itertools
+import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
+import scipy.sparse as sp
 
-from helpers.evaluation import agreement, centroids, faithfulness, npmi_coherence, shuffled, topic_diversity
+from helpers.evaluation import (
+    DIRECTIONS, EVALUATION_FORMAT_VERSION, agreement, centroids, comparability_notes, compare_evaluations,
+    ctfidf_words, dominant_categories, evaluate_run, faithfulness, label_texts, long_table, nearest_categories,
+    npmi_coherence, npmi_per_topic, saved_evaluation, settings_differences, to_json_ready, tokenize, topic_diversity,
+    topic_table, write_json,
+)
 
 DOCS = [
     "goal striker club league match", "club league goal coach match", "striker goal league cup club",
@@ -18,34 +27,61 @@ def test_coherent_topics_score_higher_npmi_than_mixed_ones():
     assert -1 <= mixed < good <= 1
 
 
-def test_unknown_words_are_left_out_and_nothing_known_gives_nan():
+def test_unknown_words_are_left_out_and_unscorable_topics_are_nan():
     tokens = [d.split() for d in DOCS]
     assert npmi_coherence([["goal", "club", "zzz"]], tokens) == npmi_coherence([["goal", "club"]], tokens)
     assert math.isnan(npmi_coherence([["zzz", "yyy"]], tokens))
+    scores = npmi_per_topic([["goal", "club"], ["zzz", "goal"], ["bank", "rates"]], tokens)
+    assert math.isnan(scores[1]) and all(-1 <= s <= 1 for s in (scores[0], scores[2]))
+
+
+def test_tokenize_keeps_or_drops_stop_words_and_rejects_other_values():
+    assert tokenize(["The bank and the rates"]) == [["the", "bank", "and", "the", "rates"]]
+    assert tokenize(["The bank and the rates"], "english") == [["bank", "rates"]]
+    with pytest.raises(ValueError, match="'none' or 'english'"):
+        tokenize(["x"], "french")
 
 
 def test_diversity_is_the_share_of_unique_words():
     assert topic_diversity([["a", "b"], ["c", "d"]]) == 1.0
     assert topic_diversity([["a", "b"], ["a", "b"]]) == 0.5
+    assert topic_diversity([["a", "b", "x"], ["a", "b", "y"]], top_n=2) == 0.5
 
 
-def test_real_labels_are_closer_to_their_topics_than_shuffled_ones():
+def test_ctfidf_words_reads_the_matrix_by_sorted_topic_and_skips_outliers():
+    class Vectorizer:
+        def get_feature_names_out(self):
+            return np.array(["goal", "bank", "club", "rates"])
+
+    class Model:
+        vectorizer_model = Vectorizer()
+        topic_sizes_ = {1: 5, -1: 2, 0: 7}  # rows follow sorted ids: -1, 0, 1
+        c_tf_idf_ = sp.csr_matrix(np.array([[9, 9, 9, 9], [0.5, 0, 0.2, 0], [0, 0.4, 0, 0.3]]))
+
+    assert ctfidf_words(Model(), top_n=25) == {0: ["goal", "club"], 1: ["bank", "rates"]}
+    assert ctfidf_words(Model(), top_n=1) == {0: ["goal"], 1: ["bank"]}
+
+
+def test_shuffled_baseline_is_the_average_over_every_shuffle_that_moves_all_labels():
+    rng = np.random.default_rng(0)
+    texts, cents = rng.normal(size=(4, 8)), rng.normal(size=(4, 8))
+    result = faithfulness(texts, cents)
+    unit = lambda m: m / np.linalg.norm(m, axis=1, keepdims=True)  # noqa: E731
+    sims = unit(texts) @ unit(cents).T
+    derangements = [p for p in itertools.permutations(range(4)) if all(i != j for i, j in enumerate(p))]
+    brute = np.mean([np.mean([sims[p[i], i] for i in range(4)]) for p in derangements])
+    assert result["faithfulness_shuffled"] == pytest.approx(brute)
+    assert result["faithfulness"] == pytest.approx(np.mean(np.diag(sims)))
+    assert result["faithfulness_gap"] == pytest.approx(result["faithfulness"] - brute)
+
+
+def test_real_labels_beat_the_shuffled_baseline_when_they_fit():
     embeddings = np.array([[1.0, 0.0]] * 3 + [[0.0, 1.0]] * 3)
-    topics = [0, 0, 0, 1, 1, -1]
-    space = {"football": [1.0, 0.1], "economy": [0.1, 1.0]}
-    embed = lambda texts: np.array([space[t] for t in texts])  # noqa: E731
-    labels = {0: "football", 1: "economy"}
-    cents = centroids(embeddings, topics)
+    cents = centroids(embeddings, [0, 0, 0, 1, 1, -1])
     assert set(cents) == {0, 1}
-    assert faithfulness(labels, cents, embed) > faithfulness(shuffled(labels), cents, embed)
-
-
-def test_shuffled_never_keeps_a_label_on_its_topic():
-    labels = {t: f"label {t}" for t in range(6)}
-    assert all(shuffled(labels)[t] != labels[t] for t in labels)
-    assert sorted(shuffled(labels).values()) == sorted(labels.values())
-    with pytest.raises(ValueError, match="at least two topics"):
-        shuffled({0: "only"})
+    labels = np.array([[1.0, 0.1], [0.1, 1.0]])
+    result = faithfulness(labels, np.array([cents[0], cents[1]]))
+    assert result["faithfulness"] > result["faithfulness_shuffled"]
 
 
 def test_agreement_with_categories():
@@ -54,3 +90,129 @@ def test_agreement_with_categories():
     assert agreement([0, 1, 0, 1], ["a", "a", "b", "b"])["ari"] < 0.5
     assert agreement([0, 0, -1, 1], ["a", "a", "b", "b"], include_outliers=False)["nmi"] == 1.0
     assert agreement([0, 1], []) is None
+
+
+def test_dominant_and_nearest_categories():
+    assert dominant_categories([0, 0, 0, 1, -1], ["a", "a", "b", "b", "b"]) == {0: ("a", 2 / 3), 1: ("b", 1.0)}
+    names = ["economy", "sport"]
+    assert nearest_categories(np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([[1.0, 0], [0, 1.0]]), names) == names
+
+
+def test_json_ready_values():
+    data = to_json_ready({"a": np.float32(0.5), "b": float("nan"), "c": [np.int64(3), (1, float("inf"))], 4: None})
+    assert data == {"a": 0.5, "b": None, "c": [3, [1, None]], "4": None}
+    json.dumps(data, allow_nan=False)
+
+
+# ---- a whole (small) run, without BERTopic: the fitted model's attributes evaluate_run reads
+class _Vectorizer:
+    def get_feature_names_out(self):
+        return np.array(["goal", "club", "league", "striker", "bank", "rates", "economy", "inflation"])
+
+
+class _TopicModel:
+    vectorizer_model = _Vectorizer()
+    topic_sizes_ = {-1: 1, 0: 3, 1: 2}
+    c_tf_idf_ = sp.csr_matrix(np.array([[1, 1, 1, 1, 1, 1, 1, 1],
+                                        [0.5, 0.4, 0.3, 0.2, 0, 0, 0, 0],
+                                        [0, 0, 0, 0, 0.5, 0.4, 0.3, 0.2]]))
+    topic_aspects_ = {
+        "KeyBERT": {-1: [("x", 1)], 0: [("goal", 0.9), ("league", 0.8)], 1: [("economy", 0.9), ("bank", 0.8)]},
+        "MMR": {0: [("club", 0.9), ("striker", 0.1)], 1: [("rates", 0.9), ("", 0)]},
+    }
+
+
+VECTORS = {"sport": [1.0, 0.0], "business": [0.0, 1.0]}
+
+
+def _embed(texts):
+    """Text -> 2-D vector: football words point one way, money words the other."""
+    football = {"goal", "club", "league", "striker", "football", "sport"}
+    money = {"bank", "rates", "economy", "inflation", "markets", "business"}
+    out = []
+    for text in texts:
+        words = set(text.lower().replace(",", " ").split())
+        out.append([len(words & football) + 0.1, len(words & money) + 0.1])
+    return np.array(out)
+
+
+def _small_run():
+    documents = pd.DataFrame({
+        "abstract": [DOCS[0], DOCS[1], DOCS[2], DOCS[3], DOCS[4], DOCS[5]],
+        "topic": [0, 0, 0, 1, 1, -1],
+        "category": ["sport", "sport", "sport", "business", "business", "business"],
+    })
+    labels = pd.DataFrame({"topic": [-1, 0, 1], "label": ["misc", "Football league", "Bank rates and inflation"],
+                           "fallback": [False, False, True],
+                           "reference_label": ["misc", "Football league: goals", "Bank rates and inflation."]})
+    embeddings = _embed(documents.abstract.tolist())
+    return documents, labels, embeddings
+
+
+def test_evaluate_run_reports_every_metric_in_range():
+    documents, labels, embeddings = _small_run()
+    result = evaluate_run(_TopicModel(), documents, labels, _embed, embeddings)
+    json.dumps(result, allow_nan=False)
+    assert result["format_version"] == EVALUATION_FORMAT_VERSION
+    assert set(result["representations"]) == {"c-TF-IDF", "KeyBERT", "MMR", "LLM label", "LLM first line"}
+    for name, row in result["representations"].items():
+        assert -1 <= row["npmi"] <= 1, name
+        assert 0 <= row["diversity"] <= 1 and 0 <= row["diversity_top10"] <= 1
+        assert row["faithfulness"] > row["faithfulness_shuffled"], name
+        assert row["category_match"] == 1.0, name
+    assert result["representations"]["LLM label"]["fallback_share"] == 0.5
+    assert result["representations"]["c-TF-IDF"]["words_per_topic"] == 4
+    run = result["run"]
+    assert (run["documents"], run["topic_count"], run["outlier_share"]) == (6, 2, pytest.approx(1 / 6))
+    assert run["nmi_without_outliers"] == 1.0 and run["ari_without_outliers"] == 1.0
+    table = topic_table(result)
+    assert table.loc[0, "LLM label"] == "Football league" and table.loc[1, "dominant_category"] == "business"
+    assert set(long_table(result, "r").metric) <= set(DIRECTIONS)
+
+
+def test_evaluate_run_without_categories_or_topics():
+    documents, labels, embeddings = _small_run()
+    result = evaluate_run(_TopicModel(), documents.drop(columns="category"), labels, _embed, embeddings)
+    assert result["representations"]["LLM label"]["category_match"] is None and "nmi" not in result["run"]
+    with pytest.raises(ValueError, match="no topic besides the outliers"):
+        evaluate_run(_TopicModel(), documents.assign(topic=-1), labels, _embed, embeddings)
+
+
+def test_label_texts_leave_out_the_outlier_topic():
+    _, labels, _ = _small_run()
+    assert label_texts(labels)["LLM label"] == {0: "Football league", 1: "Bank rates and inflation"}
+
+
+# ---- comparison ---------------------------------------------------------------------
+def _evaluation(npmi, outliers, docs=100):
+    return {"format_version": EVALUATION_FORMAT_VERSION, "method": {"npmi_top_n": 10},
+            "run": {"documents": docs, "topic_count": 5, "outlier_share": outliers},
+            "representations": {"c-TF-IDF": {"npmi": npmi, "faithfulness_shuffled": 0.1}}}
+
+
+def test_compare_names_the_better_run_by_each_metrics_direction():
+    frame = compare_evaluations(_evaluation(0.2, 0.3), _evaluation(0.1, 0.1), ("ours", "reference"))
+    rows = frame.set_index(["representation", "metric"])
+    assert rows.loc[("c-TF-IDF", "npmi"), "better"] == "ours"
+    assert rows.loc[("c-TF-IDF", "npmi"), "difference"] == pytest.approx(0.1)
+    assert rows.loc[("run", "outlier_share"), "better"] == "reference"  # fewer outliers is better
+    assert rows.loc[("run", "topic_count"), "better"] == ""  # neither side is better
+    assert rows.loc[("c-TF-IDF", "faithfulness_shuffled"), "better"] == ""
+    same = compare_evaluations(_evaluation(0.2, 0.3), _evaluation(0.2, 0.3), ("a", "b"))
+    assert set(same.better) <= {"=", ""}
+
+
+def test_settings_differences_and_comparability_notes():
+    a = {"stop_words": "english", "label_method": "batched", "dataset": "x", "embedding_model": "m"}
+    b = {"stop_words": "none", "label_method": "batched", "dataset": "x", "embedding_model": "m"}
+    assert settings_differences(a, b) == {"stop_words": ("english", "none")}
+    assert comparability_notes(_evaluation(0.1, 0.1), _evaluation(0.1, 0.1), a, b) == []
+    notes = comparability_notes(_evaluation(0.1, 0.1), _evaluation(0.1, 0.1, docs=50), a, {**b, "embedding_model": "n"})
+    assert any("different corpora" in n for n in notes) and any("embedding models" in n for n in notes)
+
+
+def test_a_saved_evaluation_is_reused_only_when_computed_the_same_way(tmp_path):
+    assert saved_evaluation(tmp_path, {"npmi_top_n": 10}) is None
+    write_json(tmp_path / "evaluation.json", {**_evaluation(0.2, 0.1), "nan_value": float("nan")})
+    assert saved_evaluation(tmp_path, {"npmi_top_n": 10})["nan_value"] is None
+    assert saved_evaluation(tmp_path, {"npmi_top_n": 5}) is None

@@ -102,12 +102,68 @@ def test_01_shows_footprint_and_answers_side_by_side(run_dir):
     assert "MatMul8bitLt" not in str(outputs)
 
 
-def test_04_without_results_names_notebook_03(tmp_path):
+def test_05_scores_every_representation_within_range(run_dir):
+    from helpers.evaluation import npmi_coherence, tokenize
+
+    evaluation = json.loads((run_dir / "evaluation.json").read_text())
+    representations = evaluation["representations"]
+    assert {"c-TF-IDF", "KeyBERT", "MMR", "LLM label", "LLM first line"} == set(representations)
+    for name, row in representations.items():
+        assert -1 <= row["npmi"] <= 1, name
+        assert 0 <= row["diversity"] <= 1 and 0 <= row["diversity_top10"] <= 1, name
+        assert -1 <= row["faithfulness_shuffled"] < row["faithfulness"] <= 1, name
+        assert 0 <= row["category_match"] <= 1, name
+    documents = pd.read_parquet(run_dir / "documents.parquet")
+    run = evaluation["run"]
+    assert run["documents"] == SAMPLE and run["topic_count"] == documents.topic[documents.topic >= 0].nunique()
+    assert run["outlier_share"] == pytest.approx((documents.topic == -1).mean())
+    assert 0 < run["nmi"] <= 1 and -1 <= run["ari"] <= 1
+    # the keywords' NPMI, recomputed here from what notebook 03 saved, is the one reported
+    topics = pd.read_csv(run_dir / "topics.csv")
+    keywords = [words.split(", ") for words in topics[topics.Topic >= 0].sort_values("Topic").Representation]
+    recomputed = npmi_coherence(keywords, tokenize(documents.abstract.tolist()))
+    assert representations["c-TF-IDF"]["npmi"] == pytest.approx(recomputed, abs=1e-6)
+    labels = pd.read_csv(run_dir / "labels.csv", keep_default_na=False)
+    shown = {t["topic"]: t["representations"]["LLM label"]["text"] for t in evaluation["topics"]}
+    assert shown == {t: label for t, label in zip(labels.topic, labels.label) if t != -1}
+    assert (run_dir / "evaluation.png").stat().st_size > 20_000
+
+
+def test_05_compares_two_runs_side_by_side(run_dir):
+    runs = run_dir.parent
+    before = (run_dir / "evaluation.json").read_text()
+    result = subprocess.run(
+        [sys.executable, "-m", "helpers.run", "--runs", str(runs), "--name", "no-stop-words", "--notebooks", "03", "05",
+         "-p", "sample_size", str(SAMPLE), "-p", "stop_words", "none", "-p", "compare_with", run_dir.name],
+        cwd=runs, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    other = runs / "no-stop-words"
+    comparison = json.loads((other / "comparison.json").read_text())
+    assert comparison["settings_differences"] == {"stop_words": ["none", "english"]}
+    assert comparison["runs"] == {"no-stop-words": str(other.resolve()), "test": str(run_dir.resolve())}
+    rows = {(r["representation"], r["metric"]): r for r in comparison["rows"]}
+    mine = json.loads((other / "evaluation.json").read_text())
+    theirs = json.loads(before)
+    npmi = rows[("c-TF-IDF", "npmi")]
+    assert (npmi["no-stop-words"], npmi["test"]) == (mine["representations"]["c-TF-IDF"]["npmi"],
+                                                   theirs["representations"]["c-TF-IDF"]["npmi"])
+    assert npmi["difference"] == pytest.approx(npmi["no-stop-words"] - npmi["test"])
+    assert npmi["better"] == ("no-stop-words" if npmi["difference"] > 0 else "test" if npmi["difference"] < 0 else "=")
+    assert rows[("run", "topic_count")]["better"] == ""
+    html = (other / "05_evaluation.ipynb").read_text()
+    assert "#d4edda" in html and "#f8d7da" in html, "better and worse values are highlighted"
+    assert (other / "comparison.png").stat().st_size > 20_000
+    assert (run_dir / "evaluation.json").read_text() == before and not (run_dir / "comparison.json").exists()
+
+
+@pytest.mark.parametrize("name", ["04_visualization.ipynb", "05_evaluation.ipynb"])
+def test_a_notebook_without_results_names_notebook_03(tmp_path, name):
     import papermill
 
     with pytest.raises(papermill.PapermillExecutionError, match="03_topic_modeling"):
         papermill.execute_notebook(
-            str(NOTEBOOKS / "04_visualization.ipynb"), str(tmp_path / "out.ipynb"),
+            str(NOTEBOOKS / name), str(tmp_path / "out.ipynb"),
             parameters={"run_dir": str(tmp_path / "empty")}, cwd=str(NOTEBOOKS), kernel_name="python3", progress_bar=False,
         )
 

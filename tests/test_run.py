@@ -26,3 +26,16 @@ def test_an_earlier_run_folder_is_never_overwritten_unless_asked(tmp_path):
     with pytest.raises(SystemExit, match=r"already exists. Pick another --name, or pass --overwrite"):
         prepare_run_dir(tmp_path, "r1", overwrite=False)
     assert prepare_run_dir(tmp_path, "r1", overwrite=True) == run
+
+
+def test_path_parameters_are_read_from_where_the_command_was_typed(tmp_path):
+    from helpers.run import absolute_paths
+
+    (tmp_path / "my.csv").write_text("abstract\nx\n")
+    given = {"compare_with": "runs/a", "cache_dir": "/abs/cache", "dataset": "my.csv", "sample_size": 3,
+             "text_column": "my.csv"}
+    out = absolute_paths(given, tmp_path)
+    assert out["compare_with"] == str(tmp_path / "runs" / "a")
+    assert out["cache_dir"] == "/abs/cache" and out["sample_size"] == 3
+    assert out["dataset"] == str(tmp_path / "my.csv") and out["text_column"] == "my.csv"
+    assert absolute_paths({"dataset": "CShorten/ML-ArXiv-Papers"}, tmp_path)["dataset"] == "CShorten/ML-ArXiv-Papers"
