@@ -334,6 +334,10 @@ def compare_evaluations(a: dict[str, Any], b: dict[str, Any], names: tuple[str, 
     left, right = long_table(a, names[0]), long_table(b, names[1])
     frame = left.merge(right, on=["representation", "metric"], how="outer", suffixes=("_a", "_b"))
     frame = frame.rename(columns={"value_a": names[0], "value_b": names[1]})[["representation", "metric", *names]]
+    keys = list(dict.fromkeys([*zip(left.representation, left.metric), *zip(right.representation, right.metric)]))
+    position = {key: i for i, key in enumerate(keys)}  # the evaluations' own order, not the merge's alphabetical one
+    frame = frame.iloc[sorted(range(len(frame)), key=lambda i: position[(frame.representation[i], frame.metric[i])])]
+    frame = frame.reset_index(drop=True)
     va = pd.to_numeric(frame[names[0]], errors="coerce")
     vb = pd.to_numeric(frame[names[1]], errors="coerce")
     frame["difference"] = va - vb

@@ -198,6 +198,7 @@ def test_compare_names_the_better_run_by_each_metrics_direction():
     assert rows.loc[("run", "outlier_share"), "better"] == "reference"  # fewer outliers is better
     assert rows.loc[("run", "topic_count"), "better"] == ""  # neither side is better
     assert rows.loc[("c-TF-IDF", "faithfulness_shuffled"), "better"] == ""
+    assert list(frame.metric) == ["npmi", "faithfulness_shuffled", "topic_count", "outlier_share"]  # not alphabetical
     same = compare_evaluations(_evaluation(0.2, 0.3), _evaluation(0.2, 0.3), ("a", "b"))
     assert set(same.better) <= {"=", ""}
 
