@@ -331,13 +331,9 @@ def compare_evaluations(a: dict[str, Any], b: dict[str, Any], names: tuple[str, 
     ``difference`` is a - b; ``better`` names the run whose value is better by the metric's
     direction (``"="`` when equal, empty when the metric has no better side or a value is missing).
     """
-    left, right = long_table(a, names[0]), long_table(b, names[1])
-    frame = left.merge(right, on=["representation", "metric"], how="outer", suffixes=("_a", "_b"))
-    frame = frame.rename(columns={"value_a": names[0], "value_b": names[1]})[["representation", "metric", *names]]
-    keys = list(dict.fromkeys([*zip(left.representation, left.metric), *zip(right.representation, right.metric)]))
-    position = {key: i for i, key in enumerate(keys)}  # the evaluations' own order, not the merge's alphabetical one
-    frame = frame.iloc[sorted(range(len(frame)), key=lambda i: position[(frame.representation[i], frame.metric[i])])]
-    frame = frame.reset_index(drop=True)
+    left, right = (long_table(e, n).drop(columns="run").rename(columns={"value": n}) for e, n in zip((a, b), names))
+    keys = pd.concat([left, right])[["representation", "metric"]].drop_duplicates()  # the evaluations' own order
+    frame = keys.merge(left, how="left").merge(right, how="left").reset_index(drop=True)
     va = pd.to_numeric(frame[names[0]], errors="coerce")
     vb = pd.to_numeric(frame[names[1]], errors="coerce")
     frame["difference"] = va - vb
