@@ -235,8 +235,7 @@ def evaluate_run(
 
     tokenized = tokenize(documents.abstract.tolist(), coherence_stop_words)
     order = [(name, t) for name in words for t in topic_ids]
-    npmi_flat = npmi_per_topic([words[name].get(t, []) for name, t in order], tokenized, npmi_top_n)
-    npmi = {key: value for key, value in zip(order, npmi_flat)}
+    npmi = dict(zip(order, npmi_per_topic([words[name].get(t, []) for name, t in order], tokenized, npmi_top_n)))
 
     topic_centroids = centroids(document_embeddings, topics)
     centroid_matrix = np.array([topic_centroids[t] for t in topic_ids])
@@ -246,12 +245,13 @@ def evaluate_run(
 
     representations, per_topic = {}, {t: {} for t in topic_ids}
     for name in words:
+        topic_words = [words[name].get(t, []) for t in topic_ids]
         row: dict[str, Any] = {
             "npmi": nan_mean(npmi[(name, t)] for t in topic_ids),
             "npmi_scored_topics": sum(math.isfinite(npmi[(name, t)]) for t in topic_ids),
-            "diversity": topic_diversity([words[name].get(t, []) for t in topic_ids], diversity_top_n),
-            "diversity_top10": topic_diversity([words[name].get(t, []) for t in topic_ids], 10),
-            "words_per_topic": float(np.median([len(words[name].get(t, [])[:diversity_top_n]) for t in topic_ids])),
+            "diversity": topic_diversity(topic_words, diversity_top_n),
+            "diversity_top10": topic_diversity(topic_words, 10),
+            "words_per_topic": float(np.median([len(w[:diversity_top_n]) for w in topic_words])),
         }
         text_vectors = embed([texts[name].get(t, "") or " " for t in topic_ids])
         faith = faithfulness(text_vectors, centroid_matrix)
@@ -325,7 +325,9 @@ def long_table(evaluation: dict[str, Any], run: str) -> pd.DataFrame:
     return frame[frame.metric.isin(DIRECTIONS)].reset_index(drop=True)
 
 
-def compare_evaluations(a: dict[str, Any], b: dict[str, Any], names: tuple[str, str] = ("this run", "other run")) -> pd.DataFrame:
+def compare_evaluations(
+    a: dict[str, Any], b: dict[str, Any], names: tuple[str, str] = ("this run", "other run")
+) -> pd.DataFrame:
     """Two evaluations side by side: ``representation, metric, <a>, <b>, difference, better``.
 
     ``difference`` is a - b; ``better`` names the run whose value is better by the metric's

@@ -51,7 +51,8 @@ def parse_value(text: str) -> Any:
 
 
 PATH_PARAMETERS = ("compare_with", "cache_dir")  # always paths
-FILE_PARAMETERS = ("dataset",)  # a path when it names an existing file, else a Hub id or "packaged:..."
+# a path when it names a file (helpers.data.is_file_source), else a Hub id or "packaged:..."
+FILE_PARAMETERS = ("dataset",)
 
 
 def absolute_paths(parameters: dict[str, Any], cwd: Path) -> dict[str, Any]:
@@ -60,11 +61,13 @@ def absolute_paths(parameters: dict[str, Any], cwd: Path) -> dict[str, Any]:
     The notebooks run inside ``notebooks/``; without this, ``-p compare_with runs/a``
     would be read from there.
     """
+    from .data import is_file_source
+
     out = dict(parameters)
     for name, value in parameters.items():
         if not isinstance(value, str) or Path(value).expanduser().is_absolute():
             continue
-        if name in PATH_PARAMETERS or (name in FILE_PARAMETERS and (cwd / value).exists()):
+        if name in PATH_PARAMETERS or (name in FILE_PARAMETERS and is_file_source(str(cwd / value))):
             out[name] = str((cwd / value).resolve())
     return out
 

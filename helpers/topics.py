@@ -211,7 +211,7 @@ def save_results(
     run_dir.mkdir(parents=True, exist_ok=True)
     model_dir = run_dir / "topic_model"
     # A Hub id is saved as a pointer BERTopic.load can follow; the packaged model has none
-    # (notebooks 04 and 05 pass the loaded model in), so loading never tries to resolve it online.
+    # (load_results passes the loaded model in), so loading never tries to resolve it online.
     pointer = False if embedding_model_name == PACKAGED_EMBEDDINGS else embedding_model_name
     atomic_folder(model_dir, lambda tmp: topic_model.save(
         str(tmp), serialization="safetensors", save_ctfidf=True, save_embedding_model=pointer))

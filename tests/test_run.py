@@ -39,3 +39,5 @@ def test_path_parameters_are_read_from_where_the_command_was_typed(tmp_path):
     assert out["cache_dir"] == "/abs/cache" and out["sample_size"] == 3
     assert out["dataset"] == str(tmp_path / "my.csv") and out["text_column"] == "my.csv"
     assert absolute_paths({"dataset": "CShorten/ML-ArXiv-Papers"}, tmp_path)["dataset"] == "CShorten/ML-ArXiv-Papers"
+    # a file that is not there yet still names the caller's folder in the error the notebook raises
+    assert absolute_paths({"dataset": "data/missing.csv"}, tmp_path)["dataset"] == str(tmp_path / "data" / "missing.csv")
