@@ -1,7 +1,10 @@
 """Writing files and folders so that a reader never sees them half-written.
 
 Both write under a temporary name beside the target and rename it into place: an
-interrupted run leaves the previous version (or nothing), never a partial one.
+interrupted run leaves the previous version (or nothing), never a partial one. What
+lands gets the permissions a plain ``open()`` / ``mkdir()`` would give under the
+user's umask (temporary files are private by default), so others on a shared
+workshop server can read a run folder when the umask lets them.
 """
 
 from __future__ import annotations
@@ -13,11 +16,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, write: Callable[[str], Any]) -> Path:
     """Call ``write(tmp_path)`` then rename the temporary file to ``path``.
 
     A reader never sees a half-written file, and an interrupted write leaves the
-    previous version (if any) intact.
+    previous version (if any) intact. The file gets mode ``0o666 & ~umask``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -25,6 +35,7 @@ def atomic_write(path: Path, write: Callable[[str], Any]) -> Path:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -35,21 +46,31 @@ def atomic_write(path: Path, write: Callable[[str], Any]) -> Path:
 def atomic_folder(path: Path, write: Callable[[Path], Any]) -> Path:
     """Call ``write(tmp_dir)`` to fill a temporary folder, then put it in place of ``path``.
 
-    An existing ``path`` is replaced. When another process puts its own ``path`` in
-    place between the removal and the rename, theirs is kept and ours discarded.
+    An existing ``path`` is moved aside first and removed only once the new folder is
+    in place; when the new one cannot be put in place, the old one is moved back and
+    the error raised. When another process put its own complete ``path`` in place
+    meanwhile, theirs is kept and ours discarded. The folder gets mode
+    ``0o777 & ~umask``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    old = path.parent / f".{path.name}-old-{tmp.name}"
     try:
         write(tmp)
+        os.chmod(tmp, 0o777 & ~current_umask())
         if path.exists():
-            shutil.rmtree(path, ignore_errors=True)
+            path.rename(old)
         try:
             tmp.rename(path)
-        except OSError:  # another process finished the same folder first: keep theirs
-            pass
+        except OSError:
+            if not old.exists() and path.exists():  # another process finished the same folder first: keep theirs
+                return path
+            if old.exists() and not path.exists():
+                old.rename(path)
+            raise
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        for leftover in (tmp, old):
+            if leftover.exists():
+                shutil.rmtree(leftover, ignore_errors=True)
     return path

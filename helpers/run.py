@@ -25,7 +25,12 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
-ARTIFACTS = ("topics.csv", "labels.csv", "documents.html", "topic_map.png", "evaluation.json")
+# What each notebook writes into the run folder (besides its executed copy), in the order the runner lists them.
+PRODUCES = {
+    "03_topic_modeling": ("topics.csv", "labels.csv", "documents.parquet", "settings.json", "topic_model"),
+    "04_visualization": ("documents.html", "topic_map.png", "datamap.png", "barchart.html", "hierarchy.html"),
+    "05_evaluation": ("evaluation.json", "evaluation.png", "comparison.json", "comparison.png"),
+}
 
 
 def notebook_paths(folder: Path = NOTEBOOKS, only: Optional[list[str]] = None) -> list[Path]:
@@ -82,15 +87,44 @@ def check_names(parameters: dict[str, Any], declared: dict[Path, dict[str, Any]]
             raise SystemExit(f"Unknown parameter {name!r}. Valid parameters: {', '.join(valid)}.{hint}")
 
 
-def prepare_run_dir(runs: Path, name: str, overwrite: bool) -> Path:
-    """Create ``runs/name``; refuse to reuse a non-empty one unless ``overwrite``."""
+def outdated_results(run_dir: Path, paths: list[Path]) -> list[Path]:
+    """What an overwrite must remove before re-running ``paths`` in ``run_dir``.
+
+    The executed copies and results of every notebook from the first one re-run on: the later
+    ones were made from the results being replaced (a ``documents.html`` drawn from the old
+    topics must not sit next to the new ones). Results of earlier notebooks stay: they are the
+    input of the re-run (``--notebooks 05`` re-evaluates the existing topics).
+    """
+    first = min(p.stem for p in paths)
+    later = [p for p in notebook_paths() if p.stem >= first]
+    names = [p.name for p in later] + [n for p in later for n in PRODUCES.get(p.stem, ())]
+    return [run_dir / n for n in names if (run_dir / n).exists()]
+
+
+def prepare_run_dir(runs: Path, name: str, overwrite: bool, paths: list[Path]) -> Path:
+    """Create ``runs/name``; refuse to reuse a non-empty one unless ``overwrite``, which removes the
+    results the re-run will replace or make stale (:func:`outdated_results`) and says so."""
+    import shutil
+
     run_dir = (runs / name).resolve()
-    if run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
-        raise SystemExit(
-            f"Run folder {run_dir} already exists. Pick another --name, or pass --overwrite to replace its results."
-        )
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not overwrite:
+            raise SystemExit(
+                f"Run folder {run_dir} already exists. Pick another --name, or pass --overwrite to replace its results."
+            )
+        removed = outdated_results(run_dir, paths)
+        for path in removed:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        if removed:
+            print(f"[run] --overwrite: removed {', '.join(p.name for p in removed)} from {run_dir}", flush=True)
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
+
+
+def written_since(run_dir: Path, start: float) -> list[Path]:
+    """The results (``PRODUCES``) in ``run_dir`` written at or after ``start`` (a ``time.time()``)."""
+    names = [n for products in PRODUCES.values() for n in products]
+    return [run_dir / n for n in names if (run_dir / n).exists() and (run_dir / n).stat().st_mtime >= start - 1]
 
 
 def execute(paths: list[Path], parameters: dict[str, Any], run_dir: Path, log_output: bool = False) -> list[dict]:
@@ -147,13 +181,12 @@ def main(argv: Optional[list[str]] = None) -> Path:
     paths = notebook_paths(only=args.notebooks)
     check_names(parameters, {p: declared_parameters(p) for p in paths})
     name = args.name or f"{parameters.get('profile', 'offline')}-{datetime.now():%Y%m%d-%H%M%S}"
-    run_dir = prepare_run_dir(Path(args.runs), name, args.overwrite)
-    start = time.perf_counter()
+    run_dir = prepare_run_dir(Path(args.runs), name, args.overwrite, paths)
+    start, started_at = time.perf_counter(), time.time()
     execute(paths, parameters, run_dir, args.log_output)
     print(f"\nDone in {time.perf_counter() - start:.0f} s. Results in {run_dir}:")
-    for artifact in ARTIFACTS:
-        if (run_dir / artifact).exists():
-            print(f"  {run_dir / artifact}")
+    for artifact in written_since(run_dir, started_at):
+        print(f"  {artifact}")
     print(f"  executed notebooks: {', '.join(p.name for p in paths)}")
     return run_dir
 

@@ -66,18 +66,64 @@ def test_labels_are_the_names_the_plots_use(run_dir):
     assert dict(zip(topics.Topic, topics.CustomName)) == dict(zip(labels.topic, labels.label))
 
 
-def test_plots_exist_and_are_not_trivial(run_dir):
+def _stream_text(nb) -> str:
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def test_the_static_map_draws_every_clustered_document_and_every_topic(run_dir):
     from PIL import Image
 
-    png = run_dir / "topic_map.png"
-    assert png.stat().st_size > 20_000
-    assert min(Image.open(png).size) > 500
-    html = (run_dir / "documents.html").read_text()
-    assert len(html) > 20_000 and "plotly" in html.lower()
+    documents = pd.read_parquet(run_dir / "documents.parquet")
+    clustered = documents[documents.topic >= 0]
+    note = f"{len(clustered):,} documents in {clustered.topic.nunique()} topics drawn, all of them"
+    assert note in _stream_text(_executed(run_dir, "04_visualization.ipynb"))
+    for name in ("topic_map.png", "datamap.png"):
+        image = Image.open(run_dir / name)
+        assert min(image.size) > 500, name
+    from browser import colors_shown
+
+    import numpy as np
+
+    shown = colors_shown(np.asarray(Image.open(run_dir / "datamap.png").convert("RGB")))
+    assert shown >= min(clustered.topic.nunique(), 5), "the library's map shows its topics in color"
+
+
+def _shown_labels(run_dir) -> list[str]:
     documents = pd.read_parquet(run_dir / "documents.parquet")
     labels = pd.read_csv(run_dir / "labels.csv", keep_default_na=False)
-    shown = labels[labels.topic.isin(documents.topic[documents.topic >= 0])].label
-    assert any(label in html for label in shown)
+    return labels[labels.topic.isin(documents.topic[documents.topic >= 0])].sort_values("topic").label.tolist()
+
+
+def test_documents_html_renders_offline_with_every_topic_in_its_legend(run_dir, tmp_path):
+    from browser import colors_shown, render, svg_texts
+
+    dom, image = render(run_dir / "documents.html", tmp_path)
+    assert sorted(svg_texts(dom, "legendtext")) == sorted(_shown_labels(run_dir))
+    assert 'class="gl-canvas' in dom and colors_shown(image) >= 5, "the points are drawn"
+
+
+def test_barchart_and_hierarchy_render_offline_with_the_llm_labels(run_dir, tmp_path):
+    from browser import render, svg_texts, tick_texts
+
+    labels = _shown_labels(run_dir)
+    dom, _ = render(run_dir / "barchart.html", tmp_path)
+    titles = svg_texts(dom, "annotation-text")
+    assert titles and set(titles) <= set(labels) and labels[0] in titles
+    assert 'class="point' in dom, "the bars are drawn"
+    dom, _ = render(run_dir / "hierarchy.html", tmp_path)
+    assert sorted(tick_texts(dom, "y")) == sorted(labels)
+    assert 'class="js-line' in dom, "the dendrogram's lines are drawn"
+
+
+def test_run_artifacts_are_readable_under_the_umask(run_dir):
+    import stat
+
+    from helpers.files import current_umask
+
+    for name in ("topics.csv", "labels.csv", "documents.html", "topic_map.png", "evaluation.json", "topic_model"):
+        path = run_dir / name
+        expected = (0o777 if path.is_dir() else 0o666) & ~current_umask()
+        assert stat.S_IMODE(path.stat().st_mode) == expected, f"{name}: not what a plain open() would give"
 
 
 def test_03_saves_what_04_needs_without_pickle(run_dir):

@@ -21,11 +21,57 @@ def test_cli_values_are_typed_like_yaml():
 
 
 def test_an_earlier_run_folder_is_never_overwritten_unless_asked(tmp_path):
-    run = prepare_run_dir(tmp_path, "r1", overwrite=False)
+    every = notebook_paths()
+    run = prepare_run_dir(tmp_path, "r1", overwrite=False, paths=every)
     (run / "topics.csv").write_text("kept")
     with pytest.raises(SystemExit, match=r"already exists. Pick another --name, or pass --overwrite"):
-        prepare_run_dir(tmp_path, "r1", overwrite=False)
-    assert prepare_run_dir(tmp_path, "r1", overwrite=True) == run
+        prepare_run_dir(tmp_path, "r1", overwrite=False, paths=every)
+    assert (run / "topics.csv").read_text() == "kept"
+    assert prepare_run_dir(tmp_path, "r1", overwrite=True, paths=every) == run
+    assert not (run / "topics.csv").exists(), "a full re-run starts clean"
+
+
+def _full_run_folder(root):
+    from helpers.run import PRODUCES
+
+    run = root / "r"
+    (run / "topic_model").mkdir(parents=True)
+    for path in notebook_paths():
+        (run / path.name).write_text("old")
+    for products in PRODUCES.values():
+        for name in products:
+            if name != "topic_model":
+                (run / name).write_text("old")
+    return run
+
+
+def test_overwrite_removes_what_the_rerun_replaces_and_what_it_makes_stale(tmp_path, capsys):
+    run = _full_run_folder(tmp_path)
+    prepare_run_dir(tmp_path, "r", overwrite=True, paths=notebook_paths(only=["03", "05"]))
+    left = sorted(p.name for p in run.iterdir())
+    # 00-02's executed copies stay; 03's results go, and 04's map drawn from the old topics with them
+    assert left == ["00_setup_and_login.ipynb", "01_quantized_loading.ipynb", "02_prompt_engineering.ipynb"]
+    assert "documents.html" in capsys.readouterr().out
+
+    run = _full_run_folder(tmp_path / "again")
+    prepare_run_dir(tmp_path / "again", "r", overwrite=True, paths=notebook_paths(only=["05"]))
+    left = {p.name for p in run.iterdir()}
+    assert {"topics.csv", "documents.html", "topic_model"} <= left, "re-evaluating keeps the topics and maps"
+    assert not {"evaluation.json", "comparison.json", "05_evaluation.ipynb"} & left
+
+
+def test_the_runner_lists_only_what_this_run_wrote(tmp_path):
+    import os
+    import time
+
+    from helpers.run import PRODUCES, written_since
+
+    assert set(PRODUCES) <= {p.stem for p in notebook_paths()}
+    (tmp_path / "documents.html").write_text("old")
+    os.utime(tmp_path / "documents.html", (time.time() - 3600, time.time() - 3600))
+    start = time.time()
+    (tmp_path / "evaluation.json").write_text("new")
+    assert [p.name for p in written_since(tmp_path, start)] == ["evaluation.json"]
 
 
 def test_path_parameters_are_read_from_where_the_command_was_typed(tmp_path):

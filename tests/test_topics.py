@@ -60,6 +60,44 @@ def test_atomic_folder_replaces_the_old_one_only_when_complete(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["model"]
 
 
+def test_a_failed_rename_raises_and_keeps_the_previous_complete_folder(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    target = tmp_path / "model"
+    atomic_folder(target, lambda d: (d / "weights").write_text("old"))
+    real_rename = Path.rename
+
+    def failing_rename(self, to):
+        if Path(to) == target and self.name.startswith(".model-") and "-old-" not in self.name:
+            raise PermissionError(13, "Permission denied", str(to))
+        return real_rename(self, to)
+
+    monkeypatch.setattr(Path, "rename", failing_rename)
+    with pytest.raises(PermissionError):
+        atomic_folder(target, lambda d: (d / "weights").write_text("new"))
+    assert (target / "weights").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_artifacts_get_the_permissions_of_a_plain_open_under_the_umask(tmp_path, umask):
+    import os
+    import stat
+
+    previous = os.umask(umask)
+    try:
+        atomic_write(tmp_path / "a.csv", lambda t: open(t, "w").write("x"))
+        atomic_folder(tmp_path / "model", lambda d: (d / "weights").write_text("w"))
+        with open(tmp_path / "plain.csv", "w") as f:
+            f.write("x")
+        (tmp_path / "plain").mkdir()
+    finally:
+        os.umask(previous)
+    mode = lambda p: stat.S_IMODE((tmp_path / p).stat().st_mode)  # noqa: E731
+    assert mode("a.csv") == mode("plain.csv") == 0o666 & ~umask
+    assert mode("model") == mode("plain") == 0o777 & ~umask
+
+
 @pytest.mark.parametrize("n_docs, size", [(300, 10), (2225, 22), (117_592, 150), (5, 10)])
 def test_min_cluster_size_scales_with_the_corpus(n_docs, size):
     assert scaled_min_cluster_size(n_docs) == size

