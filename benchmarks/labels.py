@@ -10,11 +10,17 @@ then labels the same topics with the same LLM and prompt, timed:
 (a) reference: BERTopic's ``TextGeneration`` with the reference's generation settings
     (sampled at temperature 0.1, up to 500 new tokens, repetition_penalty 1.1, one topic
     at a time); the label is the answer's first line, as the reference reads it;
-(b) ours: :class:`helpers.labels.BatchedTextGeneration` (batched, greedy, short budget,
-    stop at line end), the label is the cleaned answer before any keyword fallback.
+(b) ours: :class:`helpers.labels.BatchedTextGeneration` (batched, greedy, a budget large
+    enough to finish, stop at line end; the reference's prompt and the short keywords-only
+    prompt in one batched call, plus key phrases; the strict rubric and the coverage choice).
 
-Both are judged by :func:`helpers.labels.label_problem`: empty, prompt echo, over 12
-words, or a word looping. Prints seconds, the ratio, labels per second, unusable counts.
+Both are judged by the strict rubric, :func:`helpers.labels.label_failures`, with the same
+inputs: the prompt, the topic's documents and titles, the raw answer and whether the token
+budget ended it. Prints seconds, the ratio, the strict pass rate of each method and, for
+ours, of each source (the LLM's own answers, key phrases, keyword fallbacks) and of the
+LLM's raw answers before any choice; failures by reason; the mean confidence of the labels
+(:func:`helpers.labels.label_confidence`, embedding retriever) and the same with a lexical
+TF-IDF retriever the choice never used; every label side by side.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ class CaptureInputs(BaseRepresentation):
 
 
 def fitted_inputs(settings, n_topics: int | None):
-    """Fit the topic model once; return BERTopic's representation inputs (optionally first N topics)."""
+    """Fit the topic model once; return BERTopic's representation inputs (optionally first N topics) and the corpus."""
     from helpers.data import load_corpus
     from helpers.llm import default_cache_dir
     from helpers.topics import build_topic_model, embed_documents, fit_min_cluster_size, load_embedding_model
@@ -58,61 +64,118 @@ def fitted_inputs(settings, n_topics: int | None):
                               settings.seed, verbose=False)
     model.fit_transform(docs, embeddings)
     topic_model, documents, c_tf_idf, topics = capture.inputs
+    topics = {t: words for t, words in topics.items() if t != -1}  # the outliers get no label worth judging
     if n_topics:
         topics = dict(list(topics.items())[:n_topics])
-    return topic_model, documents, c_tf_idf, topics, len(docs)
+    return topic_model, documents, c_tf_idf, topics, corpus, embeddings
 
 
-def judge(labels: dict[int, str], prompts: dict[int, str]) -> dict[str, Any]:
-    """Unusable labels by reason, and how many are usable."""
-    from helpers.labels import label_problem
+def judge(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Strict pass count and rate, and failures by reason, of ``rows`` (each with ``failures``)."""
+    reasons = Counter(f for r in rows for f in r["failures"])
+    passed = sum(not r["failures"] for r in rows)
+    return {"n": len(rows), "passed": passed, "pass_rate": round(passed / len(rows), 3) if rows else None,
+            "failures_by_reason": dict(reasons)}
 
-    problems = Counter(label_problem(labels[t], prompts.get(t, "")) for t in labels)
-    usable = problems.pop(None, 0)
-    return {"usable": usable, "unusable": sum(problems.values()), "reasons": dict(problems)}
+
+def confidences(labels: dict[int, str], embed, embeddings, corpus, documents) -> dict[str, float]:
+    """Mean confidence of ``labels`` with the embedding retriever and with a lexical TF-IDF one."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from helpers.labels import label_confidence, retrieval_precision
+
+    topics, ids = documents.Topic.to_numpy(), list(labels)
+    texts = [labels[t] for t in ids]
+    semantic = label_confidence(embed(texts), embeddings, topics, ids)
+    tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(corpus.abstract)
+    lexical = retrieval_precision((tfidf.transform(texts) @ tfidf.transform(corpus.abstract).T).toarray(), topics, ids)
+    return {"confidence": round(float(np.nanmean(semantic)), 3), "confidence_lexical": round(float(np.nanmean(lexical)), 3),
+            "per_topic": {t: (round(a, 3), round(b, 3)) for t, a, b in zip(ids, semantic, lexical)}}
 
 
 def run(args) -> dict[str, Any]:
-    from helpers.labels import clean_label, first_line, llm_representation
+    import numpy as np
+
+    from helpers.labels import budget_was_hit, first_line, label_failures, llm_representation, vocabulary_of
     from helpers.llm import load_llm, make_generator
-    from helpers.prompts import build_prompt
+    from helpers.prompts import build_keyword_prompt, build_prompt
     from helpers.settings import resolve_settings
 
     settings = resolve_settings(args.profile, sample_size=args.sample_size)
-    topic_model, documents, c_tf_idf, topics, n_docs = fitted_inputs(settings, args.topics)
+    topic_model, documents, c_tf_idf, topics, corpus, embeddings = fitted_inputs(settings, args.topics)
+    from helpers.llm import resolve_precision
+
+    # the reference's setup: the model in its own dtype (fp32), the reference's generation settings
     tokenizer, model = load_llm(settings.llm_model, settings.quantization, settings.cache_dir)
-    generator = make_generator(model, tokenizer)  # the reference's generation settings
+    generator = make_generator(model, tokenizer)
     prompt = build_prompt(settings.llm_model, tokenizer)
     common = dict(nr_docs=settings.nr_docs, doc_length=settings.label_doc_words, seed=settings.seed)
+    doc_topics = documents.Topic.to_numpy()
+    texts = {t: [corpus.abstract.iloc[i] for i in np.flatnonzero(doc_topics == t)] for t in topics}
+    titles = {t: [corpus.title.iloc[i] for i in np.flatnonzero(doc_topics == t)] for t in topics}
+    vocabularies = {t: vocabulary_of([*texts[t], *titles[t]]) for t in topics}
+
+    def failures(label, prompt_text, raw, topic, budget, fallback=False):
+        hit = budget_was_hit(raw, tokenizer, budget)
+        return label_failures(label, prompt_text, texts[topic], titles[topic], answer=raw, budget_hit=hit,
+                              fallback=fallback, vocabulary=vocabularies[topic])
 
     reference = llm_representation("reference", generator, prompt, **common)
     topic_model.verbose = False
     start = time.perf_counter()
     ref_out = reference.extract_topics(topic_model, documents, c_tf_idf, topics)
     ref_seconds = time.perf_counter() - start
-    ref_prompts = dict(zip(ref_out, reference.prompts_))
-    ref_labels = {t: first_line(v[0][0]) for t, v in ref_out.items()}
+    ref_rows = []
+    for (t, answer), ref_prompt in zip(ref_out.items(), reference.prompts_):
+        label = first_line(answer[0][0])  # as the reference reads it
+        ref_rows.append(dict(topic=t, label=label, failures=failures(label, ref_prompt, answer[0][0], t, 500)))
 
-    ours = llm_representation("batched", generator, prompt, batch_size=args.batch_size,
-                              max_new_tokens=settings.label_max_new_tokens, **common)
-    ours.show_progress = False
-    start = time.perf_counter()
-    ours.extract_topics(topic_model, documents, c_tf_idf, topics)
-    our_seconds = time.perf_counter() - start
-    our_prompts = {r["topic"]: r["prompt"] for r in ours.records_}
-    our_labels = {r["topic"]: clean_label(r["raw"], r["prompt"]) for r in ours.records_}
-    assert our_prompts == ref_prompts, "both methods must label from the same prompts"
+    def label_ours(generator) -> tuple[Any, float]:
+        labeler = llm_representation(
+            "batched", generator, prompt, batch_size=args.batch_size, max_new_tokens=settings.label_max_new_tokens,
+            candidates=settings.label_candidates, keyword_prompt=build_keyword_prompt(settings.llm_model, tokenizer),
+            embeddings=embeddings, titles=corpus.title.tolist(), **common)
+        labeler.show_progress = False
+        start = time.perf_counter()
+        labeler.extract_topics(topic_model, documents, c_tf_idf, topics)
+        return labeler, time.perf_counter() - start
 
+    _, fp32_seconds = label_ours(generator)  # ours at the reference's precision: what the method alone gains
+    precision = resolve_precision(settings.precision)
+    del model, generator
+    _, ours_model = load_llm(settings.llm_model, settings.quantization, settings.cache_dir, precision=precision)
+    ours, our_seconds = label_ours(make_generator(ours_model, tokenizer))  # ours as the series runs it
+    assert [r["prompt"] for r in ours.records_] == reference.prompts_, "both methods ask the reference's prompt"
+    our_rows, raw_rows = [], {"reference prompt": [], "keywords prompt": []}
+    for r in ours.records_:
+        our_rows.append(dict(topic=r["topic"], label=r["label"], source=r["source"], confidence=r["confidence"],
+                             failures=failures(r["label"], r["prompt"], "", r["topic"], settings.label_max_new_tokens,
+                                               r["fallback"])))
+        for name, candidate in zip(raw_rows, [c for c in r["candidates"] if c["source"] == "llm"]):
+            raw_rows[name].append(dict(topic=r["topic"], label=candidate["text"], failures=candidate["failures"]))
+
+    embed = topic_model.embedding_model.embed
     n = len(topics)
     return {
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, {os.cpu_count()} cores",
         "profile": settings.profile, "llm": settings.llm_model, "quantization": settings.quantization,
-        "documents": n_docs, "topics": n, "batch_size": args.batch_size,
-        "reference": {"seconds": round(ref_seconds, 1), "labels_per_s": round(n / ref_seconds, 3),
-                      **judge(ref_labels, ref_prompts), "labels": ref_labels},
-        "ours": {"seconds": round(our_seconds, 1), "labels_per_s": round(n / our_seconds, 3),
-                 **judge(our_labels, our_prompts), "fallbacks": sum(r["fallback"] for r in ours.records_),
-                 "labels": our_labels},
+        "documents": len(corpus), "topics": n, "batch_size": args.batch_size,
+        "label_max_new_tokens": settings.label_max_new_tokens, "label_candidates": settings.label_candidates,
+        "reference": {"seconds": round(ref_seconds, 1), "labels_per_s": round(n / ref_seconds, 3), **judge(ref_rows),
+                      **confidences({r["topic"]: r["label"] for r in ref_rows}, embed, embeddings, corpus, documents),
+                      "labels": {r["topic"]: r["label"] for r in ref_rows},
+                      "label_failures": {r["topic"]: r["failures"] for r in ref_rows}},
+        "ours_fp32_seconds": round(fp32_seconds, 1), "speedup_same_precision": round(ref_seconds / fp32_seconds, 1),
+        "ours": {"precision": precision, "seconds": round(our_seconds, 1), "labels_per_s": round(n / our_seconds, 3),
+                 **judge(our_rows),
+                 **confidences({r["topic"]: r["label"] for r in our_rows}, embed, embeddings, corpus, documents),
+                 "by_source": {s: judge([r for r in our_rows if r["source"] == s]) for s in ("llm", "key phrase", "keywords")},
+                 "llm_answers_before_choice": {name: judge(rows) for name, rows in raw_rows.items()},
+                 "labels": {r["topic"]: r["label"] for r in our_rows},
+                 "sources": {r["topic"]: r["source"] for r in our_rows},
+                 "llm_answers": {r["topic"]: [c["text"] for c in r["candidates"] if c["source"] == "llm"]
+                                 for r in ours.records_}},
         "speedup": round(ref_seconds / our_seconds, 1),
     }
 
@@ -133,11 +196,18 @@ def main() -> None:
           f"{result['llm']} ({result['quantization']})")
     for name in ("reference", "ours"):
         r = result[name]
-        print(f"{name:9s}: {r['seconds']:7.1f} s  {r['labels_per_s']:.3f} labels/s  usable {r['usable']}/{result['topics']}"
-              f"  unusable {r['unusable']} {r['reasons']}")
-    print(f"ours is {result['speedup']} x faster")
+        print(f"{name:9s}: {r['seconds']:7.1f} s  {r['labels_per_s']:.3f} labels/s  strict pass {r['passed']}/{r['n']}"
+              f" ({r['pass_rate']:.0%})  confidence {r['confidence']:.2f} (lexical {r['confidence_lexical']:.2f})"
+              f"  failures {r['failures_by_reason']}")
+    for source, r in result["ours"]["by_source"].items():
+        print(f"  ours, source {source!r}: {r['n']} labels, {r['passed']} pass")
+    for name, r in result["ours"]["llm_answers_before_choice"].items():
+        print(f"  the LLM's answers to the {name}, before any choice: {r['passed']}/{r['n']} pass {r['failures_by_reason']}")
+    print(f"ours ({result['ours']['precision']}) is {result['speedup']} x faster; in the reference's fp32 it takes "
+          f"{result['ours_fp32_seconds']} s: {result['speedup_same_precision']} x")
     for t in result["ours"]["labels"]:
-        print(f"  {t:3d}  ref: {result['reference']['labels'][t][:70]!r:74s} ours: {result['ours']['labels'][t]!r}")
+        print(f"  {t:3d}  ref: {result['reference']['labels'][t][:60]!r:64s} ours ({result['ours']['sources'][t]}): "
+              f"{result['ours']['labels'][t]!r}")
 
 
 if __name__ == "__main__":

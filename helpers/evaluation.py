@@ -6,6 +6,9 @@
 - label faithfulness: cosine similarity between a label's embedding and the centroid of
   its topic's document embeddings, against the score the same labels get on the wrong
   topics (the shuffled-label baseline);
+- label confidence: how well a label retrieves its own topic's documents (R-precision,
+  :func:`helpers.labels.retrieval_precision`), with the embedding retriever notebook 03's
+  label choice used and with a lexical TF-IDF retriever it never saw;
 - agreement with known categories: NMI and ARI (scikit-learn), and how often a label is
   closest to the name of its topic's dominant category.
 
@@ -22,13 +25,15 @@ from typing import Any, Callable, Optional
 import numpy as np
 import pandas as pd
 
-EVALUATION_FORMAT_VERSION = 1
+from .labels import label_confidence
+
+EVALUATION_FORMAT_VERSION = 2  # 2: confidence and confidence_lexical
 KEYWORD_REPRESENTATIONS = {"c-TF-IDF": None, "KeyBERT": "KeyBERT", "MMR": "MMR"}  # name -> BERTopic aspect
 LABEL_REPRESENTATIONS = {"LLM label": "label", "LLM first line": "reference_label"}  # name -> labels.csv column
 # +1: higher is better, -1: lower is better, 0: neither (a fact about the run, not a score)
 DIRECTIONS = {
     "npmi": 1, "diversity": 1, "diversity_top10": 1, "faithfulness": 1, "faithfulness_shuffled": 0,
-    "faithfulness_gap": 1, "category_match": 1, "fallback_share": -1,
+    "faithfulness_gap": 1, "category_match": 1, "fallback_share": -1, "confidence": 1, "confidence_lexical": 1,
     "topic_count": 0, "outlier_share": -1, "nmi": 1, "ari": 1, "nmi_without_outliers": 1, "ari_without_outliers": 1,
 }
 
@@ -203,6 +208,18 @@ def label_texts(labels: pd.DataFrame) -> dict[str, dict[int, str]]:
             for name, column in LABEL_REPRESENTATIONS.items() if column in rows.columns}
 
 
+def lexical_confidence(texts: list[str], documents: list[str], topics: list[int], text_topics: list[int]) -> list[float]:
+    """:func:`helpers.labels.retrieval_precision` with a TF-IDF retriever (English stop words, sublinear tf):
+    a label scores by the words it shares with the documents, not by what an embedding model makes of it."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from .labels import retrieval_precision
+
+    tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(documents)
+    similarities = (tfidf.transform(texts) @ tfidf.transform(documents).T).toarray()
+    return retrieval_precision(similarities, topics, text_topics)
+
+
 def evaluate_run(
     topic_model,
     documents: pd.DataFrame,
@@ -253,9 +270,13 @@ def evaluate_run(
             "diversity_top10": topic_diversity(topic_words, 10),
             "words_per_topic": float(np.median([len(w[:diversity_top_n]) for w in topic_words])),
         }
-        text_vectors = embed([texts[name].get(t, "") or " " for t in topic_ids])
+        shown = [texts[name].get(t, "") or " " for t in topic_ids]
+        text_vectors = embed(shown)
         faith = faithfulness(text_vectors, centroid_matrix)
         row.update({k: v for k, v in faith.items() if k != "per_topic"})
+        semantic = label_confidence(text_vectors, document_embeddings, topics, topic_ids)
+        lexical = lexical_confidence(shown, documents.abstract.tolist(), topics, topic_ids)
+        row.update(confidence=nan_mean(semantic), confidence_lexical=nan_mean(lexical))
         nearest = nearest_categories(text_vectors, category_vectors, names) if categories else None
         row["category_match"] = (float(np.mean([nearest[i] == dominant[t][0] for i, t in enumerate(topic_ids)]))
                                  if categories else None)
@@ -264,7 +285,8 @@ def evaluate_run(
         representations[name] = row
         for i, t in enumerate(topic_ids):
             per_topic[t][name] = {"text": texts[name].get(t, ""), "npmi": npmi[(name, t)],
-                                  "faithfulness": faith["per_topic"][i],
+                                  "faithfulness": faith["per_topic"][i], "confidence": semantic[i],
+                                  "confidence_lexical": lexical[i],
                                   **({"nearest_category": nearest[i]} if nearest else {})}
 
     sizes = Counter(topics)
@@ -395,11 +417,24 @@ def evaluate_folder(run_dir, cache_dir: Optional[str] = None, **options) -> tupl
         results["topic_model"], documents, results["labels"],
         lambda texts: embedding_model.encode(texts, show_progress_bar=False), embeddings, **options,
     )
-    return evaluation, results
+    return {**evaluation, "results_key": results_key(run_dir)}, results
+
+
+RESULT_FILES = ("settings.json", "topics.csv", "labels.csv", "documents.parquet")
+
+
+def results_key(run_dir) -> str:
+    """A hash of the run folder's results as they are now (settings, topics, labels, documents)."""
+    from pathlib import Path
+
+    from .topics import content_key
+
+    return content_key(*[(Path(run_dir) / name).read_bytes() for name in RESULT_FILES])
 
 
 def saved_evaluation(run_dir, method: dict[str, Any]) -> Optional[dict[str, Any]]:
-    """The run folder's ``evaluation.json`` when it was computed the same way, else ``None``."""
+    """The run folder's ``evaluation.json`` when it was computed the same way from the results the
+    folder holds now (:func:`results_key`: a re-run 03 or an edited labels.csv makes it stale), else ``None``."""
     import json
     from pathlib import Path
 
@@ -409,6 +444,8 @@ def saved_evaluation(run_dir, method: dict[str, Any]) -> Optional[dict[str, Any]
     saved = json.loads(path.read_text())
     same = saved.get("format_version") == EVALUATION_FORMAT_VERSION and all(
         saved.get("method", {}).get(k) == v for k, v in method.items())
+    if same and saved.get("results_key") != results_key(run_dir):
+        same = False
     return saved if same else None
 
 
@@ -420,7 +457,8 @@ def topic_table(evaluation: dict[str, Any], representation: str = "LLM label") -
         rows.append({
             "topic": topic["topic"], "size": topic["size"],
             "dominant_category": topic.get("dominant_category"), "purity": topic.get("purity"),
-            representation: shown.get("text"), "faithfulness": shown.get("faithfulness"),
+            representation: shown.get("text"), "confidence": shown.get("confidence"),
+            "confidence_lexical": shown.get("confidence_lexical"), "faithfulness": shown.get("faithfulness"),
             "nearest_category": shown.get("nearest_category"),
             "keywords_npmi": topic["representations"].get("c-TF-IDF", {}).get("npmi"),
         })

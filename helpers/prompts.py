@@ -30,6 +30,12 @@ Based on the information about the topic above, please create a short label of t
 """
 
 
+# Our second, short prompt (BENCHMARKS.md, "prompt variants"): the keywords alone. A 135M model
+# copies a one-shot example's answer onto other topics and turns documents into a headline;
+# asked for a name from the keywords, it often answers with one ("Tennis", "The Premier League").
+KEYWORDS_TEMPLATE = "Keywords of a topic: [KEYWORDS]\n\nName the topic in 2 to 5 words."
+
+
 def fill_prompt(template: str, documents: list[str], keywords: list[str]) -> str:
     """Fill ``[DOCUMENTS]`` and ``[KEYWORDS]`` the way BERTopic's ``TextGeneration`` does."""
     docs = "".join(f"- {doc}\n" for doc in documents)
@@ -77,6 +83,15 @@ def build_prompt(model_id: str, tokenizer=None) -> str:
     if is_llama2(model_id) or tokenizer is None or not getattr(tokenizer, "chat_template", None):
         return llama2_prompt()
     return tokenizer.apply_chat_template(chat_messages(), tokenize=False, add_generation_prompt=True)
+
+
+def build_keyword_prompt(model_id: str, tokenizer=None) -> str:
+    """The short keywords-only prompt for ``model_id``: the system prompt and ``KEYWORDS_TEMPLATE``,
+    in the Llama-2 template or the model's own, like :func:`build_prompt`."""
+    if is_llama2(model_id) or tokenizer is None or not getattr(tokenizer, "chat_template", None):
+        return f"<s>[INST] <<SYS>>\n{SYSTEM_PROMPT}\n<</SYS>>\n\n{KEYWORDS_TEMPLATE} [/INST]"
+    messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": KEYWORDS_TEMPLATE}]
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
 def as_chat(tokenizer, text: str) -> str:

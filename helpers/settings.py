@@ -22,6 +22,7 @@ PACKAGED_EMBEDDINGS = "packaged:all-MiniLM-L6-v2"
 PACKAGED_LLM = "packaged:SmolLM2-135M-Instruct"
 
 QUANTIZATIONS = ("nf4", "int8", "none")
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")  # "auto": what the hardware computes natively (helpers.llm)
 LABEL_METHODS = ("batched", "reference")
 STOP_WORDS = ("english", "none")
 
@@ -49,6 +50,8 @@ class Settings:
     label_method: str = "batched"
     label_batch_size: int = 8
     label_max_new_tokens: int = 24
+    label_candidates: int = 1
+    precision: str = "auto"
     compare_quantizations: str = "nf4"
     sanity_max_new_tokens: int = 500
     require_gpu: bool = False
@@ -64,8 +67,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         # nf4 ruins a 135M model's answers (shared/OFFLINE.md); 01 shows why.
         quantization="none",
         label_doc_words=60,
-        # a label is a few words; a 135M model otherwise writes a headline sentence
-        label_max_new_tokens=12,
+        # room for a 2-5 word label and more (a long answer is cut at a phrase boundary, never mid-word)
+        label_max_new_tokens=16,
         # a 135M model loads in seconds: show all three side by side (notebook 01)
         compare_quantizations="nf4,int8,none",
         sanity_max_new_tokens=48,
@@ -88,6 +91,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 _CHOICES = {
     "quantization": QUANTIZATIONS,
+    "precision": PRECISIONS,
     "label_method": LABEL_METHODS,
     "stop_words": STOP_WORDS,
 }
@@ -167,7 +171,8 @@ def resolve_settings(profile: str = "offline", **overrides: Any) -> Settings:
                 f"Parameter {name!r} must be one of {', '.join(choices)}, got {values[name]!r}."
                 + _closest(str(values[name]), list(choices))
             )
-    for name in ("sample_size", "min_cluster_size", "label_batch_size", "nr_docs"):
+    for name in ("sample_size", "min_cluster_size", "label_batch_size", "nr_docs", "label_max_new_tokens",
+                 "label_doc_words", "label_candidates"):
         if values.get(name) is not None and values[name] < 1:
             raise ValueError(f"Parameter {name!r} must be at least 1, got {values[name]}.")
     for kind in values.get("compare_quantizations", "nf4").split(","):

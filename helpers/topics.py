@@ -19,7 +19,7 @@ import pandas as pd
 from .files import atomic_folder, atomic_write
 from .settings import PACKAGED_EMBEDDINGS
 
-RUN_FORMAT_VERSION = 1
+RUN_FORMAT_VERSION = 2  # 2: labels.csv has source, confidence and the rubric's verdict
 LLM_ASPECT = "LLM"
 
 
@@ -29,6 +29,8 @@ def content_key(*parts: Any) -> str:
     for part in parts:
         if isinstance(part, np.ndarray):
             digest.update(np.ascontiguousarray(part).tobytes())
+        elif isinstance(part, bytes):
+            digest.update(part)
         elif isinstance(part, (list, tuple)):
             for item in part:
                 digest.update(str(item).encode("utf-8"))

@@ -212,8 +212,15 @@ def test_settings_differences_and_comparability_notes():
     assert any("different corpora" in n for n in notes) and any("embedding models" in n for n in notes)
 
 
-def test_a_saved_evaluation_is_reused_only_when_computed_the_same_way(tmp_path):
+def test_a_saved_evaluation_is_reused_only_when_computed_the_same_way_from_the_same_results(tmp_path):
+    from helpers.evaluation import RESULT_FILES, results_key
+
+    for name in RESULT_FILES:
+        (tmp_path / name).write_text(f"{name} as notebook 03 wrote it")
     assert saved_evaluation(tmp_path, {"npmi_top_n": 10}) is None
-    write_json(tmp_path / "evaluation.json", {**_evaluation(0.2, 0.1), "nan_value": float("nan")})
+    saved = {**_evaluation(0.2, 0.1), "nan_value": float("nan"), "results_key": results_key(tmp_path)}
+    write_json(tmp_path / "evaluation.json", saved)
     assert saved_evaluation(tmp_path, {"npmi_top_n": 10})["nan_value"] is None
     assert saved_evaluation(tmp_path, {"npmi_top_n": 5}) is None
+    (tmp_path / "labels.csv").write_text("topic,label\n0,an edited label\n")  # 03 re-run, or labels edited
+    assert saved_evaluation(tmp_path, {"npmi_top_n": 10}) is None, "stale: the results changed since"

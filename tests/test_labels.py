@@ -1,6 +1,11 @@
 import pytest
 
-from helpers.labels import BatchedTextGeneration, clean_label, keywords_label, label_or_keywords
+import numpy as np
+
+from helpers.labels import (
+    COPIED, CUT, ECHO, EMPTY, FALLBACK, INVENTED, LIST, REPETITIVE, SENTENCE, TOO_LONG, BatchedTextGeneration,
+    choose_label, clean_label, invented_words, key_phrases, label_failures, repair_label, retrieval_precision,
+)
 from helpers.prompts import fill_prompt, llama2_prompt
 
 PROMPT = fill_prompt(llama2_prompt(), ["Shares in the airline rose 5% after it reported a record profit for the year."], ["shares", "profit"])
@@ -17,51 +22,126 @@ PROMPT = fill_prompt(llama2_prompt(), ["Shares in the airline rose 5% after it r
     ("Topic label: 'Stock markets'", "Stock markets"),
     ("Sure! Here is the label: Stock markets", "Stock markets"),
     ("This topic is titled Stock markets", "Stock markets"),
+    ('The topic is "The Premier League" in 2 to 5 words.', "The Premier League"),  # the keywords prompt's answers
+    ("The topic is: Tennis", "Tennis"),
     ("- Stock markets", "Stock markets"),
     ("Stock markets</s>", "Stock markets"),
     ("Digital Music and Piracy: The Future of Peer-to-Peer Networks", "Digital Music and Piracy"),  # headline kept
-    ("Privacy-Preserving Machine Learning: Federated Learning", "Privacy-Preserving Machine Learning: Federated Learning"),
-    ("GM's decision to cut production in March has had a", "GM's decision to cut production in March"),  # cut by the budget
+    ("Title-winning teams in the Premiership", "Title-winning teams in the Premiership"),  # hyphenated first words stay
+    ("Topic-modelling research", "Topic-modelling research"),
+    ("Title - Stock markets", "Stock markets"),
 ])
 def test_cleaning_rules(raw, label):
     assert clean_label(raw, PROMPT) == label
-
-
-@pytest.mark.parametrize("raw", [
-    "",
-    "   \n  ",
-    None,
-    "I have a topic that contains the following documents:",  # prompt echo
-    "The topic is described by the following keywords: 'shares, profit'.",
-    "Shares in the airline rose 5% after it reported a record profit for the year.",  # a document copied
-    "Environmental impacts of eating meat",  # the one-shot example's answer copied
-    "one two three four five six seven eight nine ten eleven twelve thirteen",  # over 12 words
-    "stock market stock market stock market",  # a loop
-])
-def test_unusable_answers_give_an_empty_label(raw):
-    assert clean_label(raw, PROMPT) == ""
 
 
 def test_prompt_repeated_before_the_answer_is_removed():
     assert clean_label(PROMPT + " Airline profits", PROMPT) == "Airline profits"
 
 
-def test_fallback_uses_the_keywords():
-    assert label_or_keywords("", ["economy", "growth", "bank", "rate", "year"]) == ("economy, growth, bank, rate", True)
-    assert label_or_keywords("Label: Economy", ["economy"]) == ("Economy", False)
-    assert keywords_label(["a", "", "b"]) == "a, b"
+@pytest.mark.parametrize("answer, budget_hit, label", [
+    # cut by a 12-token budget mid-name: the cut word goes, then a phrase boundary
+    ("Investigative and criminal charges against former WorldCom chief Bern", True, "Investigative and criminal charges"),
+    ("GM's decision to sell the company's stake in 2", True, "GM's decision"),
+    # a clause keeps its subject
+    ("Mobile phones are still enjoying a boom time in sales", False, "Mobile phones"),
+    ("Digital access to internet services in the UK is proving more popular", False,
+     "Digital access to internet services"),
+    # over six words: cut before the last preposition that leaves at most six
+    ("Economic and political challenges of Gordon Brown's government", False, "Economic and political challenges"),
+    # short and whole: left alone, even when the budget ended it
+    ("The Australian Open", False, "The Australian Open"),
+    ("Film awards", True, "Film"),
+])
+def test_repair_cuts_at_a_phrase_boundary_never_mid_word(answer, budget_hit, label):
+    assert repair_label(answer, budget_hit) == label
+
+
+BBC_DOCS = [
+    "Shares in mobile phone makers rose as sales of handsets boomed in 2004, analysts said.",
+    "Chelsea win at Fulham again as the title race heats up.",
+    "Digital music downloads and piracy worry the record industry.",
+]
+
+
+@pytest.mark.parametrize("label, kwargs, reasons", [
+    ("", {}, [EMPTY]),
+    ("I have a topic that contains the following documents:", {}, [ECHO, TOO_LONG, SENTENCE, INVENTED]),
+    ("Environmental impacts of eating meat", {}, [ECHO, INVENTED]),  # the one-shot example's answer, copied
+    ("Mobile phones are still enjoying a boom time in sales, according", {}, [TOO_LONG, SENTENCE, INVENTED]),
+    ("Mobile phone sales boomed", {}, [SENTENCE]),
+    ("Mobile phone maker says", {}, [SENTENCE]),
+    ("Investigative and criminal charges against former WorldCom chief Bern",
+     {"answer": "... former WorldCom chief Bern", "budget_hit": True}, [TOO_LONG, CUT, INVENTED]),
+    ("The Best TV Show of 2022", {}, [INVENTED]),  # the corpus is from 2004-2005
+    ("Malicious software in Windows", {}, [INVENTED]),
+    ("shares, mobile, phone, sales", {"fallback": True}, [FALLBACK]),
+    ("Chelsea win at Fulham", {}, [COPIED]),  # one article's headline
+    ("phone phone phone", {}, [REPETITIVE]),
+    ("Mobile, phone, sales, handsets", {}, [LIST]),  # the LLM listing keywords
+])
+def test_the_strict_rubric_names_each_failure(label, kwargs, reasons):
+    assert label_failures(label, PROMPT, BBC_DOCS, ["Chelsea win at Fulham again"], **kwargs) == reasons
+
+
+@pytest.mark.parametrize("label", [
+    "Mobile phone sales", "Digital music and piracy", "Handset sales in 2004", "Proposed record industry rules",
+    "The title race", "Rising mobile phone sales",
+])
+def test_labels_a_reader_would_keep_pass_the_rubric(label):
+    docs = BBC_DOCS + ["Record industry leaders proposed new rules.", "Sales are rising fast."]
+    assert label_failures(label, PROMPT, docs, ["Chelsea win at Fulham again"]) == []
+
+
+def test_invented_words_accept_inflections_and_stems_but_not_new_numbers():
+    docs = ["The elections were won on the economy.", "Growth of 4.5% in 2004."]
+    assert invented_words("Economic growth and election results", docs) == ["results"]
+    assert invented_words("Growth in 2005", docs) == ["2005"]
+
+
+def test_key_phrases_are_typical_of_their_topic_in_the_documents_casing():
+    docs = {
+        0: ["Oil prices rose at the Bank of England.", "The Bank of England kept oil prices on hold.",
+            "Oil prices and the Bank of England, said Mr King."] * 2,
+        1: ["The mobile phone market grew.", "Mobile phone sales rose.", "A new mobile phone was launched."] * 2,
+    }
+    phrases = key_phrases(docs, top_n=2)
+    assert "Oil prices" in phrases[0] and "Bank of England" in phrases[0]
+    assert "Mobile phone" in phrases[1]
+    assert not any(p.lower().startswith(("said", "mr")) for ps in phrases.values() for p in ps)
+
+
+def _candidate(text, source, coverage, failures=()):
+    return {"text": text, "source": source, "coverage": coverage, "failures": list(failures)}
+
+
+def test_the_llm_answer_wins_unless_a_key_phrase_covers_the_topic_clearly_better():
+    close = [_candidate("Mobile phone sales", "llm", 0.40), _candidate("Handsets", "key phrase", 0.45)]
+    assert choose_label(close)["text"] == "Mobile phone sales"
+    better = [_candidate("The game of life", "llm", 0.05), _candidate("Premiership", "key phrase", 0.31)]
+    assert choose_label(better)["text"] == "Premiership"
+    failing = [_candidate("The Best TV Show of 2022", "llm", 0.9, [INVENTED]), _candidate("TV", "key phrase", 0.2)]
+    assert choose_label(failing)["text"] == "TV"
+    assert choose_label([_candidate("x", "llm", 0.5, [SENTENCE])]) is None
+
+
+def test_confidence_is_the_share_of_the_topic_among_the_documents_nearest_the_label():
+    similarities = np.array([[0.9, 0.8, 0.1, 0.7], [0.1, 0.8, 0.9, 0.3]])
+    topics = [0, 0, 1, 1]
+    assert retrieval_precision(similarities, topics, [0, 1]) == [1.0, 0.5]
 
 
 class FakeGenerator:
-    """Answers each prompt with its last keyword line's first word, recording batch sizes."""
+    """Answers each prompt from a table, recording batch sizes and the generation settings asked for."""
 
     tokenizer = None
 
     def __init__(self, answers):
-        self.answers, self.batches = answers, []
+        self.answers, self.batches, self.settings = answers, [], []
 
     def __call__(self, batch, **kwargs):
         self.batches.append(len(batch))
+        self.settings.append(kwargs)
         assert kwargs["do_sample"] is False and kwargs["return_full_text"] is False
         return [[{"generated_text": self.answers[p]}] for p in batch]
 
@@ -74,12 +154,15 @@ def test_generation_goes_in_batches_and_keeps_the_order(monkeypatch):
     fake = FakeGenerator({p: f"Label {p}\nmore" for p in prompts})
     answers = BatchedTextGeneration(fake, "[KEYWORDS]", batch_size=3, show_progress=False).generate(prompts)
     assert fake.batches == [3, 3, 1]
-    assert answers == [f"Label {p}\nmore" for p in prompts]
+    assert answers == [[f"Label {p}\nmore"] for p in prompts]
+    assert "num_beams" not in fake.settings[0], "one candidate: greedy"
 
 
-def test_batch_size_must_be_positive():
+def test_batch_size_and_candidates_must_be_positive():
     with pytest.raises(ValueError, match="batch_size must be at least 1"):
         BatchedTextGeneration(None, "x", batch_size=0)
+    with pytest.raises(ValueError, match="candidates must be at least 1"):
+        BatchedTextGeneration(None, "x", candidates=0)
 
 
 # ---- with the real packaged model ------------------------------------------------
@@ -93,56 +176,92 @@ TOPICS = [
 ]
 
 
-def _labels(generator, tokenizer, batch_size):
+def _answers(generator, tokenizer, batch_size, candidates=1, max_new_tokens=24):
     from helpers.prompts import build_prompt
 
     prompt = build_prompt("packaged:SmolLM2-135M-Instruct", tokenizer)
-    llm = BatchedTextGeneration(generator, prompt, batch_size=batch_size, max_new_tokens=12, show_progress=False)
-    filled = [fill_prompt(prompt, docs, words) for docs, words in TOPICS]
-    answers = llm.generate(filled)
-    return answers, [label_or_keywords(a, w, p)[0] for a, (_, w), p in zip(answers, TOPICS, filled)]
+    llm = BatchedTextGeneration(generator, prompt, batch_size=batch_size, max_new_tokens=max_new_tokens,
+                                candidates=candidates, show_progress=False)
+    return llm.generate([fill_prompt(prompt, docs, words) for docs, words in TOPICS])
 
 
-def test_batch_size_one_and_n_give_the_same_labels(small_llm):
+def test_batch_size_one_and_n_give_the_same_answers(small_llm):
     tokenizer, _, generator = small_llm
-    one, _ = _labels(generator, tokenizer, 1)
-    three, _ = _labels(generator, tokenizer, 3)
-    assert one == three
+    assert _answers(generator, tokenizer, 1) == _answers(generator, tokenizer, 3)
 
 
-def test_same_parameters_give_the_same_labels_twice(small_llm):
+@pytest.mark.parametrize("candidates", [1, 2])
+def test_same_parameters_give_the_same_answers_twice(small_llm, candidates):
     tokenizer, _, generator = small_llm
-    first = _labels(generator, tokenizer, 2)
-    second = _labels(generator, tokenizer, 2)
-    assert first == second
-    assert all(first[1])  # one non-empty label per topic
+    first = _answers(generator, tokenizer, 2, candidates)
+    assert first == _answers(generator, tokenizer, 2, candidates)
+    assert all(len(a) == candidates and all(x.strip() for x in a) for a in first)
 
 
-def test_answers_stop_at_the_end_of_their_first_line(small_llm):
+def test_answers_stop_at_the_end_of_their_first_line_long_before_the_budget(small_llm):
     tokenizer, _, generator = small_llm
-    answers, _ = _labels(generator, tokenizer, 3)
-    assert all(a.strip().count("\n") == 0 for a in answers)
+    answers = [a[0] for a in _answers(generator, tokenizer, 3, max_new_tokens=120)]
+    # without the stop, a 135M model goes on for the whole budget, line after line
+    assert all(a.strip() and "\n" not in a.strip() for a in answers)
+    assert all(len(tokenizer(a, add_special_tokens=False).input_ids) < 60 for a in answers)
+
+
+class FakeEmbedder:
+    """Bag-of-words vectors over a fixed vocabulary: enough to rank candidates by coverage."""
+
+    VOCABULARY = ["economy", "growth", "film", "awards", "oscar", "actor", "bank"]
+
+    def embed(self, texts, verbose=False):
+        rows = [[text.lower().count(w) + 1e-3 for w in self.VOCABULARY] for text in texts]
+        return np.array(rows, dtype=float)
 
 
 class FakeTopicModel:
-    """Just what a representation model reads from BERTopic: representative docs per topic."""
+    """Just what a representation model reads from BERTopic: representative docs and an embedder."""
+
+    embedding_model = FakeEmbedder()
 
     def _extract_representative_docs(self, c_tf_idf, documents, topics, nr_samples, nr_repr_docs, diversity):
-        return {t: [f"document about {t}"] * nr_repr_docs for t in topics}, None, None, None
+        return {t: documents.Document[documents.Topic == t].tolist()[:nr_repr_docs] for t in topics}, None, None, None
 
 
-def test_an_empty_answer_uses_the_keywords_and_is_counted(monkeypatch):
+def test_each_topic_gets_the_passing_candidate_and_says_where_it_came_from(monkeypatch):
+    import pandas as pd
+
     import helpers.labels as labels
 
     monkeypatch.setattr(labels, "make_stop_at_line_end", lambda tokenizer: None)
+    docs = ["Economy growth slowed, the bank said."] * 3 + ["Film awards: the Oscar for best actor."] * 3
+    documents = pd.DataFrame({"Document": docs, "Topic": [0, 0, 0, 1, 1, 1], "ID": range(6)})
     topics = {0: [("economy", 0.5), ("growth", 0.4)], 1: [("film", 0.5), ("awards", 0.4)]}
-    prompt = "Docs: [DOCUMENTS] Keywords: [KEYWORDS]"
-    answers = {labels.fill_prompt(prompt, ["document about 0"] * 4, ["economy", "growth"]): "",
-               labels.fill_prompt(prompt, ["document about 1"] * 4, ["film", "awards"]): "Label: Film awards\n"}
-    llm = BatchedTextGeneration(FakeGenerator(answers), prompt, show_progress=False)
-    out = llm.extract_topics(FakeTopicModel(), None, None, topics)
-    assert out[0][0] == ("economy, growth", 1) and out[1][0] == ("Film awards", 1)
+    prompt, short = "Docs: [DOCUMENTS] Keywords: [KEYWORDS]", "Name: [KEYWORDS]"
+    fill = labels.fill_prompt
+    answers = {
+        fill(prompt, docs[:3], ["economy", "growth"]): "The economy is slowing down fast\n",  # a sentence: repaired
+        fill(short, [], ["economy", "growth"]): "Quantum computing in 2031",  # invented
+        fill(prompt, docs[3:], ["film", "awards"]): "The Best TV Show of 2022",  # invented
+        fill(short, [], ["film", "awards"]): 'The topic is "Oscar awards"',
+    }
+    llm = BatchedTextGeneration(FakeGenerator(answers), prompt, keyword_prompt=short, key_phrases=0,
+                                show_progress=False)
+    out = llm.extract_topics(FakeTopicModel(), documents, None, topics)
+    assert out[0][0] == ("The economy", 1) and out[1][0] == ("Oscar awards", 1)
     assert len(out[0]) == 10 and out[0][1:] == [("", 0)] * 9
-    assert [r["fallback"] for r in llm.records_] == [True, False]
-    assert sum(r["fallback"] for r in llm.records_) == 1
-    assert llm.records_[1]["raw"] == "Label: Film awards\n" and llm.records_[1]["prompt"].startswith("Docs: - document about 1")
+    first = {r["topic"]: r for r in llm.records_}
+    assert [c["failures"] for c in first[1]["candidates"]] == [[INVENTED], []]
+    assert [r["source"] for r in llm.records_] == ["llm", "llm"]
+    assert all(r["confidence"] == 1.0 for r in llm.records_), "each label retrieves exactly its topic"
+
+
+def test_a_topic_where_nothing_passes_falls_back_to_its_keywords(monkeypatch):
+    import pandas as pd
+
+    import helpers.labels as labels
+
+    monkeypatch.setattr(labels, "make_stop_at_line_end", lambda tokenizer: None)
+    documents = pd.DataFrame({"Document": ["Economy growth slowed."] * 3, "Topic": [0] * 3, "ID": range(3)})
+    answers = {labels.fill_prompt("[KEYWORDS]", [], ["economy", "growth"]): ""}
+    llm = BatchedTextGeneration(FakeGenerator(answers), "[KEYWORDS]", key_phrases=0, show_progress=False)
+    out = llm.extract_topics(FakeTopicModel(), documents, None, {0: [("economy", 0.5), ("growth", 0.4)]})
+    assert out[0][0] == ("economy, growth", 1)
+    assert llm.records_[0]["fallback"] and llm.records_[0]["source"] == "keywords"

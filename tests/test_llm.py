@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from helpers.llm import explain_loading_error, footprint_mb, load_llm, model_path, quantization_config
 
 
@@ -41,6 +43,10 @@ def test_gpu_out_of_memory_suggests_a_smaller_model_or_offline():
 def test_other_errors_pass_through_unchanged():
     error = ValueError("something else")
     assert explain_loading_error(error, "x") is error
+    unrelated = ValueError("Tensor of shape (4013, 64) does not match (4030, 64)")
+    assert explain_loading_error(unrelated, "x") is unrelated, "4013 is not an HTTP 401"
+    refused = explain_loading_error(OSError("403 Client Error: Forbidden for url"), "x")
+    assert isinstance(refused, PermissionError)
 
 
 def test_remote_code_is_never_trusted(monkeypatch):
@@ -72,3 +78,19 @@ def test_the_embedding_model_never_trusts_remote_code(monkeypatch):
     monkeypatch.setattr(sentence_transformers, "SentenceTransformer", lambda path, **kw: seen.update(kw) or path)
     load_embedding_model("BAAI/bge-small-en")
     assert seen == {"trust_remote_code": False}
+
+
+def test_auto_precision_follows_what_the_cpu_computes_natively(tmp_path, monkeypatch):
+    import helpers.llm as llm
+
+    with_bf16, without = tmp_path / "with", tmp_path / "without"
+    with_bf16.write_text("flags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni\n")
+    without.write_text("flags\t\t: fpu sse avx2 avx512f\n")
+    assert llm.cpu_supports_bf16(str(with_bf16)) and not llm.cpu_supports_bf16(str(without))
+    assert not llm.cpu_supports_bf16(str(tmp_path / "missing"))
+    monkeypatch.setattr(llm, "cpu_supports_bf16", lambda: False)
+    assert llm.resolve_precision("auto") == "fp32" and llm.resolve_precision("bf16") == "bf16"
+    monkeypatch.setattr(llm, "cpu_supports_bf16", lambda: True)
+    assert llm.resolve_precision("auto") == "bf16"
+    with pytest.raises(ValueError, match="Unknown precision 'half'"):
+        llm.resolve_precision("half")

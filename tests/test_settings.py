@@ -53,3 +53,15 @@ def test_choices_are_checked():
 def test_every_profile_resolves():
     for name in PROFILES:
         assert resolve_settings(name).profile == name
+
+
+@pytest.mark.parametrize("name, value", [("label_max_new_tokens", -5), ("label_doc_words", 0), ("label_candidates", 0)])
+def test_out_of_range_label_knobs_are_refused_at_the_parameters_cell(name, value):
+    with pytest.raises(ValueError, match=rf"Parameter '{name}' must be at least 1, got {value}\."):
+        resolve_settings(**{name: value})
+
+
+def test_precision_is_one_of_the_known_ones():
+    assert resolve_settings().precision == "auto"
+    with pytest.raises(ValueError, match=r"'precision' must be one of auto, bf16, fp16, fp32.*Did you mean 'bf16'\?"):
+        resolve_settings(precision="bf61")

