@@ -26,6 +26,7 @@ TF-IDF retriever the choice never used; every label side by side.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -110,7 +111,6 @@ def run(args) -> dict[str, Any]:
     tokenizer, model = load_llm(settings.llm_model, settings.quantization, settings.cache_dir)
     generator = make_generator(model, tokenizer)
     prompt = build_prompt(settings.llm_model, tokenizer)
-    common = dict(nr_docs=settings.nr_docs, doc_length=settings.label_doc_words, seed=settings.seed)
     doc_topics = documents.Topic.to_numpy()
     texts = {t: [corpus.abstract.iloc[i] for i in np.flatnonzero(doc_topics == t)] for t in topics}
     titles = {t: [corpus.title.iloc[i] for i in np.flatnonzero(doc_topics == t)] for t in topics}
@@ -121,7 +121,7 @@ def run(args) -> dict[str, Any]:
         return label_failures(label, prompt_text, texts[topic], titles[topic], answer=raw, budget_hit=hit,
                               fallback=fallback, vocabulary=vocabularies[topic])
 
-    reference = llm_representation("reference", generator, prompt, **common)
+    reference = llm_representation(dataclasses.replace(settings, label_method="reference"), generator, prompt)
     topic_model.verbose = False
     start = time.perf_counter()
     ref_out = reference.extract_topics(topic_model, documents, c_tf_idf, topics)
@@ -133,9 +133,9 @@ def run(args) -> dict[str, Any]:
 
     def label_ours(generator) -> tuple[Any, float]:
         labeler = llm_representation(
-            "batched", generator, prompt, batch_size=args.batch_size, max_new_tokens=settings.label_max_new_tokens,
-            candidates=settings.label_candidates, keyword_prompt=build_keyword_prompt(settings.llm_model, tokenizer),
-            embeddings=embeddings, titles=corpus.title.tolist(), **common)
+            dataclasses.replace(settings, label_method="batched", label_batch_size=args.batch_size), generator, prompt,
+            keyword_prompt=build_keyword_prompt(settings.llm_model, tokenizer), embeddings=embeddings,
+            titles=corpus.title.tolist())
         labeler.show_progress = False
         start = time.perf_counter()
         labeler.extract_topics(topic_model, documents, c_tf_idf, topics)

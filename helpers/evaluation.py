@@ -262,24 +262,31 @@ def evaluate_run(
 
     representations, per_topic = {}, {t: {} for t in topic_ids}
     for name in words:
-        topic_words = [words[name].get(t, []) for t in topic_ids]
-        row: dict[str, Any] = {
-            "npmi": nan_mean(npmi[(name, t)] for t in topic_ids),
-            "npmi_scored_topics": sum(math.isfinite(npmi[(name, t)]) for t in topic_ids),
-            "diversity": topic_diversity(topic_words, diversity_top_n),
-            "diversity_top10": topic_diversity(topic_words, 10),
-            "words_per_topic": float(np.median([len(w[:diversity_top_n]) for w in topic_words])),
-        }
         shown = [texts[name].get(t, "") or " " for t in topic_ids]
         text_vectors = embed(shown)
         faith = faithfulness(text_vectors, centroid_matrix)
-        row.update({k: v for k, v in faith.items() if k != "per_topic"})
         semantic = label_confidence(text_vectors, document_embeddings, topics, topic_ids)
         lexical = lexical_confidence(shown, documents.abstract.tolist(), topics, topic_ids)
-        row.update(confidence=nan_mean(semantic), confidence_lexical=nan_mean(lexical))
         nearest = nearest_categories(text_vectors, category_vectors, names) if categories else None
-        row["category_match"] = (float(np.mean([nearest[i] == dominant[t][0] for i, t in enumerate(topic_ids)]))
-                                 if categories else None)
+        # a label that fell back to keywords is not the LLM's: its row scores the other topics only
+        scored = [i for i, t in enumerate(topic_ids)
+                  if not (name == "LLM label" and fallback is not None and bool(fallback.get(t, False)))]
+        ids = [topic_ids[i] for i in scored]
+        topic_words = [words[name].get(t, []) for t in ids]
+        row: dict[str, Any] = {
+            "scored_topics": len(ids),
+            "npmi": nan_mean(npmi[(name, t)] for t in ids),
+            "npmi_scored_topics": sum(math.isfinite(npmi[(name, t)]) for t in ids),
+            "diversity": topic_diversity(topic_words, diversity_top_n) if ids else float("nan"),
+            "diversity_top10": topic_diversity(topic_words, 10) if ids else float("nan"),
+            "words_per_topic": float(np.median([len(w[:diversity_top_n]) for w in topic_words])) if ids else float("nan"),
+        }
+        if len(ids) >= 2:
+            row.update({k: v for k, v in faithfulness(text_vectors[scored], centroid_matrix[scored]).items()
+                        if k != "per_topic"})
+        row.update(confidence=nan_mean(semantic[i] for i in scored), confidence_lexical=nan_mean(lexical[i] for i in scored))
+        row["category_match"] = (float(np.mean([nearest[i] == dominant[topic_ids[i]][0] for i in scored]))
+                                 if categories and scored else None)
         if name == "LLM label" and fallback is not None:
             row["fallback_share"] = float(np.mean([bool(fallback.get(t, False)) for t in topic_ids]))
         representations[name] = row
@@ -327,6 +334,28 @@ def to_json_ready(value: Any) -> Any:
 
 
 # ---------------------------------------------------------------- tables and comparison
+KEYWORD_ROWS = tuple(KEYWORD_REPRESENTATIONS)  # 10 or 25 words per topic
+LABEL_ROWS = tuple(LABEL_REPRESENTATIONS)  # a handful of words per topic
+NOT_SCORES = ("faithfulness_shuffled", "fallback_share", "words_per_topic", "npmi_scored_topics", "scored_topics")
+
+
+def styled_representations(table: pd.DataFrame):
+    """The per-representation table with the best value of each score in bold, within its kind only:
+    keyword lists against keyword lists, labels against labels (a 4-word label and a 25-word list
+    are not scored on equal terms)."""
+    scores = [c for c in table.columns if c not in NOT_SCORES]
+
+    def bold(column: pd.Series) -> list[str]:
+        out = []
+        for name, value in column.items():
+            group = [n for n in (KEYWORD_ROWS if name in KEYWORD_ROWS else LABEL_ROWS) if n in column.index]
+            best = column[group].max()
+            out.append("font-weight: bold" if pd.notna(value) and value == best else "")
+        return out
+
+    return table.style.format(precision=3, na_rep="–").apply(bold, subset=scores)
+
+
 def representation_table(evaluation: dict[str, Any]) -> pd.DataFrame:
     """One row per representation, one column per metric."""
     return pd.DataFrame(evaluation["representations"]).T.rename_axis("representation")

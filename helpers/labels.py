@@ -28,6 +28,7 @@ import pandas as pd
 from bertopic.representation._base import BaseRepresentation
 
 from .prompts import EXAMPLE_LABEL, fill_prompt
+from .settings import Settings
 
 MAX_LABEL_WORDS = 6  # "2 to 5 words" asked; a label over 6 words reads as a headline
 
@@ -241,6 +242,7 @@ def label_failures(
     budget_hit: bool = False,
     fallback: bool = False,
     vocabulary: Optional[set[str]] = None,
+    repaired_from: Optional[str] = None,
 ) -> list[str]:
     """Every reason the strict rubric rejects ``label`` (an empty list: it passes).
 
@@ -253,14 +255,17 @@ def label_failures(
     (``fallback``, counted apart); copied from one title or first sentence
     (:func:`copied_from`); a word looping three times; a list of three or more keywords
     written by the LLM ("England, Wales, Rugby, Nations"). The benchmark, notebook 05 and the
-    labeler itself judge every method's labels with it.
+    labeler itself judge every method's labels with it. ``repaired_from`` is the answer's line
+    before cleaning and repair shortened it (:func:`answer_line`): an echo or a copy there still
+    counts (a repair fixes the form of an answer, not where it came from).
     """
     if not isinstance(label, str) or not label.strip():
         return [EMPTY]
     failures = []
     if fallback:
         failures.append(FALLBACK)
-    if is_prompt_echo(label, prompt):
+    origins = [label] + ([strip_decoration(repaired_from)] if repaired_from and repaired_from != label else [])
+    if any(is_prompt_echo(text, prompt) for text in origins):
         failures.append(ECHO)
     if len(label.split()) > MAX_LABEL_WORDS:
         failures.append(TOO_LONG)
@@ -272,7 +277,7 @@ def label_failures(
         label, [*documents, *titles], vocabulary
     ):
         failures.append(INVENTED)
-    if (documents or titles) and copied_from(label, list(titles), list(documents)):
+    if (documents or titles) and any(copied_from(text, list(titles), list(documents)) for text in origins):
         failures.append(COPIED)
     if is_repetitive(label):
         failures.append(REPETITIVE)
@@ -289,6 +294,14 @@ _PHRASE_STARTS = {
 }
 
 
+def answer_line(raw: Optional[str], prompt: str = "") -> str:
+    """The first line of an answer as it came, without the prompt it may repeat or special tokens."""
+    if not isinstance(raw, str):
+        return ""
+    text = raw[len(prompt):] if prompt and raw.startswith(prompt) else raw
+    return first_line(_SPECIAL_TOKENS.sub("\n", text))
+
+
 def clean_label(raw: Optional[str], prompt: str = "") -> str:
     """The label an LLM answer holds, undecorated (``""`` when there is none).
 
@@ -298,10 +311,7 @@ def clean_label(raw: Optional[str], prompt: str = "") -> str:
     keeps the headline of a long answer ("Digital Music and Piracy: The Future of ...").
     Whether the label is any good is :func:`label_failures`' call.
     """
-    if not isinstance(raw, str):
-        return ""
-    text = raw[len(prompt):] if prompt and raw.startswith(prompt) else raw
-    line = first_line(_SPECIAL_TOKENS.sub("\n", text))
+    line = answer_line(raw, prompt)
     quoted = _QUOTED.match(line)
     if quoted:
         line = quoted.group(1)
@@ -511,18 +521,18 @@ class BatchedTextGeneration(BaseRepresentation):
         self,
         generator,
         prompt: str,
-        nr_docs: int = 4,
+        nr_docs: int = Settings.nr_docs,
         diversity: Optional[float] = None,
         doc_length: Optional[int] = None,
         tokenizer: Union[str, Callable, None] = None,
-        batch_size: int = 8,
-        max_new_tokens: int = 24,
-        candidates: int = 1,
+        batch_size: int = Settings.label_batch_size,
+        max_new_tokens: int = Settings.label_max_new_tokens,
+        candidates: int = Settings.label_candidates,
         keyword_prompt: Optional[str] = None,
         key_phrases: int = 3,
         embeddings: Optional[np.ndarray] = None,
         titles: Optional[Sequence[str]] = None,
-        random_state: int = 42,
+        random_state: int = Settings.seed,
         show_progress: bool = True,
     ):
         if batch_size < 1:
@@ -620,8 +630,9 @@ class BatchedTextGeneration(BaseRepresentation):
                 text = clean_label(raw, prompt)
                 # the budget cut this label only when it ends where the answer ended
                 hit = budget_was_hit(raw, tokenizer, self.max_new_tokens) and words_of(text)[-1:] == words_of(raw)[-1:]
-                candidates.append(dict(text=repair_label(text, hit), source="llm", raw=raw, budget_hit=hit))
-            candidates += [dict(text=p, source="key phrase", raw="", budget_hit=False) for p in phrases[topic]]
+                candidates.append(dict(text=repair_label(text, hit), source="llm", raw=raw, budget_hit=hit,
+                                       line=answer_line(raw, prompt)))
+            candidates += [dict(text=p, source="key phrase", raw="", budget_hit=False, line=p) for p in phrases[topic]]
             per_topic_candidates[topic] = list({(c["text"].lower(), c["source"]): c for c in candidates}.values())
         everything = [c for candidates in per_topic_candidates.values() for c in candidates]
         candidate_vectors = unit_rows(embed([c["text"] or " " for c in everything]))  # one call for all topics
@@ -637,7 +648,7 @@ class BatchedTextGeneration(BaseRepresentation):
             for candidate in candidates:
                 candidate["coverage"] = float(candidate.pop("vector") @ topic_vector)
                 candidate["failures"] = label_failures(candidate["text"], prompt, per_topic[topic], titles[topic],
-                                                       vocabulary=vocabulary)
+                                                       vocabulary=vocabulary, repaired_from=candidate["line"])
             chosen = choose_label(candidates)
             label = chosen["text"] if chosen else keywords_label(keywords)
             self.records_.append(dict(
@@ -653,40 +664,37 @@ class BatchedTextGeneration(BaseRepresentation):
 
 
 def llm_representation(
-    method: str,
+    settings: Settings,
     generator,
     prompt: str,
-    nr_docs: int = 4,
-    doc_length: Optional[int] = None,
-    batch_size: int = 8,
-    max_new_tokens: int = 24,
-    candidates: int = 1,
     keyword_prompt: Optional[str] = None,
     embeddings: Optional[np.ndarray] = None,
     titles: Optional[Sequence[str]] = None,
-    seed: int = 42,
 ):
-    """The LLM representation model: ours ("batched") or the reference's ("reference").
+    """The LLM representation model the run's ``settings`` ask for: ours or the reference's.
 
-    "reference" is BERTopic's ``TextGeneration`` with the pipeline's own generation
-    settings (the reference's: sampled at 0.1, up to 500 tokens, one topic at a time).
-    Documents are cut to ``doc_length`` words in both, when given.
+    ``settings.label_method`` "batched" is :class:`BatchedTextGeneration` with the settings'
+    documents per prompt, words per document, batch size, token budget, candidates and seed
+    (``keyword_prompt``, ``embeddings`` and ``titles`` as it takes them); "reference" is
+    BERTopic's ``TextGeneration`` with the pipeline's own generation settings (the reference's:
+    sampled at 0.1, up to 500 tokens, one topic at a time). Documents are cut to
+    ``settings.label_doc_words`` words in both, when set. The settings are the one source of
+    every default: nothing here or in the notebooks repeats them.
     """
-    tokenizer = "whitespace" if doc_length else None
-    if method == "batched":
+    tokenizer = "whitespace" if settings.label_doc_words else None
+    common = dict(nr_docs=settings.nr_docs, doc_length=settings.label_doc_words, tokenizer=tokenizer,
+                  random_state=settings.seed)
+    if settings.label_method == "batched":
         return BatchedTextGeneration(
-            generator, prompt, nr_docs=nr_docs, doc_length=doc_length, tokenizer=tokenizer,
-            batch_size=batch_size, max_new_tokens=max_new_tokens, candidates=candidates,
-            keyword_prompt=keyword_prompt, embeddings=embeddings,
-            titles=titles, random_state=seed,
+            generator, prompt, batch_size=settings.label_batch_size, max_new_tokens=settings.label_max_new_tokens,
+            candidates=settings.label_candidates, keyword_prompt=keyword_prompt, embeddings=embeddings, titles=titles,
+            **common,
         )
-    if method == "reference":
+    if settings.label_method == "reference":
         from bertopic.representation import TextGeneration
 
-        return TextGeneration(
-            generator, prompt=prompt, nr_docs=nr_docs, doc_length=doc_length, tokenizer=tokenizer, random_state=seed
-        )
-    raise ValueError(f"Unknown label_method {method!r}; use 'batched' or 'reference'.")
+        return TextGeneration(generator, prompt=prompt, **common)
+    raise ValueError(f"Unknown label_method {settings.label_method!r}; use 'batched' or 'reference'.")
 
 
 def judged_answer(raw: str, prompt: str, keywords: list[str], documents: list[str], titles: list[str]) -> dict[str, Any]:
@@ -696,7 +704,7 @@ def judged_answer(raw: str, prompt: str, keywords: list[str], documents: list[st
     the answer came from: the label when it passes, the keywords when it does not.
     """
     text = repair_label(clean_label(raw, prompt))
-    failures = label_failures(text, prompt, documents, titles)
+    failures = label_failures(text, prompt, documents, titles, repaired_from=answer_line(raw, prompt))
     label = keywords_label(keywords) if failures else text
     return dict(prompt=prompt, raw=raw, answers=[raw], label=label, source="keywords" if failures else "llm",
                 fallback=bool(failures), candidates=[dict(text=text, source="llm", failures=failures)])

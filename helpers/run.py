@@ -13,7 +13,6 @@ Executed copies, results and ``run_log.json`` (seconds per notebook) land in
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import sys
 import time
@@ -79,12 +78,12 @@ def absolute_paths(parameters: dict[str, Any], cwd: Path) -> dict[str, Any]:
 
 def check_names(parameters: dict[str, Any], declared: dict[Path, dict[str, Any]]) -> None:
     """Raise ``SystemExit`` naming the closest valid parameter for any unknown name."""
+    from .settings import closest_hint
+
     valid = sorted({name for names in declared.values() for name in names})
     for name in parameters:
         if name not in valid:
-            match = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
-            hint = f" Did you mean {match[0]!r}?" if match else ""
-            raise SystemExit(f"Unknown parameter {name!r}. Valid parameters: {', '.join(valid)}.{hint}")
+            raise SystemExit(f"Unknown parameter {name!r}. Valid parameters: {', '.join(valid)}.{closest_hint(name, valid)}")
 
 
 def outdated_results(run_dir: Path, paths: list[Path]) -> list[Path]:

@@ -97,7 +97,7 @@ _CHOICES = {
 }
 
 
-def _closest(name: str, valid: list[str]) -> str:
+def closest_hint(name: str, valid: list[str]) -> str:
     """Return a " Did you mean ...?" hint for ``name`` among ``valid``, or ''."""
     match = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
     return f" Did you mean {match[0]!r}?" if match else ""
@@ -111,6 +111,12 @@ def _coerce(name: str, value: Any, annotation: Any) -> Any:
         if type(None) in get_args(annotation):
             return None
         raise ValueError(f"Parameter {name!r} cannot be None; give a {kind.__name__}.")
+    if isinstance(value, str) and value.strip() == "None":  # `-p quantization None` arrives as a string
+        spelled = " ('none' is full precision)" if name == "quantization" else ""
+        raise ValueError(
+            f"Parameter {name!r} got the text 'None': to keep the profile's value leave it out or pass null"
+            f"{spelled}."
+        )
     if kind is bool:
         if isinstance(value, bool):
             return value
@@ -153,14 +159,14 @@ def resolve_settings(profile: str = "offline", **overrides: Any) -> Settings:
         valid = sorted(PROFILES)
         raise ValueError(
             f"Unknown profile {profile!r}. Valid profiles: {', '.join(valid)}."
-            + _closest(profile, valid)
+            + closest_hint(profile, valid)
         )
     unknown = [k for k in overrides if k not in knob_names()]
     if unknown:
         valid = knob_names()
         raise ValueError(
             f"Unknown parameter {unknown[0]!r}. Valid parameters: {', '.join(valid)}."
-            + _closest(unknown[0], valid)
+            + closest_hint(unknown[0], valid)
         )
     values = {**PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None}}
     hints = get_type_hints(Settings)
@@ -169,7 +175,7 @@ def resolve_settings(profile: str = "offline", **overrides: Any) -> Settings:
         if name in values and values[name] not in choices:
             raise ValueError(
                 f"Parameter {name!r} must be one of {', '.join(choices)}, got {values[name]!r}."
-                + _closest(str(values[name]), list(choices))
+                + closest_hint(str(values[name]), list(choices))
             )
     for name in ("sample_size", "min_cluster_size", "label_batch_size", "nr_docs", "label_max_new_tokens",
                  "label_doc_words", "label_candidates"):
@@ -179,7 +185,7 @@ def resolve_settings(profile: str = "offline", **overrides: Any) -> Settings:
         if kind.strip() not in QUANTIZATIONS:
             raise ValueError(
                 f"Parameter 'compare_quantizations' lists {kind!r}; use a comma-separated list of "
-                f"{', '.join(QUANTIZATIONS)}." + _closest(kind.strip(), list(QUANTIZATIONS))
+                f"{', '.join(QUANTIZATIONS)}." + closest_hint(kind.strip(), list(QUANTIZATIONS))
             )
     return Settings(profile=profile, **values)
 

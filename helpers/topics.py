@@ -215,6 +215,10 @@ def save_results(
     # A Hub id is saved as a pointer BERTopic.load can follow; the packaged model has none
     # (load_results passes the loaded model in), so loading never tries to resolve it online.
     pointer = False if embedding_model_name == PACKAGED_EMBEDDINGS else embedding_model_name
+    if pointer is False:  # BERTopic warns that no embedding model is saved: load_results brings it, on purpose
+        from .llm import drop_log_messages
+
+        drop_log_messages("BERTopic", "WARNING: You are saving a BERTopic model without explicitly defining")
     atomic_folder(model_dir, lambda tmp: topic_model.save(
         str(tmp), serialization="safetensors", save_ctfidf=True, save_embedding_model=pointer))
     documents = corpus.assign(topic=topic_model.topics_, x=coords[:, 0], y=coords[:, 1])

@@ -156,11 +156,17 @@ def test_evaluate_run_reports_every_metric_in_range():
     assert result["format_version"] == EVALUATION_FORMAT_VERSION
     assert set(result["representations"]) == {"c-TF-IDF", "KeyBERT", "MMR", "LLM label", "LLM first line"}
     for name, row in result["representations"].items():
+        if name == "LLM label":
+            continue
         assert -1 <= row["npmi"] <= 1, name
         assert 0 <= row["diversity"] <= 1 and 0 <= row["diversity_top10"] <= 1
         assert row["faithfulness"] > row["faithfulness_shuffled"], name
-        assert row["category_match"] == 1.0, name
-    assert result["representations"]["LLM label"]["fallback_share"] == 0.5
+        assert row["category_match"] == 1.0 and row["scored_topics"] == 2, name
+    llm = result["representations"]["LLM label"]
+    # topic 1 fell back to its keywords: they are not the LLM's words, so its row scores topic 0 only
+    assert llm["fallback_share"] == 0.5 and llm["scored_topics"] == 1
+    assert llm["words_per_topic"] == 2, "'Football league' alone, not the keywords of the fallback"
+    assert llm["category_match"] == 1.0 and "faithfulness" not in llm, "one topic left: no shuffled baseline"
     assert result["representations"]["c-TF-IDF"]["words_per_topic"] == 4
     run = result["run"]
     assert (run["documents"], run["topic_count"], run["outlier_share"]) == (6, 2, pytest.approx(1 / 6))
@@ -176,6 +182,18 @@ def test_evaluate_run_without_categories_or_topics():
     assert result["representations"]["LLM label"]["category_match"] is None and "nmi" not in result["run"]
     with pytest.raises(ValueError, match="no topic besides the outliers"):
         evaluate_run(_TopicModel(), documents.assign(topic=-1), labels, _embed, embeddings)
+
+
+def test_the_best_score_is_bold_only_among_rows_of_the_same_kind():
+    from helpers.evaluation import styled_representations
+
+    table = pd.DataFrame({"npmi": [0.1, 0.2, 0.05, 0.3, 0.25], "faithfulness_shuffled": [0.1, 0.2, 0.3, 0.4, 0.5]},
+                         index=["c-TF-IDF", "KeyBERT", "MMR", "LLM label", "LLM first line"])
+    import re
+
+    css = styled_representations(table).to_html().split("</style>")[0]
+    bold = sorted(re.findall(r"_row(\d+)_col(\d+)", css))  # every cell the style rules make bold
+    assert bold == [("1", "0"), ("3", "0")], "the best keyword list (KeyBERT) and the best label; never the baseline"
 
 
 def test_label_texts_leave_out_the_outlier_topic():

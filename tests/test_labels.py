@@ -265,3 +265,71 @@ def test_a_topic_where_nothing_passes_falls_back_to_its_keywords(monkeypatch):
     out = llm.extract_topics(FakeTopicModel(), documents, None, {0: [("economy", 0.5), ("growth", 0.4)]})
     assert out[0][0] == ("economy, growth", 1)
     assert llm.records_[0]["fallback"] and llm.records_[0]["source"] == "keywords"
+
+
+class FakeFittedModel:
+    """A fitted topic model as labels_table reads it, labelled by the reference's TextGeneration."""
+
+    embedding_model = FakeEmbedder()
+    topics_ = [0, 0, 0, 1, 1, 1]
+
+    def __init__(self, answers):
+        self.answers = answers
+
+    def get_topics(self, full=False):
+        return {"LLM": {t: [(answer, 1)] + [("", 0)] * 9 for t, answer in self.answers.items()}}
+
+    def get_topic(self, topic):
+        return {0: [("economy", 0.5), ("growth", 0.4)], 1: [("film", 0.5), ("awards", 0.4)]}[topic]
+
+
+def test_the_reference_method_is_judged_by_the_same_rubric_with_its_own_prompts():
+    from helpers.labels import labels_table
+
+    docs = ["Economy growth slowed sharply in the third quarter, the central bank said."] * 3 + \
+        ["Film awards: the Oscar for best actor."] * 3
+    copied = "Economy growth slowed sharply in the third quarter, the central bank said"  # a document the prompt showed
+    prompts = [f"Docs:\n- {docs[0]}\nKeywords: economy, growth", f"Docs:\n- {docs[3]}\nKeywords: film, awards"]
+
+    class TextGeneration:  # what BERTopic's TextGeneration leaves behind: one prompt per topic
+        prompts_ = prompts
+
+    model = FakeFittedModel({0: copied + "\nIt is about the economy.", 1: "Oscar awards\n"})
+    table = labels_table(model, TextGeneration(), docs).set_index("topic")
+    assert table.loc[0, "reference_label"] == copied and table.loc[0, "source"] == "keywords"
+    assert table.loc[0, "llm_failures"] == "prompt echo; copied from one document", "judged with the prompt it answered"
+    assert table.loc[0, "label"] == "economy, growth" and table.loc[0, "fallback"]
+    assert (table.loc[1, "label"], table.loc[1, "source"], table.loc[1, "llm_failures"]) == ("Oscar awards", "llm", "")
+    assert table.confidence.between(0, 1).all()
+
+
+def test_the_bertopic_internals_the_labeler_reads_are_still_there():
+    """BatchedTextGeneration calls two private BERTopic functions; an upgrade that moves them fails here, loudly."""
+    import inspect
+
+    from bertopic import BERTopic
+    from bertopic.representation._utils import truncate_document
+
+    assert list(inspect.signature(BERTopic._extract_representative_docs).parameters)[1:7] == [
+        "c_tf_idf", "documents", "topics", "nr_samples", "nr_repr_docs", "diversity"]
+    assert list(inspect.signature(truncate_document).parameters) == ["topic_model", "doc_length", "tokenizer", "document"]
+
+
+def test_the_settings_are_the_one_source_of_every_labeling_default(small_llm):
+    import inspect
+
+    from helpers.labels import llm_representation
+    from helpers.llm import load_llm
+    from helpers.settings import Settings, resolve_settings
+
+    defaults = {k: p.default for k, p in inspect.signature(BatchedTextGeneration).parameters.items()}
+    assert (defaults["nr_docs"], defaults["batch_size"], defaults["max_new_tokens"], defaults["candidates"],
+            defaults["random_state"]) == (Settings.nr_docs, Settings.label_batch_size, Settings.label_max_new_tokens,
+                                          Settings.label_candidates, Settings.seed)
+    assert inspect.signature(load_llm).parameters["quantization"].default == Settings.quantization
+    settings = resolve_settings("offline", label_batch_size=3, label_candidates=2, seed=7)
+    llm = llm_representation(settings, None, "[KEYWORDS]")
+    assert (llm.batch_size, llm.max_new_tokens, llm.candidates, llm.random_state, llm.nr_docs, llm.doc_length) == (
+        3, settings.label_max_new_tokens, 2, 7, settings.nr_docs, settings.label_doc_words)
+    reference = llm_representation(resolve_settings("offline", label_method="reference"), small_llm[2], "[KEYWORDS]")
+    assert type(reference).__name__ == "TextGeneration" and reference.doc_length == settings.label_doc_words

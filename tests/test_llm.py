@@ -16,9 +16,16 @@ def test_reference_quantization_config_has_the_four_knobs():
     assert quantization_config("int8").load_in_8bit and quantization_config("none") is None
 
 
-def test_packaged_gguf_is_materialized_once_into_a_plain_safetensors_folder():
+def test_packaged_gguf_is_materialized_once_into_a_plain_safetensors_folder(monkeypatch):
+    import transformers
+
     folder = model_path("packaged:SmolLM2-135M-Instruct")
-    assert model_path("packaged:SmolLM2-135M-Instruct") == folder
+
+    def convert_again(*args, **kwargs):
+        raise AssertionError("the GGUF file was read and converted a second time")
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", convert_again)
+    assert model_path("packaged:SmolLM2-135M-Instruct") == folder, "the second call reuses the folder"
     config = json.loads(open(f"{folder}/config.json").read())
     assert "quantization_config" not in config
     assert model_path("meta-llama/Llama-2-13b-chat-hf") == "meta-llama/Llama-2-13b-chat-hf"
@@ -61,12 +68,19 @@ def test_remote_code_is_never_trusted(monkeypatch):
         seen.append(kwargs.get("trust_remote_code"))
         raise Refuse()
 
-    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", spy)
-    try:
+    def tokenizer(path, **kwargs):  # returns, so the call goes on to the model
+        seen.append(("tokenizer", kwargs.get("trust_remote_code")))
+        return object()
+
+    def model(path, **kwargs):
+        seen.append(("model", kwargs.get("trust_remote_code")))
+        raise Refuse()
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", tokenizer)
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", model)
+    with pytest.raises(Refuse):
         load_llm("some/model", "none")
-    except Refuse:
-        pass
-    assert seen == [False]
+    assert seen == [("tokenizer", False), ("model", False)], "both the tokenizer and the model refuse remote code"
 
 
 def test_the_embedding_model_never_trusts_remote_code(monkeypatch):

@@ -157,6 +157,17 @@ def test_01_shows_footprint_and_answers_side_by_side(run_dir):
     text = table["data"]["text/plain"]
     assert all(kind in text for kind in ("nf4", "int8", "none"))
     assert "MatMul8bitLt" not in str(outputs)
+    printed = _stream_text(_executed(run_dir, "01_quantized_loading.ipynb"))
+    answer = printed.split("ANSWER IN THE CHAT TEMPLATE:")[1].strip()
+    assert len(answer.split()) >= 3, "the sanity question gets an answer"
+    assert "model folder ready in" in printed, "the one-time GGUF conversion is timed apart from loading"
+
+
+def test_no_unexplained_warnings_in_the_outputs(run_dir):
+    for name, warning in (("01_quantized_loading.ipynb", "Failed to load CPU gemm_4bit_forward"),
+                          ("03_topic_modeling.ipynb", "You are saving a BERTopic model without"),
+                          ("04_visualization.ipynb", "findfont"), ("04_visualization.ipynb", "SettingWithCopyWarning")):
+        assert warning not in _stream_text(_executed(run_dir, name)), (name, warning)
 
 
 def test_05_scores_every_representation_within_range(run_dir):

@@ -1,6 +1,6 @@
 import pytest
 
-from helpers.run import check_names, declared_parameters, notebook_paths, parse_value, prepare_run_dir
+from helpers.run import check_names, declared_parameters, notebook_paths, prepare_run_dir
 
 
 def test_notebooks_are_numbered_and_each_declares_profile():
@@ -16,8 +16,15 @@ def test_unknown_parameter_suggests_the_closest():
     check_names({"sample_size": 3, "label_method": "reference"}, declared)
 
 
-def test_cli_values_are_typed_like_yaml():
-    assert (parse_value("300"), parse_value("reference"), parse_value("null")) == (300, "reference", None)
+def test_cli_values_reach_the_notebooks_typed(tmp_path, monkeypatch):
+    """`-p sample_size 300 -p label_method reference -p category_column null` as the runner passes them on."""
+    import helpers.run as run
+
+    given = {}
+    monkeypatch.setattr(run, "execute", lambda paths, parameters, run_dir, log: given.update(parameters) or [])
+    run.main(["--runs", str(tmp_path), "--name", "x", "--notebooks", "03", "-p", "sample_size", "300",
+              "-p", "label_method", "reference", "-p", "category_column", "null", "-p", "stop_words", "none"])
+    assert given == {"sample_size": 300, "label_method": "reference", "category_column": None, "stop_words": "none"}
 
 
 def test_an_earlier_run_folder_is_never_overwritten_unless_asked(tmp_path):

@@ -50,9 +50,13 @@ def test_choices_are_checked():
         resolve_settings("offline", compare_quantizations="nf4,fp8")
 
 
-def test_every_profile_resolves():
-    for name in PROFILES:
-        assert resolve_settings(name).profile == name
+def test_every_profile_resolves_to_its_own_values():
+    from dataclasses import asdict
+
+    for name, values in PROFILES.items():
+        resolved = asdict(resolve_settings(name))
+        assert resolved["profile"] == name
+        assert {k: resolved[k] for k in values} == values, name
 
 
 @pytest.mark.parametrize("name, value", [("label_max_new_tokens", -5), ("label_doc_words", 0), ("label_candidates", 0)])
@@ -65,3 +69,11 @@ def test_precision_is_one_of_the_known_ones():
     assert resolve_settings().precision == "auto"
     with pytest.raises(ValueError, match=r"'precision' must be one of auto, bf16, fp16, fp32.*Did you mean 'bf16'\?"):
         resolve_settings(precision="bf61")
+
+
+def test_the_text_None_is_not_taken_for_the_profiles_value_nor_for_full_precision():
+    # `-p quantization None` reaches the notebook as the text "None"; "none" means full precision
+    with pytest.raises(ValueError, match=r"'quantization' got the text 'None': .*pass null \('none' is full precision\)"):
+        resolve_settings("colab-t4", quantization="None")
+    assert resolve_settings("colab-t4", quantization=None).quantization == "nf4"
+    assert resolve_settings("colab-t4", quantization="none").quantization == "none"
