@@ -201,15 +201,11 @@ def invented_words(label: str, documents: Sequence[str] = (), vocabulary: Option
     return missing
 
 
+@lru_cache(maxsize=100_000)
 def first_sentence(text: str) -> str:
     """The first sentence (or line) of ``text``."""
     line = first_line(text)
     return re.split(r"(?<=[.!?])\s", line, maxsplit=1)[0]
-
-
-@lru_cache(maxsize=100_000)
-def _first_sentence(text: str) -> str:
-    return first_sentence(text)
 
 
 @lru_cache(maxsize=200_000)
@@ -226,7 +222,7 @@ def copied_from(label: str, titles: list[str], documents: list[str], min_words: 
     target = " ".join(words_of(label))
     if not target:
         return None
-    for source in [*titles, *(_first_sentence(d) for d in documents)]:
+    for source in [*titles, *(first_sentence(d) for d in documents)]:
         text = _joined_words(source)
         if text == target or (len(target.split()) >= min_words and f" {target} " in f" {text} "):
             return source
