@@ -395,7 +395,7 @@ def key_phrases(docs_per_topic: Mapping[int, list[str]], top_n: int = 3, stop_wo
     The same weighting BERTopic gives single words, over n-grams: a phrase scores high when
     it is frequent in the topic and rare in the others. A phrase must occur at least
     ``min_count`` times in its topic, and neither start nor end with a word that names
-    nothing ("said", "told", "year", "new", ...). Only the first ``lead_words`` words of each
+    nothing ("said", "told", "year", "new", ...), and not cut a name short. Only the first ``lead_words`` words of each
     document are read: the lead of an article or abstract names its subject, and the rest
     costs time. Each comes back in the casing most frequent in the documents ("Tony Blair",
     "interest rates").
@@ -418,15 +418,20 @@ def key_phrases(docs_per_topic: Mapping[int, list[str]], top_n: int = 3, stop_wo
         for n in (1, 2, 3):
             scores = np.where((lengths == n) & (dense[row] >= min_count) & ~empty, weights[row], -1.0)
             chosen += [vocabulary[k] for k in np.argsort(-scores)[:top_n] if scores[k] > 0]
-        phrases[topic] = [_usual_casing(p, leads[topic]) for p in chosen]
+        phrases[topic] = [cased for cased in (_usual_casing(p, leads[topic]) for p in chosen) if cased]
     return phrases
 
 
-def _usual_casing(phrase: str, documents: list[str]) -> str:
-    """``phrase`` as the documents most often write it, first letter capitalized."""
+def _usual_casing(phrase: str, documents: list[str]) -> Optional[str]:
+    """``phrase`` as the documents most often write it, first letter capitalized; ``None`` when it
+    cuts a name short: mostly followed by a capitalized word ("England coach Andy" [Robinson])."""
     # the vectorizer dropped stop words: "bank england" is written "Bank of England"
-    pattern = re.compile(r"\b" + r"\W+(?:\w+\W+)?".join(map(re.escape, phrase.split())) + r"\b", re.IGNORECASE)
-    found = Counter(m.group(0) for doc in documents for m in pattern.finditer(doc))
+    pattern = re.compile(r"\b" + r"\W+(?:\w+\W+)?".join(map(re.escape, phrase.split())) + r"\b(?=(?: (\w+))?)",
+                         re.IGNORECASE)
+    matches = [m for doc in documents for m in pattern.finditer(doc)]
+    if matches and sum(bool(m.group(1)) and m.group(1).istitle() for m in matches) > len(matches) / 2:
+        return None
+    found = Counter(m.group(0) for m in matches)
     text = re.sub(r"\s+", " ", found.most_common(1)[0][0]) if found else phrase
     return text[:1].upper() + text[1:]
 

@@ -105,8 +105,10 @@ def test_key_phrases_are_typical_of_their_topic_in_the_documents_casing():
             "Oil prices and the Bank of England, said Mr King."] * 2,
         1: ["The mobile phone market grew.", "Mobile phone sales rose.", "A new mobile phone was launched."] * 2,
     }
+    docs[2] = ["England coach Andy Robinson praised the rugby team.", "The rugby coach, Andy Robinson, said so."] * 3
     phrases = key_phrases(docs, top_n=2)
     assert "Oil prices" in phrases[0] and "Bank of England" in phrases[0]
+    assert "Andy Robinson" in phrases[2] and not any(p.endswith("Andy") for p in phrases[2]), "no name cut short"
     assert "Mobile phone" in phrases[1]
     assert not any(p.lower().startswith(("said", "mr")) for ps in phrases.values() for p in ps)
 
