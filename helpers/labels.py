@@ -154,9 +154,9 @@ def is_clause(label: str) -> bool:
     """True when ``label`` reads as a sentence: it holds a finite verb, not just a name.
 
     A finite verb is an auxiliary or modal ("is", "are", "has", "would"), or a word whose
-    only reading is an inflected verb ending in -s ("says", "sells"), or in -ed after the
-    first word ("GM decided", while "Proposed merger" is a name). The readings come from
-    lemminflect's English lexicon.
+    only reading is an inflected verb ending in -s ("says", "sells"), or a past tense after
+    the first word ("GM decided", "Rugby World Ran on", while "Proposed merger" is a name).
+    The readings come from lemminflect's English lexicon.
     """
     return _finite_verb_at(_WORD.findall(label or "")) is not None
 
@@ -316,7 +316,7 @@ def clean_label(raw: Optional[str], prompt: str = "") -> str:
 
 def _finite_verb_at(tokens: list[str]) -> Optional[int]:
     """Index of the first finite verb among ``tokens`` (see :func:`is_clause`), or ``None``."""
-    from lemminflect import getAllLemmas
+    from lemminflect import getAllInflections, getAllLemmas
 
     for i, token in enumerate(tokens):
         word = token.lower()
@@ -324,7 +324,8 @@ def _finite_verb_at(tokens: list[str]) -> Optional[int]:
             return i
         readings = getAllLemmas(word)
         if set(readings) == {"VERB"} and word not in readings["VERB"]:
-            if word.endswith("s") or (word.endswith("ed") and i > 0):
+            past = {f for lemma in readings["VERB"] for f in getAllInflections(lemma, upos="VERB").get("VBD", ())}
+            if word.endswith("s") or (i > 0 and (word.endswith("ed") or word in past)):
                 return i
     return None
 

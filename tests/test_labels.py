@@ -45,6 +45,7 @@ def test_prompt_repeated_before_the_answer_is_removed():
     ("GM's decision to sell the company's stake in 2", True, "GM's decision"),
     # a clause keeps its subject
     ("Mobile phones are still enjoying a boom time in sales", False, "Mobile phones"),
+    ("Rugby World Ran on Rampart", False, "Rugby World"),
     ("Digital access to internet services in the UK is proving more popular", False,
      "Digital access to internet services"),
     # over six words: cut before the last preposition that leaves at most six
@@ -71,6 +72,7 @@ BBC_DOCS = [
     ("Mobile phones are still enjoying a boom time in sales, according", {}, [TOO_LONG, SENTENCE, INVENTED]),
     ("Mobile phone sales boomed", {}, [SENTENCE]),
     ("Mobile phone maker says", {}, [SENTENCE]),
+    ("Phone makers took sales", {}, [SENTENCE]),  # an irregular past tense
     ("Investigative and criminal charges against former WorldCom chief Bern",
      {"answer": "... former WorldCom chief Bern", "budget_hit": True}, [TOO_LONG, CUT, INVENTED]),
     ("The Best TV Show of 2022", {}, [INVENTED]),  # the corpus is from 2004-2005
