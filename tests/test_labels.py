@@ -72,7 +72,7 @@ BBC_DOCS = [
     ("Mobile phones are still enjoying a boom time in sales, according", {}, [TOO_LONG, SENTENCE, INVENTED]),
     ("Mobile phone sales boomed", {}, [SENTENCE]),
     ("Mobile phone maker says", {}, [SENTENCE]),
-    ("Phone makers took sales", {}, [SENTENCE]),  # an irregular past tense
+    ("Handset makers said", {}, [SENTENCE]),  # an irregular past tense
     ("Investigative and criminal charges against former WorldCom chief Bern",
      {"answer": "... former WorldCom chief Bern", "budget_hit": True}, [TOO_LONG, CUT, INVENTED]),
     ("The Best TV Show of 2022", {}, [INVENTED]),  # the corpus is from 2004-2005
