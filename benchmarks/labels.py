@@ -82,15 +82,14 @@ def judge(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def confidences(labels: dict[int, str], embed, embeddings, corpus, documents) -> dict[str, float]:
     """Mean confidence of ``labels`` with the embedding retriever and with a lexical TF-IDF one."""
     import numpy as np
-    from sklearn.feature_extraction.text import TfidfVectorizer
 
+    from helpers.evaluation import lexical_retriever
     from helpers.labels import label_confidence, retrieval_precision
 
     topics, ids = documents.Topic.to_numpy(), list(labels)
     texts = [labels[t] for t in ids]
     semantic = label_confidence(embed(texts), embeddings, topics, ids)
-    tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(corpus.abstract)
-    lexical = retrieval_precision((tfidf.transform(texts) @ tfidf.transform(corpus.abstract).T).toarray(), topics, ids)
+    lexical = retrieval_precision(lexical_retriever(corpus.abstract.tolist())(texts), topics, ids)
     return {"confidence": round(float(np.nanmean(semantic)), 3), "confidence_lexical": round(float(np.nanmean(lexical)), 3),
             "per_topic": {t: (round(a, 3), round(b, 3)) for t, a, b in zip(ids, semantic, lexical)}}
 

@@ -25,7 +25,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 import pandas as pd
 
-from .labels import label_confidence
+from .labels import label_confidence, retrieval_precision
 
 EVALUATION_FORMAT_VERSION = 2  # 2: confidence and confidence_lexical
 KEYWORD_REPRESENTATIONS = {"c-TF-IDF": None, "KeyBERT": "KeyBERT", "MMR": "MMR"}  # name -> BERTopic aspect
@@ -208,16 +208,15 @@ def label_texts(labels: pd.DataFrame) -> dict[str, dict[int, str]]:
             for name, column in LABEL_REPRESENTATIONS.items() if column in rows.columns}
 
 
-def lexical_confidence(texts: list[str], documents: list[str], topics: list[int], text_topics: list[int]) -> list[float]:
-    """:func:`helpers.labels.retrieval_precision` with a TF-IDF retriever (English stop words, sublinear tf):
-    a label scores by the words it shares with the documents, not by what an embedding model makes of it."""
+def lexical_retriever(documents: list[str]) -> Callable[[list[str]], np.ndarray]:
+    """A TF-IDF retriever over ``documents`` (English stop words, sublinear tf), fitted once: it turns
+    texts into their similarities to every document, by the words they share, not by what an
+    embedding model makes of them. Feed its rows to :func:`helpers.labels.retrieval_precision`."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from .labels import retrieval_precision
-
     tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(documents)
-    similarities = (tfidf.transform(texts) @ tfidf.transform(documents).T).toarray()
-    return retrieval_precision(similarities, topics, text_topics)
+    document_matrix = tfidf.transform(documents).T
+    return lambda texts: (tfidf.transform(texts) @ document_matrix).toarray()
 
 
 def evaluate_run(
@@ -260,13 +259,14 @@ def evaluate_run(
     names = sorted(set(categories))
     category_vectors = embed(names) if categories else None
 
+    retrieve = lexical_retriever(documents.abstract.tolist())
     representations, per_topic = {}, {t: {} for t in topic_ids}
     for name in words:
         shown = [texts[name].get(t, "") or " " for t in topic_ids]
         text_vectors = embed(shown)
         faith = faithfulness(text_vectors, centroid_matrix)
         semantic = label_confidence(text_vectors, document_embeddings, topics, topic_ids)
-        lexical = lexical_confidence(shown, documents.abstract.tolist(), topics, topic_ids)
+        lexical = retrieval_precision(retrieve(shown), topics, topic_ids)
         nearest = nearest_categories(text_vectors, category_vectors, names) if categories else None
         # a label that fell back to keywords is not the LLM's: its row scores the other topics only
         scored = [i for i, t in enumerate(topic_ids)

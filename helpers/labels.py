@@ -617,9 +617,10 @@ class BatchedTextGeneration(BaseRepresentation):
         ids = documents.ID.to_numpy() if "ID" in documents else np.arange(len(documents))
         doc_topics = documents.Topic.to_numpy()
         texts = documents.Document.tolist()
-        per_topic = {t: [texts[i] for i in np.flatnonzero(doc_topics == t)] for t in prompts}
-        titles = {t: [str(self.titles[ids[i]]) for i in np.flatnonzero(doc_topics == t)] for t in prompts} \
-            if self.titles is not None else {t: [] for t in prompts}
+        members = {t: np.flatnonzero(doc_topics == t) for t in prompts}
+        per_topic = {t: [texts[i] for i in rows] for t, rows in members.items()}
+        titles = {t: [str(self.titles[ids[i]]) for i in rows] if self.titles is not None else []
+                  for t, rows in members.items()}
         phrases = key_phrases(per_topic, self.key_phrases) if self.key_phrases else {t: [] for t in prompts}
         embed = topic_model.embedding_model.embed
         vectors = unit_rows(self.embeddings[ids] if self.embeddings is not None else embed(texts))
@@ -645,7 +646,7 @@ class BatchedTextGeneration(BaseRepresentation):
         for (topic, prompt), raws in zip(prompts.items(), answers):
             keywords = [w for w, _ in topics[topic]]
             candidates = per_topic_candidates[topic]
-            topic_vector = vectors[doc_topics == topic].mean(axis=0)
+            topic_vector = vectors[members[topic]].mean(axis=0)
             vocabulary = vocabulary_of([*per_topic[topic], *titles[topic]])
             for candidate in candidates:
                 candidate["coverage"] = float(candidate.pop("vector") @ topic_vector)
