@@ -1,4 +1,4 @@
-# Two commands on a fresh machine (Python 3.11 + pip):  `make run`  and  `make test`.
+# Two commands on a fresh machine (Python 3.11 + pip):  `make run`  and  `make test`; `make lab` opens the notebooks.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -6,8 +6,9 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 ARGS ?=
 PYTEST_ARGS ?=
+LAB_ARGS ?=
 
-.PHONY: setup run test colab clean-runs
+.PHONY: setup run test lab colab clean-runs
 
 setup: $(VENV)/.installed
 
@@ -27,6 +28,10 @@ run: setup
 ## test: unit tests and every notebook executed with papermill on a small sample
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## lab: JupyterLab on notebooks/ with the project's environment as its kernel (LAB_ARGS="--no-browser --port 8899")
+lab: setup
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 
 ## colab: regenerate colab/ from notebooks/ and helpers/ (never edit colab/ by hand)
 colab: setup

@@ -51,8 +51,13 @@ class CaptureInputs(BaseRepresentation):
 def fitted_inputs(settings, n_topics: int | None):
     """Fit the topic model once; return BERTopic's representation inputs (optionally first N topics) and the corpus."""
     from helpers.data import load_corpus
-    from helpers.llm import default_cache_dir
-    from helpers.topics import build_topic_model, embed_documents, fit_min_cluster_size, load_embedding_model
+    from helpers.machine import default_cache_dir
+    from bertopic import BERTopic
+    from hdbscan import HDBSCAN
+    from sklearn.feature_extraction.text import CountVectorizer
+    from umap import UMAP
+
+    from helpers.topics import embed_documents, fit_min_cluster_size, load_embedding_model
 
     corpus = load_corpus(settings.dataset, settings.text_column, settings.title_column, settings.category_column,
                          settings.sample_size, settings.seed)
@@ -61,8 +66,14 @@ def fitted_inputs(settings, n_topics: int | None):
     embeddings, _ = embed_documents(embedding_model, settings.embedding_model, docs, default_cache_dir(settings.cache_dir))
     capture = CaptureInputs()
     size, _ = fit_min_cluster_size(len(docs), settings.min_cluster_size)
-    model = build_topic_model(embedding_model, {"capture": capture}, size, settings.stop_words, settings.top_n_words,
-                              settings.seed, verbose=False)
+    model = BERTopic(  # notebook 03's model, the LLM label replaced by a capture of its inputs
+        embedding_model=embedding_model,
+        umap_model=UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=settings.seed),
+        hdbscan_model=HDBSCAN(min_cluster_size=size, metric="euclidean", cluster_selection_method="eom",
+                              prediction_data=True),
+        vectorizer_model=CountVectorizer(stop_words=None if settings.stop_words == "none" else settings.stop_words),
+        representation_model={"capture": capture}, top_n_words=settings.top_n_words,
+    )
     model.fit_transform(docs, embeddings)
     topic_model, documents, c_tf_idf, topics = capture.inputs
     topics = {t: words for t, words in topics.items() if t != -1}  # the outliers get no label worth judging
@@ -104,7 +115,7 @@ def run(args) -> dict[str, Any]:
 
     settings = resolve_settings(args.profile, sample_size=args.sample_size)
     topic_model, documents, c_tf_idf, topics, corpus, embeddings = fitted_inputs(settings, args.topics)
-    from helpers.llm import resolve_precision
+    from helpers.machine import resolve_precision
 
     # the reference's setup: the model in its own dtype (fp32), the reference's generation settings
     tokenizer, model = load_llm(settings.llm_model, settings.quantization, settings.cache_dir)

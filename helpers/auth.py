@@ -1,4 +1,4 @@
-"""Hugging Face login and the GPU check, without ever showing a token.
+"""Hugging Face login, without ever showing a token.
 
 Llama 2 is gated: the Hub serves it only to accounts that accepted Meta's licence,
 identified by an access token. The token is looked up in the environment (``HF_TOKEN``)
@@ -53,16 +53,6 @@ def token_source() -> Optional[str]:
     return None
 
 
-def running_in_colab() -> bool:
-    """True inside a Google Colab runtime."""
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec("google.colab") is not None
-    except ModuleNotFoundError:  # no "google" namespace package at all
-        return False
-
-
 def login_status(settings: Settings) -> str:
     """One sentence on the login: skipped offline, token found (and where), or what to do.
 
@@ -75,6 +65,8 @@ def login_status(settings: Settings) -> str:
     source = token_source()
     if source:
         return f"Hugging Face token found ({source}); it stays in this kernel's environment and is never shown."
+    from .machine import running_in_colab
+
     if running_in_colab():
         from huggingface_hub import notebook_login
 
@@ -85,52 +77,3 @@ def login_status(settings: Settings) -> str:
         f"as the Colab secret HF_TOKEN, set the HF_TOKEN environment variable, or run "
         f"huggingface_hub.notebook_login(); for Llama 2 also request access at {LLAMA2_ACCESS_URL}."
     )
-
-
-def gpu_status(settings: Settings) -> str:
-    """One sentence on the GPU; raises with what to change when the profile needs one and none is there."""
-    from .llm import gpu_summary
-
-    gpu = gpu_summary()
-    if gpu is None and settings.require_gpu:
-        raise RuntimeError(
-            f"Profile {settings.profile!r} needs a GPU and none is visible. In Colab: Runtime > Change "
-            f"runtime type > T4 GPU. Or set profile = 'offline' to run on the CPU with packaged models."
-        )
-    if gpu is None:
-        return "No GPU: running on the CPU, which the offline profile is sized for."
-    return f"GPU: {gpu['name']} with {gpu['memory_gib']} GiB."
-
-
-def package_versions(names: tuple[str, ...] = (
-    "torch", "transformers", "bitsandbytes", "accelerate", "sentence-transformers", "bertopic", "umap-learn", "hdbscan",
-)) -> dict[str, str]:
-    """Installed versions of the series' main packages ("missing" when not installed)."""
-    from importlib import metadata
-
-    versions = {}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "missing"
-    return versions
-
-
-def profile_for_this_machine(profile: str) -> tuple[str, str]:
-    """``(profile, note)``: the requested profile, or ``"offline"`` when it needs a GPU and none is there.
-
-    Used by the Colab editions, so a notebook opened on a CPU runtime still runs end to
-    end; the note says what happened and how to get the GPU path.
-    """
-    from .llm import gpu_summary
-    from .settings import resolve_settings
-
-    gpu = gpu_summary()
-    if resolve_settings(profile).require_gpu and gpu is None:
-        return "offline", (
-            f"No GPU on this runtime, so profile {profile!r} is switched to 'offline' (packaged models, CPU). "
-            f"For the Llama-2 path: Runtime > Change runtime type > T4 GPU, then run all cells again."
-        )
-    where = f"GPU {gpu['name']} ({gpu['memory_gib']} GiB)" if gpu else "the CPU"
-    return profile, f"Profile {profile!r} on {where}."

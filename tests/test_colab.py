@@ -34,8 +34,14 @@ def test_each_edition_is_valid_and_self_contained(path):
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1 and 'profile = "colab-t4"' in tagged[0].source
     sources = [c.source for c in nb.cells if c.cell_type == "code"]
-    install = next(s for s in sources if s.startswith("# Install what Colab lacks"))
-    assert "torch" not in install.replace("# Install what Colab lacks, pinned. Colab's own torch", "")
+    install = next(c for c in nb.cells if c.source.startswith("#@title Install what Colab lacks"))
+    assert "torch" not in install.source.split("\n", 1)[1] and "if IS_COLAB" in install.source
+    helpers = next(c for c in nb.cells if "HELPERS = {" in c.source)
+    for cell in (install, helpers):  # collapsed in Colab: one title line shows
+        assert cell.metadata.get("cellView") == "form" and cell.source.startswith("#@title ")
+    solutions = [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
+    assert len(solutions) >= 2 and all(c.metadata.get("cellView") == "form" and c.source.startswith("#@title Solution")
+                                       for c in solutions)
     assert "git clone" not in "".join(sources)
     assert any("HELPERS = {" in s for s in sources) and any("profile_for_this_machine" in s for s in sources)
     assert "colab.research.google.com/github/" in nb.cells[0].source

@@ -92,19 +92,3 @@ def test_the_embedding_model_never_trusts_remote_code(monkeypatch):
     monkeypatch.setattr(sentence_transformers, "SentenceTransformer", lambda path, **kw: seen.update(kw) or path)
     load_embedding_model("BAAI/bge-small-en")
     assert seen == {"trust_remote_code": False}
-
-
-def test_auto_precision_follows_what_the_cpu_computes_natively(tmp_path, monkeypatch):
-    import helpers.llm as llm
-
-    with_bf16, without = tmp_path / "with", tmp_path / "without"
-    with_bf16.write_text("flags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni\n")
-    without.write_text("flags\t\t: fpu sse avx2 avx512f\n")
-    assert llm.cpu_supports_bf16(str(with_bf16)) and not llm.cpu_supports_bf16(str(without))
-    assert not llm.cpu_supports_bf16(str(tmp_path / "missing"))
-    monkeypatch.setattr(llm, "cpu_supports_bf16", lambda: False)
-    assert llm.resolve_precision("auto") == "fp32" and llm.resolve_precision("bf16") == "bf16"
-    monkeypatch.setattr(llm, "cpu_supports_bf16", lambda: True)
-    assert llm.resolve_precision("auto") == "bf16"
-    with pytest.raises(ValueError, match="Unknown precision 'half'"):
-        llm.resolve_precision("half")

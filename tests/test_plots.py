@@ -1,6 +1,7 @@
 import numpy as np
 
-from helpers.plots import label_positions, map_frame, topic_map
+from helpers.files import atomic_write
+from helpers.plots import map_frame
 
 
 def test_map_keeps_every_topic_point_and_leaves_off_only_far_outliers():
@@ -11,49 +12,60 @@ def test_map_keeps_every_topic_point_and_leaves_off_only_far_outliers():
     assert "1 outliers far outside" in frame.attrs["note"]
 
 
+def _static_map(tmp_path, x, y, topics, labels, confidence=None, top_n_labels=50):
+    """Notebook 04's static-map cell, run on these points; returns its globals (``fig``, ``df``, ...)."""
+    import pandas as pd
+    from cells import run_cell
+    from matplotlib import pyplot as plt
+
+    documents = pd.DataFrame({"x": x, "y": y, "topic": topics, "abstract": ["doc"] * len(x)})
+    table = pd.DataFrame({"topic": list(labels), "label": list(labels.values()),
+                          "confidence": [(confidence or {}).get(t, 1.0) for t in labels]})
+    return run_cell("04_visualization.ipynb", "teach:static-map", documents=documents, labels=table, plt=plt,
+                    map_frame=map_frame, atomic_write=atomic_write, run_dir=tmp_path, figure_size=6,
+                    top_n_labels=top_n_labels, weak_label_confidence=0.5)
+
+
 def _drawn_points(fig):
     """(x, y) of every point drawn on the map, per scatter collection."""
     return [c.get_offsets() for c in fig.axes[0].collections]
 
 
-def test_static_map_draws_every_clustered_point_and_every_label_far_outside_the_reference_box():
+def _texts(fig):
+    return [t.get_text().replace("\n", " ") for t in fig.axes[0].texts]
+
+
+def test_static_map_draws_every_clustered_point_and_every_label_far_outside_the_reference_box(tmp_path):
     rng = np.random.default_rng(0)
     centers = [(-40, 30), (25, 60), (80, -15), (400, 380)]  # the last topic far from the rest
     x = np.concatenate([rng.normal(cx, 2, 30) for cx, _ in centers] + [rng.uniform(-50, 90, 20), [5000.0]])
     y = np.concatenate([rng.normal(cy, 2, 30) for _, cy in centers] + [rng.uniform(-20, 70, 20), [5000.0]])
     topics = np.concatenate([np.repeat([0, 1, 2, 3], 30), np.full(21, -1)])
-    labels = {0: "Football results", 1: "Interest rates and the economy", 2: "Mobile phones", 3: "Film awards"}
-    fig = topic_map(x, y, topics, ["doc"] * len(x), labels, figsize=(6, 6))
+    labels = {-1: "Outliers", 0: "Football results", 1: "Interest rates and the economy", 2: "Mobile phones",
+              3: "Film awards"}
+    cell = _static_map(tmp_path, x, y, topics, labels)
+    fig = cell["fig"]
     points = np.concatenate(_drawn_points(fig))
     clustered = np.column_stack([x, y])[topics != -1]
     assert all((points == p).all(axis=1).any() for p in clustered), "every clustered point is drawn"
     grey, colored = _drawn_points(fig)
     assert len(grey) == 20 and len(colored) == 120, "outliers in their own grey layer, the far one left off"
-    texts = {t.get_text().replace("\n", " ") for t in fig.axes[0].texts}
-    assert texts == set(labels.values())
-    assert "120 documents in 4 topics drawn" in fig.map_note and "1 outliers far outside" in fig.map_note
+    assert set(_texts(fig)) == set(labels.values()) - {"Outliers"}
+    assert "120 documents in 4 topics drawn" in cell["df"].attrs["note"] and "1 outliers far outside" in cell["df"].attrs["note"]
+    assert (tmp_path / "topic_map.png").stat().st_size > 5_000
 
 
-def test_static_map_labels_each_top_topic_at_its_center():
+def test_static_map_labels_each_top_topic_at_its_center_and_marks_weak_labels(tmp_path):
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.normal(c, 0.3, 40) for c in (-5, 0, 5)])
     y = np.concatenate([rng.normal(c, 0.3, 40) for c in (0, 5, 0)])
     topics = np.repeat([0, 1, 2], 40)
     labels = {0: "Football results", 1: "Interest rates and the economy", 2: "Mobile phones"}
-    fig = topic_map(x, y, topics, ["doc"] * 120, labels, top_n=2, figsize=(6, 6), weak={1})
-    texts = [t.get_text().replace("\n", " ") for t in fig.axes[0].texts]
-    assert sorted(texts) == ["Football results", "Interest rates and the economy (?)"]
-    positions = label_positions(map_frame(x, y, topics, ["d"] * 120))
-    assert positions.Topic.tolist() == [0, 1, 2]
-    assert np.allclose(positions[["x", "y"]].to_numpy(), [[-5, 0], [0, 5], [5, 0]], atol=0.2)
-
-
-def test_points_grow_for_small_corpora_and_keep_the_reference_size_for_large_ones():
-    from helpers.plots import point_sizes
-
-    assert point_sizes(117_000) == (0.4, 10.0)
-    small = point_sizes(300)
-    assert small[0] > 1 and small[1] <= 80
+    cell = _static_map(tmp_path, x, y, topics, labels, confidence={1: 0.2}, top_n_labels=2)
+    assert sorted(_texts(cell["fig"])) == ["Football results", "Interest rates and the economy (?)"]
+    assert cell["mean_df"].Topic.tolist() == [0, 1, 2]
+    assert np.allclose(cell["mean_df"][["x", "y"]].to_numpy(), [[-5, 0], [0, 5], [5, 0]], atol=0.2)
+    assert cell["scale"] == 8.0, "120 points: the reference's sizes grown 8x"
 
 
 def test_metric_panels_draw_one_panel_per_metric_and_one_color_per_run():

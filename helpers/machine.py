@@ -1,0 +1,167 @@
+"""The machine a notebook runs on: device, GPU, precision, versions, cache folder, quiet logs.
+
+Every notebook's first code cell after its parameters calls :func:`setup_notebook`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Any, Optional
+
+from .settings import PRECISIONS, Settings, resolve_settings
+
+KEY_PACKAGES = (
+    "torch", "transformers", "bitsandbytes", "accelerate", "sentence-transformers", "bertopic", "umap-learn", "hdbscan",
+)
+
+
+def default_cache_dir(cache_dir: Optional[str] = None) -> Path:
+    """Where models and embeddings are cached: ``cache_dir``, ``$TOPIC_LLAMA2_CACHE`` or ``~/.cache/topic-modeling-llama2``."""
+    return Path(cache_dir or os.environ.get("TOPIC_LLAMA2_CACHE") or "~/.cache/topic-modeling-llama2").expanduser()
+
+
+def running_in_colab() -> bool:
+    """True inside a Google Colab runtime."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("google.colab") is not None
+    except ModuleNotFoundError:  # no "google" namespace package at all
+        return False
+
+
+def compute_device() -> str:
+    """``cuda:N`` when a GPU is visible, else ``cpu`` (the reference's device line)."""
+    from torch import cuda
+
+    return f"cuda:{cuda.current_device()}" if cuda.is_available() else "cpu"
+
+
+def gpu_summary() -> Optional[dict[str, Any]]:
+    """Name, total and free memory (GiB) and bf16 support of the first GPU, or ``None`` without one."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    props = torch.cuda.get_device_properties(0)
+    free, _ = torch.cuda.mem_get_info(0)
+    return {"name": props.name, "memory_gib": round(props.total_memory / 2**30, 1),
+            "free_gib": round(free / 2**30, 1), "bf16": torch.cuda.is_bf16_supported()}
+
+
+def cpu_supports_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """True when the CPU computes bfloat16 natively (AVX512-BF16 or AMX-BF16 in its flags)."""
+    try:
+        return bool(re.search(r"\b(?:avx512_bf16|amx_bf16)\b", Path(cpuinfo).read_text()))
+    except OSError:
+        return False
+
+
+def resolve_precision(precision: str = "auto") -> str:
+    """``precision`` itself, or for "auto" what the hardware computes natively.
+
+    A GPU with bfloat16 (compute capability 8.0 and up) -> "bf16"; a GPU without it (a T4,
+    7.5) -> "fp16"; a CPU with AVX512-BF16/AMX -> "bf16" (BENCHMARKS.md); any other CPU -> "fp32".
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"Unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}.")
+    if precision != "auto":
+        return precision
+    gpu = gpu_summary()
+    if gpu:
+        return "bf16" if gpu["bf16"] else "fp16"
+    return "bf16" if cpu_supports_bf16() else "fp32"
+
+
+def gpu_status(settings: Settings) -> str:
+    """One sentence on the GPU; raises with what to change when the profile needs one and none is there."""
+    gpu = gpu_summary()
+    if gpu is None and settings.require_gpu:
+        raise RuntimeError(
+            f"Profile {settings.profile!r} needs a GPU and none is visible. In Colab: Runtime > Change "
+            f"runtime type > T4 GPU. Or set profile = 'offline' to run on the CPU with packaged models."
+        )
+    if gpu is None:
+        return f"No GPU: running on the CPU ({os.cpu_count()} cores), which the offline profile is sized for."
+    return f"GPU: {gpu['name']} with {gpu['memory_gib']} GiB ({gpu['free_gib']} GiB free)."
+
+
+def package_versions(names: tuple[str, ...] = KEY_PACKAGES) -> dict[str, str]:
+    """Installed versions of the series' main packages ("missing" when not installed)."""
+    from importlib import metadata
+
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "missing"
+    return versions
+
+
+def profile_for_this_machine(profile: str) -> tuple[str, str]:
+    """``(profile, note)``: the requested profile, or ``"offline"`` when it needs a GPU and none is there.
+
+    The Colab editions call it, so a notebook opened on a CPU runtime still runs end to end.
+    """
+    gpu = gpu_summary()
+    if resolve_settings(profile).require_gpu and gpu is None:
+        return "offline", (
+            f"No GPU on this runtime, so profile {profile!r} is switched to 'offline' (packaged models, CPU). "
+            f"For the Llama-2 path: Runtime > Change runtime type > T4 GPU, then run all cells again."
+        )
+    where = f"GPU {gpu['name']} ({gpu['memory_gib']} GiB)" if gpu else "the CPU"
+    return profile, f"Profile {profile!r} on {where}."
+
+
+class _DropMessage(logging.Filter):
+    """Drops the log records whose message starts with ``prefix``."""
+
+    def __init__(self, prefix: str):
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefix)
+
+
+def drop_log_messages(logger_name: str, prefix: str) -> None:
+    """Drop the records of ``logger_name`` starting with ``prefix`` (adding the same filter twice does nothing)."""
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(f, _DropMessage) and f.prefix == prefix for f in logger.filters):
+        logger.addFilter(_DropMessage(prefix))
+
+
+def quiet_noisy_loggers() -> None:
+    """Silence messages that say nothing a learner can act on.
+
+    bitsandbytes int8 on CPU logs "MatMul8bitLt: inputs will be cast" at every layer call
+    (thousands of lines); on a CPU with AVX512-BF16 it tries to download an optional nf4
+    kernel from the Hub and computes with its own code when it cannot. BERTopic warns
+    when saving with safetensors without naming the embedding model (we save it apart),
+    and its ``visualize_documents`` writes into a slice of its own table (pandas warns);
+    datamapplot asks for a heavier weight than DejaVu Sans has.
+    """
+    drop_log_messages("bitsandbytes.autograd._functions", "MatMul8bitLt")
+    drop_log_messages("bitsandbytes.backends.cpu.ops", "Failed to load CPU gemm_4bit_forward")
+    drop_log_messages("BERTopic", "WARNING: You are saving a BERTopic model without explicitly defining")
+    warnings.filterwarnings("ignore", message="A value is trying to be set on a copy", module="bertopic")
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+
+
+def setup_notebook(settings: Settings) -> str:
+    """The first call of every notebook: quiet the noisy loggers, print the profile, the
+    device and its memory, the precision "auto" resolves to, and the key versions.
+
+    Returns the device (``cuda:N`` or ``cpu``); raises when the profile needs a GPU and none is there.
+    """
+    quiet_noisy_loggers()
+    where = "Colab" if running_in_colab() else "local"
+    print(f"profile {settings.profile!r} ({where}); {gpu_status(settings)}")
+    print(f"precision 'auto' computes in {resolve_precision('auto')}; cache: {default_cache_dir(settings.cache_dir)}")
+    print("versions:", ", ".join(f"{name} {version}" for name, version in package_versions().items()))
+    return compute_device()
