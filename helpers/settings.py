@@ -39,6 +39,11 @@ class Settings:
     sample_size: Optional[int] = None
     seed: int = 42
     drop_duplicates: bool = False
+    encoding: Optional[str] = None
+    delimiter: Optional[str] = None
+    sheet: Optional[str] = None
+    skip_bad_lines: bool = False
+    first_line_title: bool = False
     embedding_model: str = PACKAGED_EMBEDDINGS
     llm_model: str = PACKAGED_LLM
     quantization: str = "none"

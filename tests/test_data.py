@@ -1,3 +1,4 @@
+import pandas as pd
 import pytest
 
 from helpers.data import load_corpus
@@ -24,7 +25,9 @@ def test_local_csv_with_own_column_names_drops_empty_rows_and_says_so(csv_corpus
     corpus = load_corpus(str(csv_corpus), text_column="text", title_column="headline", category_column="section")
     assert corpus.abstract.tolist() == ["Stocks rose today.", "Rain is expected."]
     assert corpus.title.tolist() == ["a", "c"]
-    assert corpus.attrs["notes"] == ["Dropped 2 empty or non-text documents."]
+    assert corpus.attrs["notes"] == ["Read mine.csv (columns separated by ',', encoding utf-8).",
+                                     "Dropped 2 empty or non-text documents.",
+                                     "Length in words: median 3, 90% of the documents under 3, longest 3."]
 
 
 def test_missing_text_column_lists_the_columns_found(csv_corpus):
@@ -33,7 +36,7 @@ def test_missing_text_column_lists_the_columns_found(csv_corpus):
 
 
 def test_missing_file_names_it(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"Dataset file .*nope.csv' does not exist"):
+    with pytest.raises(FileNotFoundError, match=r"Dataset .*nope.csv' does not exist. Give an existing file"):
         load_corpus(str(tmp_path / "nope.csv"))
 
 
@@ -58,6 +61,120 @@ def test_duplicates_are_counted_and_kept_or_dropped(tmp_path):
     path = tmp_path / "dup.csv"
     pd.DataFrame({"abstract": ["same text", "same text", "other text"]}).to_csv(path, index=False)
     kept = load_corpus(str(path))
-    assert len(kept) == 3 and kept.attrs["notes"] == ["Kept 1 duplicate documents (set drop_duplicates = True to drop them)."]
+    assert len(kept) == 3 and "Kept 1 duplicate documents (set drop_duplicates = True to drop them)." in kept.attrs["notes"]
     dropped = load_corpus(str(path), drop_duplicates=True)
-    assert len(dropped) == 2 and dropped.attrs["notes"] == ["Dropped 1 duplicate documents."]
+    assert len(dropped) == 2 and "Dropped 1 duplicate documents." in dropped.attrs["notes"]
+
+
+# ---- your own data, as people have it (issue 16) ------------------------------------------
+FRENCH = ["Un café à Zürich coûte 5 € aujourd'hui.", "Une question naïve sur l'économie.", "Les élèves étudient."]
+
+
+def test_a_cp1252_spreadsheet_csv_is_detected_and_said(tmp_path):
+    path = tmp_path / "excel-export.csv"
+    path.write_bytes(pd.DataFrame({"text": FRENCH, "title": ["a", "b", "c"]}).to_csv(index=False).encode("cp1252"))
+    corpus = load_corpus(str(path), text_column="text")
+    assert corpus.abstract.tolist() == FRENCH
+    assert "Read excel-export.csv (columns separated by ',', encoding cp1252 (detected: if letters look wrong, set " \
+           "`encoding`))." in corpus.attrs["notes"]
+    assert load_corpus(str(path), text_column="text", encoding="cp1252").abstract.tolist() == FRENCH
+
+
+def test_utf8_with_a_bom_and_a_wrong_encoding_parameter(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(pd.DataFrame({"text": FRENCH}).to_csv(index=False).encode("utf-8-sig"))
+    assert load_corpus(str(path), text_column="text").abstract.tolist() == FRENCH, "the BOM is not in the column name"
+    with pytest.raises(ValueError, match=r"bom.csv: byte 0x[0-9a-f]{2} at offset \d+ is not valid ascii. Set `encoding`"):
+        load_corpus(str(path), text_column="text", encoding="ascii")
+    with pytest.raises(ValueError, match="Unknown encoding 'latin-9000'"):
+        load_corpus(str(path), text_column="text", encoding="latin-9000")
+
+
+def test_bytes_no_encoding_fits_name_the_file_and_the_offset(tmp_path):
+    path = tmp_path / "binary.csv"
+    path.write_bytes(b"text\nfine line\n" + bytes(range(256)) * 20)
+    with pytest.raises(ValueError, match=r"Cannot read binary.csv: byte 0x80 at offset 143 is not UTF-8 and no other "
+                                         r"text encoding fits the file. Save it as UTF-8"):
+        load_corpus(str(path), text_column="text")
+
+
+def test_tsv_and_semicolon_files_are_sniffed_or_told(tmp_path):
+    frame = pd.DataFrame({"text": ["one, two; three", "four, five", "six; seven"], "title": ["a", "b", "c"]})
+    frame.to_csv(tmp_path / "data.tsv", sep="\t", index=False)
+    assert load_corpus(str(tmp_path / "data.tsv"), text_column="text").abstract.tolist() == frame.text.tolist()
+    frame.to_csv(tmp_path / "semi.csv", sep=";", index=False)
+    corpus = load_corpus(str(tmp_path / "semi.csv"), text_column="text")
+    assert corpus.abstract.tolist() == frame.text.tolist() and "separated by ';'" in corpus.attrs["notes"][0]
+    frame.to_csv(tmp_path / "tabs.csv", sep="\t", index=False)
+    assert load_corpus(str(tmp_path / "tabs.csv"), text_column="text", delimiter="\\t").title.tolist() == ["a", "b", "c"]
+
+
+def test_a_broken_json_lines_row_is_named_or_skipped_and_counted(tmp_path):
+    path = tmp_path / "export.jsonl"
+    path.write_text('{"abstract": "first document"}\n{"abstract": nul}\n{"abstract": "third document"}\n[1, 2]\n')
+    with pytest.raises(ValueError, match=r"export.jsonl, line 2: not a JSON object \(Expecting value\). Fix that line, "
+                                         r"or set skip_bad_lines = True"):
+        load_corpus(str(path))
+    corpus = load_corpus(str(path), skip_bad_lines=True)
+    assert corpus.abstract.tolist() == ["first document", "third document"]
+    assert "Skipped 2 broken lines of export.jsonl (line 2, 4)." in corpus.attrs["notes"]
+
+
+def test_json_records_columns_and_a_wrapped_list(tmp_path):
+    import json
+
+    for shape in ([{"abstract": t} for t in FRENCH], {"abstract": FRENCH}, {"data": [{"abstract": t} for t in FRENCH]}):
+        (tmp_path / "d.json").write_text(json.dumps(shape), encoding="utf-8")
+        assert load_corpus(str(tmp_path / "d.json")).abstract.tolist() == FRENCH
+    (tmp_path / "d.json").write_text('{"abstract": ["a",\n "b",]}')
+    with pytest.raises(ValueError, match=r"d.json, line 2, column 6: not valid JSON"):
+        load_corpus(str(tmp_path / "d.json"))
+    (tmp_path / "d.json").write_text('"just text"')
+    with pytest.raises(ValueError, match=r"d.json: expected a list of records"):
+        load_corpus(str(tmp_path / "d.json"))
+
+
+def test_an_excel_sheet_by_name(tmp_path):
+    path = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame({"notes": ["x"]}).to_excel(writer, sheet_name="Readme", index=False)
+        pd.DataFrame({"text": FRENCH, "section": ["a", "b", "a"]}).to_excel(writer, sheet_name="Articles", index=False)
+    corpus = load_corpus(str(path), text_column="text", category_column="section", sheet="Articles")
+    assert corpus.abstract.tolist() == FRENCH and corpus.category.tolist() == ["a", "b", "a"]
+    with pytest.raises(ValueError, match=r"book.xlsx has no sheet 'Sheet1'; its sheets: Readme, Articles. Set `sheet`"):
+        load_corpus(str(path), text_column="text", sheet="Sheet1")
+    with pytest.raises(KeyError, match=r"book.xlsx has no text column 'text'. Columns found: notes"):
+        load_corpus(str(path), text_column="text")
+    (tmp_path / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0")
+    with pytest.raises(ValueError, match=r"old Excel file: save it as .xlsx"):
+        load_corpus(str(tmp_path / "old.xls"))
+
+
+def test_a_folder_of_txt_files_with_sub_folders_as_categories(tmp_path):
+    root = tmp_path / "articles"
+    for category, texts in (("food", FRENCH[:2]), ("school", FRENCH[2:])):
+        (root / category).mkdir(parents=True)
+        for i, text in enumerate(texts):
+            (root / category / f"{i}.txt").write_bytes(f"Headline {category} {i}\n{text}\n".encode("cp1252"))
+    corpus = load_corpus(str(root), first_line_title=True)
+    assert sorted(corpus.abstract) == sorted(FRENCH)
+    assert sorted(corpus.title) == ["Headline food 0", "Headline food 1", "Headline school 0"]
+    assert sorted(corpus.category) == ["food", "food", "school"]
+    assert "Read 3 .txt files from articles/ (encoding: cp1252 (3 files))." in corpus.attrs["notes"]
+    plain = load_corpus(str(root / "food"))
+    assert plain.title.tolist() == ["0", "1"] and plain.abstract[0].startswith("Headline food 0")
+    assert "category" not in plain
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"holds no .txt files: put one document per .txt file in it"):
+        load_corpus(str(tmp_path / "empty"))
+
+
+def test_most_documents_longer_than_the_window_are_warned_about():
+    from helpers.data import truncation_note
+    from helpers.topics import load_embedding_model
+
+    model = load_embedding_model("packaged:all-MiniLM-L6-v2")
+    long_docs = ["word " * 400] * 6 + ["short text"] * 4
+    note = truncation_note(model, long_docs)
+    assert note.startswith("60% of the documents are longer than the embedding model's window of 256 tokens")
+    assert truncation_note(model, ["short text"] * 10) is None

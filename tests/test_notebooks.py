@@ -343,3 +343,54 @@ def test_a_run_killed_during_03_resumes_with_the_cached_embeddings(tmp_path):
     assert "embeddings (200, 384) (reused from the cache)" in outputs
     assert (run / "topics.csv").exists()
     assert not [p for p in cache.rglob(".*") if p.is_file()], "no half-written cache files"
+
+
+# ---- your own data, end to end (issue 16) -------------------------------------------------
+def _bbc_sample(n_per_category: int = 20) -> pd.DataFrame:
+    from helpers.data import load_corpus
+
+    corpus = load_corpus()
+    return corpus.groupby("category").head(n_per_category).reset_index(drop=True)
+
+
+def _write_txt_folder(root, sample: pd.DataFrame) -> None:
+    for i, row in sample.iterrows():
+        folder = root / row.category
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{i:03d}.txt").write_text(f"{row.title}\n{row.abstract}\n", encoding="utf-8")
+
+
+def _write_cp1252_csv(path, sample: pd.DataFrame) -> None:
+    sample = sample.assign(abstract=sample.abstract.str.replace("pounds", "£", regex=False) + " Café naïve.")
+    path.write_bytes(sample.rename(columns={"abstract": "Text", "title": "Headline", "category": "Section"})
+                     .to_csv(index=False, sep=";").encode("cp1252"))
+
+
+@pytest.mark.parametrize("shape", ["txt folder", "cp1252 csv"])
+def test_a_run_on_your_own_files(tmp_path, shape):
+    sample = _bbc_sample()
+    if shape == "txt folder":
+        _write_txt_folder(tmp_path / "my_articles", sample)
+        params = ["-p", "dataset", "my_articles", "-p", "first_line_title", "true"]
+        read_note = f"Read {len(sample)} .txt files from my_articles/ (encoding: utf-8 ({len(sample)} files))."
+    else:
+        _write_cp1252_csv(tmp_path / "export.csv", sample)
+        params = ["-p", "dataset", "export.csv", "-p", "text_column", "Text", "-p", "title_column", "Headline",
+                  "-p", "category_column", "Section"]
+        read_note = "Read export.csv (columns separated by ';', encoding cp1252 (detected"
+    result = subprocess.run(
+        [sys.executable, "-m", "helpers.run", "--runs", str(tmp_path / "runs"), "--name", "mine", "--notebooks", "00", "03",
+         *params], cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run = tmp_path / "runs" / "mine"
+    for name in ("00_setup_and_login.ipynb", "03_topic_modeling.ipynb"):
+        assert read_note in _stream_text(_executed(run, name)), name
+    printed = _stream_text(_executed(run, "03_topic_modeling.ipynb"))
+    assert "Length in words: median" in printed and "longer than the embedding model's window of 256 tokens" in printed
+    documents = pd.read_parquet(run / "documents.parquet")
+    assert len(documents) == len(sample) and sorted(documents.category.unique()) == sorted(sample.category.unique())
+    assert sorted(documents.title) == sorted(sample.title)
+    if shape == "cp1252 csv":
+        assert documents.abstract.str.endswith(" Café naïve.").all() and documents.abstract.str.contains("£").any()
+    labels = pd.read_csv(run / "labels.csv", keep_default_na=False)
+    assert (labels.topic != -1).sum() >= 2 and labels.label.str.len().gt(0).all()
