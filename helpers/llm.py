@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .files import atomic_folder
-from .machine import default_cache_dir, quiet_noisy_loggers, resolve_precision
+from .machine import default_cache_dir, nf4_compute_dtype, quiet_noisy_loggers, resolve_precision
 from .settings import PACKAGED_LLM, Settings
 
 _DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
@@ -30,10 +30,11 @@ GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 REFERENCE_GENERATION = dict(do_sample=True, temperature=0.1, max_new_tokens=500, repetition_penalty=1.1)
 
 
-def quantization_config(kind: str = "nf4", compute_dtype: str = "bfloat16"):
+def quantization_config(kind: str = "nf4", compute_dtype: Optional[str] = None):
     """The ``BitsAndBytesConfig`` for ``kind`` ("nf4", "int8" or "none" -> ``None``).
 
-    "nf4" is the reference's config that notebook 01 writes out and explains knob by knob;
+    "nf4" is the reference's config that notebook 01 writes out and explains knob by knob, computing
+    in ``compute_dtype`` (default :func:`helpers.machine.nf4_compute_dtype`: bfloat16, float16 on a T4);
     "int8" is LLM.int8() 8-bit loading.
     """
     import torch
@@ -48,7 +49,7 @@ def quantization_config(kind: str = "nf4", compute_dtype: str = "bfloat16"):
             load_in_4bit=True,  # 4-bit quantization
             bnb_4bit_quant_type="nf4",  # Normalized float 4
             bnb_4bit_use_double_quant=True,  # Second quantization after the first
-            bnb_4bit_compute_dtype=getattr(torch, compute_dtype),  # Computation type
+            bnb_4bit_compute_dtype=getattr(torch, compute_dtype or nf4_compute_dtype()),  # Computation type
         )
     raise ValueError(f"Unknown quantization {kind!r}; use 'nf4', 'int8' or 'none'.")
 
@@ -144,7 +145,7 @@ def load_llm(llm_model: str, quantization: str = Settings.quantization, cache_di
 
     ``quantization`` picks the ``BitsAndBytesConfig`` (:func:`quantization_config`); ``precision``
     ("bf16", "fp16", "fp32" or "auto") is the dtype of an unquantized model and the compute dtype
-    of an nf4 one, ``None`` keeps the model's own dtype and the reference's bfloat16 nf4 compute.
+    of an nf4 one; ``None`` keeps the model's own dtype and nf4 computes in :func:`nf4_compute_dtype`.
     The tokenizer pads on the left so prompts can be batched.
     """
     import transformers
@@ -153,11 +154,11 @@ def load_llm(llm_model: str, quantization: str = Settings.quantization, cache_di
     dtype = _DTYPES[resolve_precision(precision)] if precision else None
     quiet_noisy_loggers()
     with explained_loading_errors(llm_model):
-        tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path, trust_remote_code=False)
         model = transformers.AutoModelForCausalLM.from_pretrained(
             path,
             trust_remote_code=False,
-            quantization_config=quantization_config(quantization, dtype or "bfloat16"),
+            quantization_config=quantization_config(quantization, dtype),
             device_map=device_map,
             dtype="auto" if dtype is None or quantization == "int8" else dtype,
         )
@@ -177,3 +178,117 @@ def make_generator(model, tokenizer, **generation: Any):
 def footprint_mb(model) -> float:
     """Memory the model's weights and buffers take, in MB."""
     return round(model.get_memory_footprint() / 1e6, 1)
+
+
+# ---------------------------------------------------------------- will it fit? (before any download or load)
+# The shapes of the models the profiles name, so the estimate needs no download (others: their config.json).
+KNOWN_SHAPES = {
+    "meta-llama/Llama-2-13b-chat-hf": dict(num_hidden_layers=40, hidden_size=5120, num_attention_heads=40,
+                                           num_key_value_heads=40, intermediate_size=13824, vocab_size=32000,
+                                           tie_word_embeddings=False, bytes=2),
+    "meta-llama/Llama-2-7b-chat-hf": dict(num_hidden_layers=32, hidden_size=4096, num_attention_heads=32,
+                                          num_key_value_heads=32, intermediate_size=11008, vocab_size=32000,
+                                          tie_word_embeddings=False, bytes=2),
+}
+BYTES_PER_WEIGHT = {"nf4": 0.516, "int8": 1.0}  # nf4: 4 bits + double-quantized block constants (QLoRA)
+GB = 1e9
+
+
+def model_shape(llm_model: str, cache_dir: Optional[str] = None) -> dict[str, Any]:
+    """Layers, widths, vocabulary and checkpoint bytes per weight of ``llm_model``, from ``KNOWN_SHAPES``,
+    the packaged model's folder, or the model's ``config.json`` (a small download)."""
+    if llm_model in KNOWN_SHAPES:
+        return KNOWN_SHAPES[llm_model]
+    import transformers
+
+    config = transformers.AutoConfig.from_pretrained(model_path(llm_model, cache_dir))
+    keys = ("num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size", "vocab_size")
+    shape = {k: getattr(config, k) for k in keys}
+    shape["num_key_value_heads"] = getattr(config, "num_key_value_heads", None) or shape["num_attention_heads"]
+    shape["tie_word_embeddings"] = bool(getattr(config, "tie_word_embeddings", False))
+    shape["bytes"] = {"float32": 4}.get(str(getattr(config, "dtype", None) or "float16").replace("torch.", ""), 2)
+    return shape
+
+
+def memory_estimate(shape: dict[str, Any], quantization: str, dtype_bytes: Optional[float] = None,
+                    prompt_tokens: int = 512, new_tokens: int = 24, batch: int = 1) -> dict[str, float]:
+    """Bytes a Llama-like model needs to generate: weights, KV cache, activations and working memory.
+
+    The linear layers take ``BYTES_PER_WEIGHT`` of the quantization (or ``dtype_bytes``, default the
+    checkpoint's); embeddings, output layer and norms stay unquantized, as bitsandbytes keeps them.
+    The KV cache holds keys and values of every layer for ``batch`` sequences of ``prompt_tokens +
+    new_tokens``; activations are one layer's for the batch; working memory is 0.8 GB (CUDA context,
+    allocator).
+    """
+    layers, hidden, inter = shape["num_hidden_layers"], shape["hidden_size"], shape["intermediate_size"]
+    head_dim = hidden // shape["num_attention_heads"]
+    kv_width = shape["num_key_value_heads"] * head_dim
+    linear = layers * (2 * hidden * hidden + 2 * hidden * kv_width + 3 * hidden * inter)
+    other = shape["vocab_size"] * hidden * (1 if shape["tie_word_embeddings"] else 2) + (2 * layers + 1) * hidden
+    unquantized = dtype_bytes or shape["bytes"]
+    weights = linear * BYTES_PER_WEIGHT.get(quantization, unquantized) + other * unquantized
+    compute = 2 if unquantized >= 4 and quantization != "none" else min(unquantized, 4)
+    tokens = batch * (prompt_tokens + new_tokens)
+    kv_cache = 2 * layers * kv_width * tokens * compute
+    activations = tokens * (4 * hidden + 3 * inter) * compute
+    return {"weights": weights, "kv_cache": kv_cache, "activations": activations, "working": 0.8 * GB,
+            "total": weights + kv_cache + activations + 0.8 * GB, "parameters": linear + other}
+
+
+def free_memory_here() -> tuple[float, str]:
+    """``(bytes, where)``: free memory of the first GPU, or the system's available RAM on a CPU."""
+    import torch
+
+    if torch.cuda.is_available():
+        free, _ = torch.cuda.mem_get_info(0)
+        return free, f"the GPU ({torch.cuda.get_device_name(0)})"
+    with open("/proc/meminfo") as meminfo:
+        available = next(int(line.split()[1]) * 1024 for line in meminfo if line.startswith("MemAvailable"))
+    return available, "this machine's RAM"
+
+
+def prompt_tokens_of(settings: Settings) -> int:
+    """About how many tokens one labeling prompt has: template and example (350), the documents
+    (``nr_docs`` x ``label_doc_words``, 250 words when uncut, 1.4 tokens a word) and 30 keywords."""
+    return int(350 + settings.nr_docs * (settings.label_doc_words or 250) * 1.4 + 45)
+
+
+def preflight(settings: Settings, available: Optional[float] = None, where: str = "", copies: int = 1,
+              batch: Optional[int] = None) -> str:
+    """Will ``settings.llm_model`` fit, quantized as asked, generating a batch of labels? One line with the
+    estimate when it does; a ``MemoryError`` with the numbers and what to change when it does not.
+
+    ``available`` and ``where`` default to :func:`free_memory_here`; ``copies`` models at once
+    (notebook 01 holds one); ``batch`` defaults to ``label_batch_size`` x ``label_candidates``.
+    """
+    if available is None:
+        available, where = free_memory_here()
+    try:
+        shape = model_shape(settings.llm_model, settings.cache_dir)
+    except OSError as error:  # a Hub model whose config cannot be read from here
+        return f"No memory estimate for {settings.llm_model}: its config.json could not be read ({type(error).__name__})."
+    dtype = {"bf16": 2, "fp16": 2, "fp32": 4}.get(resolve_precision(settings.precision)) if settings.precision else None
+    batch = batch or settings.label_batch_size * settings.label_candidates
+    prompt = prompt_tokens_of(settings)
+
+    def need(size: int) -> dict[str, float]:
+        one = memory_estimate(shape, settings.quantization, dtype, prompt, settings.label_max_new_tokens, size)
+        return {**one, "total": one["total"] + (copies - 1) * one["weights"]}
+
+    estimate = need(batch)
+    line = (f"{settings.llm_model} ({settings.quantization}, {estimate['parameters'] / 1e9:.2f}B parameters) needs "
+            f"about {estimate['total'] / GB:.1f} GB: {copies * estimate['weights'] / GB:.1f} GB weights"
+            f"{f' ({copies} copies)' if copies > 1 else ''} + {estimate['kv_cache'] / GB:.1f} GB KV cache for "
+            f"{batch} prompts of about {prompt} tokens + {(estimate['activations'] + estimate['working']) / GB:.1f} GB "
+            f"working memory; {where or 'here'} has {available / GB:.1f} GB free.")
+    if estimate["total"] <= available:
+        return line
+    fitting = [b for b in (8, 4, 2, 1) if b < batch and need(b)["total"] <= available]
+    if copies > 1 and memory_estimate(shape, settings.quantization, dtype, prompt, 24, batch)["total"] <= available:
+        advice = "free the first model before loading the next (del model; gc.collect(); torch.cuda.empty_cache())"
+    elif fitting:
+        advice = f"set label_batch_size to {max(1, fitting[0] // settings.label_candidates)}"
+    else:
+        smaller = "quantization = 'nf4', " if settings.quantization != "nf4" else ""
+        advice = f"use {smaller}a smaller model (e.g. 'meta-llama/Llama-2-7b-chat-hf') or profile = 'offline'"
+    raise MemoryError(f"Will not fit: {line} To fit, {advice}.")

@@ -77,6 +77,14 @@ def resolve_precision(precision: str = "auto") -> str:
     return "bf16" if cpu_supports_bf16() else "fp32"
 
 
+def nf4_compute_dtype() -> str:
+    """The dtype 4-bit weights are computed in: the reference's bfloat16, or float16 on a GPU without
+    native bfloat16 (a T4, compute capability 7.5), where bfloat16 would be emulated, slowly."""
+    import torch
+
+    return "float16" if torch.cuda.is_available() and not torch.cuda.is_bf16_supported() else "bfloat16"
+
+
 def gpu_status(settings: Settings) -> str:
     """One sentence on the GPU; raises with what to change when the profile needs one and none is there."""
     gpu = gpu_summary()

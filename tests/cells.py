@@ -18,7 +18,10 @@ def cell_source(notebook: str, tag: str) -> str:
     return cells[0].source
 
 
-def run_cell(notebook: str, tag: str, **namespace) -> dict:
-    """Execute the cell tagged ``tag`` with ``namespace`` as its globals; returns them afterwards."""
+def run_cell(notebook: str, tag: str, namespace: dict = None, **names) -> dict:
+    """Execute the cell tagged ``tag`` in ``namespace`` (this very dict, so a ``del`` in the cell drops
+    its last reference) with ``names`` added; returns the namespace afterwards."""
+    namespace = {} if namespace is None else namespace
+    namespace.update(names)
     exec(compile(cell_source(notebook, tag), f"{notebook}[{tag}]", "exec"), namespace)
     return namespace

@@ -13,6 +13,28 @@ build_colab = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(build_colab)
 EDITIONS = sorted((REPO / "colab").glob("*.ipynb"))
 FAKE_TOKEN = "hf_FAKE-colab-test-token-never-real-0123"
+COUNT_LLMS_ALIVE = """
+import gc
+import transformers
+
+ALIVE_AT_LOAD, _load = [], transformers.AutoModelForCausalLM.from_pretrained.__func__
+
+
+def _is_llm(o):
+    try:
+        return isinstance(o, transformers.PreTrainedModel) and o.can_generate()
+    except ReferenceError:  # a dead weak proxy
+        return False
+
+
+def _counted(cls, *args, **kwargs):
+    gc.collect()
+    ALIVE_AT_LOAD.append(sum(_is_llm(o) for o in gc.get_objects()))
+    return _load(cls, *args, **kwargs)
+
+
+transformers.AutoModelForCausalLM.from_pretrained = classmethod(_counted)
+"""
 
 
 def test_colab_folder_is_exactly_what_the_generator_writes():
@@ -53,13 +75,21 @@ def test_all_in_one_edition_runs_offline_and_never_shows_the_token(tmp_path, mon
 
     monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
     run = tmp_path / "run"
+    # Count the chat LLMs alive at every LLM load (every from_pretrained, in the notebooks and in load_llm)
+    edition = nbformat.read(REPO / "colab" / "all_in_one.ipynb", as_version=4)
+    at = next(i for i, c in enumerate(edition.cells) if "HELPERS = {" in c.source) + 1
+    edition.cells.insert(at, nbformat.v4.new_code_cell(COUNT_LLMS_ALIVE))
+    edition.cells.append(nbformat.v4.new_code_cell('print("LLMS ALIVE AT EACH LOAD:", ALIVE_AT_LOAD)'))
+    nbformat.write(edition, tmp_path / "all_in_one.ipynb")
     papermill.execute_notebook(
-        str(REPO / "colab" / "all_in_one.ipynb"), str(tmp_path / "executed.ipynb"),
+        str(tmp_path / "all_in_one.ipynb"), str(tmp_path / "executed.ipynb"),
         parameters={"sample_size": 300, "run_dir": str(run)}, cwd=str(tmp_path), kernel_name="python3",
         progress_bar=False,
     )
     executed = (tmp_path / "executed.ipynb").read_text()
     assert "switched to 'offline'" in executed
+    alive = eval(executed.split("LLMS ALIVE AT EACH LOAD: ")[1].split("\\n")[0])
+    assert len(alive) >= 7 and set(alive) == {0}, f"one LLM in memory at a time, across the whole series: {alive}"
     assert (tmp_path / "helpers" / "labels.py").exists(), "the edition wrote its own helpers"
     for name in ("topics.csv", "labels.csv", "documents.html", "topic_map.png", "evaluation.json", "evaluation.png"):
         assert (run / name).stat().st_size > 0

@@ -26,13 +26,13 @@ def test_notebook_01_writes_the_reference_bnb_config_that_load_llm_uses():
 def test_notebook_01_loads_the_model_as_load_llm_does(small_llm):
     from transformers import BitsAndBytesConfig
 
-    from helpers.llm import explained_loading_errors, footprint_mb, make_generator, model_path, quantization_config
+    from helpers.llm import explained_loading_errors, footprint_mb, make_generator, model_path, preflight, quantization_config
 
     settings = resolve_settings("offline")
     cell = run_cell(
         "01_quantized_loading.ipynb", "teach:load", model_id=settings.llm_model, settings=settings,
         bnb_config=quantization_config("nf4"), BitsAndBytesConfig=BitsAndBytesConfig, model_path=model_path,
-        explained_loading_errors=explained_loading_errors, footprint_mb=footprint_mb,
+        explained_loading_errors=explained_loading_errors, footprint_mb=footprint_mb, preflight=preflight,
     )
     tokenizer, model, generator = small_llm  # helpers.llm.load_llm + make_generator
     assert cell["model"].config.to_dict() == model.config.to_dict()
@@ -92,12 +92,14 @@ def test_notebook_03_builds_the_llm_representation_llm_representation_returns(me
 
 
 def test_notebook_03_caches_embeddings_where_the_evaluation_reads_them(tmp_path):
+    from helpers.data import truncation_note
     from helpers.topics import cached_array, embed_documents, embedding_model_path, embeddings_path, load_embedding_model
 
     settings = resolve_settings("offline")
     docs = ["Shares rose after the results.", "The striker scored twice.", "A new phone was launched."]
     cell = run_cell("03_topic_modeling.ipynb", "teach:embed", settings=settings, abstracts=docs, cache=tmp_path,
-                    cached_array=cached_array, embeddings_path=embeddings_path, embedding_model_path=embedding_model_path)
+                    cached_array=cached_array, embeddings_path=embeddings_path, embedding_model_path=embedding_model_path,
+                    truncation_note=truncation_note)
     assert not cell["reused"] and cell["embeddings"].shape == (3, 384)
     again, reused = embed_documents(load_embedding_model(settings.embedding_model), settings.embedding_model, docs, tmp_path)
     assert reused and np.array_equal(again, cell["embeddings"])

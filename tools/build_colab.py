@@ -171,6 +171,18 @@ def edition(path: Path) -> nbformat.NotebookNode:
     return notebook(cells + [copy(c) for c in rest])
 
 
+FREE_CELL = (
+    "#@title Free the previous notebook's LLM (one model in memory at a time: a T4 holds one 13B model)\n"
+    "import gc\n"
+    "import torch\n\n"
+    "for _name in ('model', 'generator', 'labeler', 'llm', 'representation_model', 'topic_model', 'ask'):\n"
+    "    globals().pop(_name, None)\n"
+    "gc.collect()\n"
+    "if torch.cuda.is_available():\n"
+    "    torch.cuda.empty_cache()"
+)
+
+
 def all_in_one(paths: list[Path]) -> nbformat.NotebookNode:
     """Every notebook in one: one merged parameters cell, then each notebook's cells in order."""
     sources = [nbformat.read(p, as_version=4) for p in paths]
@@ -188,7 +200,9 @@ def all_in_one(paths: list[Path]) -> nbformat.NotebookNode:
     )
     cells = [markdown(intro), code(colab_parameters("\n".join(merged.values())), ("parameters",)),
              form(code(install_cell())), form(code(helpers_cell())), code(SWITCH_CELL)]
-    for nb in sources:
+    for i, nb in enumerate(sources):
+        if i:  # each notebook loads its own model; in one kernel the last one's must go first
+            cells.append(form(code(FREE_CELL)))
         cells.append(markdown(nb.cells[0].source))
         cells += [copy(c) for c in nb.cells[2:]]
     return notebook(cells)

@@ -1,0 +1,120 @@
+"""The T4 path fits a T4, proven without one: the memory preflight's verdicts, checked against
+the offline model's measured footprint, one model in memory at a time, and float16 on a T4."""
+
+import gc
+import weakref
+
+import pytest
+from cells import cell_source, run_cell
+
+from helpers.llm import memory_estimate, model_shape, preflight
+from helpers.settings import resolve_settings
+
+T4 = 15.0e9  # a free Colab T4: 15 GB, nothing else on it
+
+
+def test_13b_in_nf4_fits_a_t4_with_room_to_generate():
+    line = preflight(resolve_settings("colab-t4"), T4, "a T4")
+    assert line.startswith("meta-llama/Llama-2-13b-chat-hf (nf4, 13.02B parameters) needs about 11.4 GB: 7.2 GB weights")
+    assert "a T4 has 15.0 GB free" in line
+    estimate = memory_estimate(model_shape("meta-llama/Llama-2-13b-chat-hf"), "nf4", batch=2, prompt_tokens=1795)
+    assert T4 - estimate["total"] > 3e9, "room left over for longer prompts"
+
+
+def test_13b_in_fp16_does_not_fit_and_the_message_says_what_to_change():
+    with pytest.raises(MemoryError, match=r"Will not fit: .*\(none, 13.02B parameters\) needs about 3\d.\d GB: 26.0 GB "
+                                          r"weights.* a T4 has 15.0 GB free. To fit, use quantization = 'nf4', a smaller "
+                                          r"model"):
+        preflight(resolve_settings("colab-t4", quantization="none"), T4, "a T4")
+
+
+def test_two_13b_models_in_nf4_do_not_fit_a_t4():
+    with pytest.raises(MemoryError, match=r"14.4 GB weights \(2 copies\).*free the first model before loading the next"):
+        preflight(resolve_settings("colab-t4"), T4, "a T4", copies=2)
+
+
+def test_a_batch_too_large_for_a_t4_gets_the_batch_that_fits():
+    with pytest.raises(MemoryError, match=r"KV cache for 8 prompts.* To fit, set label_batch_size to 4"):
+        preflight(resolve_settings("colab-t4", label_batch_size=8), T4, "a T4")
+
+
+def test_7b_and_the_offline_model_fit():
+    assert "6.74B parameters" in preflight(resolve_settings("colab-t4", llm_model="meta-llama/Llama-2-7b-chat-hf"), T4)
+    assert "0.13B parameters" in preflight(resolve_settings("offline"), 2e9, "a 2 GB laptop")
+
+
+@pytest.mark.parametrize("quantization", ["none", "int8", "nf4"])
+def test_the_estimate_matches_the_offline_models_measured_footprint(quantization):
+    from helpers.llm import load_llm
+
+    _, model = load_llm("packaged:SmolLM2-135M-Instruct", quantization)
+    estimate = memory_estimate(model_shape("packaged:SmolLM2-135M-Instruct"), quantization)
+    assert estimate["parameters"] == sum(p.numel() for p in model.parameters()) or quantization == "nf4"
+    # get_memory_footprint counts nf4's packed weights, not its block constants (3% of them): within 5%
+    assert estimate["weights"] == pytest.approx(model.get_memory_footprint(), rel=0.05)
+
+
+def test_notebook_01_frees_each_model_before_loading_the_next():
+    import time
+
+    import pandas as pd
+    import torch
+    from transformers import pipeline
+
+    import helpers.llm
+    from helpers.llm import footprint_mb
+    from helpers.prompts import as_chat
+
+    class Stand:  # the model and pipeline of section 2, which the comparison frees first
+        pass
+
+    first, first_pipeline = Stand(), Stand()
+    first_pipeline.model = first
+    loaded, alive_at_load = [weakref.ref(first)], []
+
+    def load_llm(*args, **kwargs):
+        gc.collect()
+        alive_at_load.append(sum(ref() is not None for ref in loaded))
+        tokenizer, model = helpers.llm.load_llm(*args, **kwargs)
+        loaded.append(weakref.ref(model))
+        return tokenizer, model
+
+    settings = resolve_settings("offline")
+    namespace = dict(model=first, generator=first_pipeline, settings=settings, model_id=settings.llm_model, gc=gc,
+                     time=time, pd=pd, torch=torch, pipeline=pipeline, as_chat=as_chat, footprint_mb=footprint_mb,
+                     load_llm=load_llm)
+    del first, first_pipeline
+    run_cell("01_quantized_loading.ipynb", "teach:compare", namespace)
+    gc.collect()
+    assert alive_at_load == [0, 0, 0], "no model alive when the next one loads"
+    assert [ref() for ref in loaded] == [None] * 4, "and none left after the comparison"
+    assert len(namespace["comparison"]) == 3
+
+
+def test_notebook_03_loads_one_llm():
+    import nbformat
+
+    from cells import NOTEBOOKS
+
+    code = "\n".join(c.source for c in nbformat.read(NOTEBOOKS / "03_topic_modeling.ipynb", as_version=4).cells
+                     if c.cell_type == "code")
+    assert code.count("load_llm(") == 1 and "from_pretrained(" not in code
+    loading = next(line for line in code.splitlines() if "load_llm(" in line)
+    assert not loading.startswith((" ", "\t")), "not in a loop"
+
+
+def test_a_t4_computes_nf4_in_float16(monkeypatch):
+    import torch
+
+    from helpers.llm import quantization_config
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    cell = run_cell("01_quantized_loading.ipynb", "teach:bnb-config", torch=torch)
+    assert cell["bnb_config"].bnb_4bit_compute_dtype == torch.float16
+    assert quantization_config("nf4").bnb_4bit_compute_dtype == torch.float16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # an A100, an H100
+    assert run_cell("01_quantized_loading.ipynb", "teach:bnb-config", torch=torch)["bnb_config"].bnb_4bit_compute_dtype \
+        == torch.bfloat16 == quantization_config("nf4").bnb_4bit_compute_dtype
+    assert "a T4 (compute capability 7.5) has no native bfloat16" in cell_source("01_quantized_loading.ipynb",
+                                                                                   "teach:bnb-config")
