@@ -18,9 +18,12 @@ the token budget mid-word. Here:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections import Counter
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -28,6 +31,7 @@ import pandas as pd
 from bertopic.representation._base import BaseRepresentation
 
 from .prompts import EXAMPLE_LABEL, fill_prompt
+from .machine import default_cache_dir
 from .settings import Settings
 
 MAX_LABEL_WORDS = 6  # "2 to 5 words" asked; a label over 6 words reads as a headline
@@ -492,6 +496,43 @@ def budget_was_hit(answer: str, tokenizer, max_new_tokens: int) -> bool:
     return len(tokenizer(answer, add_special_tokens=False).input_ids) >= max_new_tokens - 1
 
 
+class AnswerCache:
+    """LLM answers on disk, one JSON file per prompt, keyed by who answered (backend, model, precision,
+    generation settings) and the prompt: a re-run with the same parameters replays instead of generating,
+    and a killed run resumes where it stopped. Labels made on a GPU replay on a laptop or in CI."""
+
+    def __init__(self, folder: Union[str, Path], identity: Mapping[str, Any]):
+        self.folder = Path(folder)
+        self.identity = json.dumps(dict(identity), sort_keys=True, default=str)
+
+    def path(self, prompt: str) -> Path:
+        key = hashlib.sha256(f"{self.identity}\x00{prompt}".encode("utf-8")).hexdigest()
+        return self.folder / key[:2] / f"{key}.json"
+
+    def get(self, prompt: str) -> Optional[list[str]]:
+        path = self.path(prompt)
+        return json.loads(path.read_text(encoding="utf-8"))["answers"] if path.exists() else None
+
+    def put(self, prompt: str, answers: list[str]) -> None:
+        from .files import atomic_write
+
+        path = self.path(prompt)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = json.dumps({"who": json.loads(self.identity), "prompt": prompt, "answers": answers}, ensure_ascii=False)
+        atomic_write(path, lambda tmp: Path(tmp).write_text(data, encoding="utf-8"))
+
+
+def generator_identity(generator, **generation: Any) -> dict[str, Any]:
+    """Who answers: the pipeline's model (name, dtype, quantization) and the generation settings."""
+    model = getattr(generator, "model", None)
+    config = getattr(model, "config", None)
+    quantization = getattr(config, "quantization_config", None)
+    return {"backend": "transformers", "model": getattr(config, "_name_or_path", type(generator).__name__),
+            "dtype": str(getattr(model, "dtype", "")),
+            "quantization": quantization.to_dict() if hasattr(quantization, "to_dict") else quantization,
+            **generation}
+
+
 class BatchedTextGeneration(BaseRepresentation):
     """Batched, greedy LLM topic labels a reader would keep; use it wherever ``TextGeneration`` fits.
 
@@ -536,6 +577,8 @@ class BatchedTextGeneration(BaseRepresentation):
         titles: Optional[Sequence[str]] = None,
         random_state: int = Settings.seed,
         show_progress: bool = True,
+        cache_dir: Union[str, Path, None] = None,
+        replay_only: bool = False,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
@@ -556,7 +599,10 @@ class BatchedTextGeneration(BaseRepresentation):
         self.titles = titles
         self.random_state = random_state
         self.show_progress = show_progress
+        self.cache_dir = cache_dir
+        self.replay_only = replay_only
         self.records_: list[dict[str, Any]] = []
+        self.replayed_, self.generated_ = 0, 0
 
     def topic_prompts(self, topic_model, documents, c_tf_idf, topics) -> dict[int, str]:
         """Each topic's filled prompt, from the same representative docs as TextGeneration."""
@@ -571,25 +617,45 @@ class BatchedTextGeneration(BaseRepresentation):
             prompts[topic] = fill_prompt(self.prompt, docs, [w for w, _ in topics[topic]])
         return prompts
 
+    def answer_cache(self) -> Optional[AnswerCache]:
+        """The record of this labeler's answers (``cache_dir``), or ``None`` when it keeps none."""
+        if self.cache_dir is None:
+            return None
+        return AnswerCache(self.cache_dir, generator_identity(
+            self.generator, max_new_tokens=self.max_new_tokens, candidates=self.candidates, greedy=True))
+
     def generate(self, prompts: list[str]) -> list[list[str]]:
-        """``candidates`` answers per prompt (beam search, or greedy for one), ``batch_size`` prompts at a time."""
+        """``candidates`` answers per prompt (beam search, or greedy for one), ``batch_size`` prompts at a time.
+
+        With a ``cache_dir``, a prompt answered before by the same model and settings is replayed, and
+        each batch's answers are recorded as soon as they come (a killed run resumes there);
+        ``replay_only`` refuses to generate. ``replayed_`` and ``generated_`` count the prompts.
+        """
         from tqdm.auto import tqdm
         from transformers import StoppingCriteriaList, set_seed
 
         from .llm import prepare_for_batching
 
+        cache = self.answer_cache()
+        answers: list[Optional[list[str]]] = [cache.get(p) if cache else None for p in prompts]
+        todo = [i for i, a in enumerate(answers) if a is None]
+        self.replayed_, self.generated_ = len(prompts) - len(todo), len(todo)
+        if todo and self.replay_only:
+            raise LookupError(
+                f"{len(todo)} of {len(prompts)} prompts have no recorded answer from this model and these settings, "
+                f"and replay_only is on: run once with replay_only = False where the model is at hand to record them."
+            )
         set_seed(self.random_state)
         tokenizer = getattr(self.generator, "tokenizer", None)
         if tokenizer is not None:  # any pipeline: batching needs left padding
             prepare_for_batching(tokenizer)
         beams = {"num_beams": self.candidates, "num_return_sequences": self.candidates} if self.candidates > 1 else {}
-        answers = []
-        starts = range(0, len(prompts), self.batch_size)
-        for start in tqdm(starts, desc="LLM labels (batches)", disable=not self.show_progress):
-            batch = prompts[start : start + self.batch_size]
+        starts = range(0, len(todo), self.batch_size)
+        for start in tqdm(starts, desc="LLM labels (batches)", disable=not self.show_progress or not todo):
+            rows = todo[start : start + self.batch_size]
             outputs = self.generator(
-                batch,
-                batch_size=len(batch),
+                [prompts[i] for i in rows],
+                batch_size=len(rows),
                 do_sample=False,
                 temperature=None,
                 top_p=None,
@@ -600,7 +666,10 @@ class BatchedTextGeneration(BaseRepresentation):
                 stopping_criteria=StoppingCriteriaList([make_stop_at_line_end(tokenizer)]),
                 **beams,
             )
-            answers.extend([o["generated_text"] for o in out] for out in outputs)
+            for i, out in zip(rows, outputs):
+                answers[i] = [o["generated_text"] for o in out]
+                if cache:
+                    cache.put(prompts[i], answers[i])
         return answers
 
     def extract_topics(
@@ -608,62 +677,70 @@ class BatchedTextGeneration(BaseRepresentation):
     ) -> dict[int, list[tuple[str, float]]]:
         """One label per topic, in BERTopic's ``[(label, 1), ("", 0), ...]`` shape; see the class docstring."""
         prompts = self.topic_prompts(topic_model, documents, c_tf_idf, topics)
-        asked = list(prompts.values())
-        if self.keyword_prompt:  # the short second prompt, in the same batched call
-            asked += [fill_prompt(self.keyword_prompt, [], [w for w, _ in topics[t]][:10]) for t in prompts]
-        generated = self.generate(asked)
-        answers = [generated[i] + (generated[i + len(prompts)] if self.keyword_prompt else [])
-                   for i in range(len(prompts))]
         ids = documents.ID.to_numpy() if "ID" in documents else np.arange(len(documents))
         doc_topics = documents.Topic.to_numpy()
         texts = documents.Document.tolist()
-        members = {t: np.flatnonzero(doc_topics == t) for t in prompts}
-        per_topic = {t: [texts[i] for i in rows] for t, rows in members.items()}
-        titles = {t: [str(self.titles[ids[i]]) for i in rows] if self.titles is not None else []
-                  for t, rows in members.items()}
-        phrases = key_phrases(per_topic, self.key_phrases) if self.key_phrases else {t: [] for t in prompts}
         embed = topic_model.embedding_model.embed
         vectors = unit_rows(self.embeddings[ids] if self.embeddings is not None else embed(texts))
-        tokenizer = getattr(self.generator, "tokenizer", None)
-
-        per_topic_candidates = {}
-        for (topic, prompt), raws in zip(prompts.items(), answers):
-            candidates = []
-            for raw in raws:
-                text = clean_label(raw, prompt)
-                # the budget cut this label only when it ends where the answer ended
-                hit = budget_was_hit(raw, tokenizer, self.max_new_tokens) and words_of(text)[-1:] == words_of(raw)[-1:]
-                candidates.append(dict(text=repair_label(text, hit), source="llm", raw=raw, budget_hit=hit,
-                                       line=answer_line(raw, prompt)))
-            candidates += [dict(text=p, source="key phrase", raw="", budget_hit=False, line=p) for p in phrases[topic]]
-            per_topic_candidates[topic] = list({(c["text"].lower(), c["source"]): c for c in candidates}.values())
-        everything = [c for candidates in per_topic_candidates.values() for c in candidates]
-        candidate_vectors = unit_rows(embed([c["text"] or " " for c in everything]))  # one call for all topics
-        for candidate, vector in zip(everything, candidate_vectors):
-            candidate["vector"] = vector
-
-        self.records_, updated = [], {}
-        for (topic, prompt), raws in zip(prompts.items(), answers):
-            keywords = [w for w, _ in topics[topic]]
-            candidates = per_topic_candidates[topic]
-            topic_vector = vectors[members[topic]].mean(axis=0)
-            vocabulary = vocabulary_of([*per_topic[topic], *titles[topic]])
-            for candidate in candidates:
-                candidate["coverage"] = float(candidate.pop("vector") @ topic_vector)
-                candidate["failures"] = label_failures(candidate["text"], prompt, per_topic[topic], titles[topic],
-                                                       vocabulary=vocabulary, repaired_from=candidate["line"])
-            chosen = choose_label(candidates)
-            label = chosen["text"] if chosen else keywords_label(keywords)
-            self.records_.append(dict(
-                topic=topic, prompt=prompt, raw=raws[0], answers=raws, candidates=candidates, label=label,
-                source=chosen["source"] if chosen else "keywords", fallback=chosen is None,
-            ))
-            updated[topic] = [(label, 1)] + [("", 0)] * 9
+        groups = {}
+        for topic, prompt in prompts.items():
+            rows = np.flatnonzero(doc_topics == topic)
+            groups[topic] = dict(prompt=prompt, keywords=[w for w, _ in topics[topic]], documents=[texts[i] for i in rows],
+                                 titles=[str(self.titles[ids[i]]) for i in rows] if self.titles is not None else [],
+                                 vectors=vectors[rows])
+        self.records_ = self.label_groups(groups, embed)
         confidences = label_confidence(
             embed([r["label"] for r in self.records_]), vectors, doc_topics, [r["topic"] for r in self.records_])
         for record, confidence in zip(self.records_, confidences):
             record["confidence"] = confidence
-        return updated
+        return {r["topic"]: [(r["label"], 1)] + [("", 0)] * 9 for r in self.records_}
+
+    def label_groups(self, groups: Mapping[Any, Mapping[str, Any]], embed: Callable) -> list[dict[str, Any]]:
+        """Label any groups of documents the way topics are labelled (notebook 06 labels the hierarchy's
+        inner nodes with it). Each group has its filled ``prompt``, ``keywords``, ``documents``, their
+        ``titles`` and their unit-length ``vectors``; ``embed`` embeds texts. One record per group."""
+        asked = [g["prompt"] for g in groups.values()]
+        if self.keyword_prompt:  # the short second prompt, in the same batched call
+            asked += [fill_prompt(self.keyword_prompt, [], list(g["keywords"])[:10]) for g in groups.values()]
+        generated = self.generate(asked)
+        n = len(groups)
+        answers = [generated[i] + (generated[i + n] if self.keyword_prompt else []) for i in range(n)]
+        docs = {key: list(g["documents"]) for key, g in groups.items()}
+        phrases = key_phrases(docs, self.key_phrases) if self.key_phrases else {key: [] for key in groups}
+        tokenizer = getattr(self.generator, "tokenizer", None)
+
+        per_group = {}
+        for (key, group), raws in zip(groups.items(), answers):
+            candidates = []
+            for raw in raws:
+                text = clean_label(raw, group["prompt"])
+                # the budget cut this label only when it ends where the answer ended
+                hit = budget_was_hit(raw, tokenizer, self.max_new_tokens) and words_of(text)[-1:] == words_of(raw)[-1:]
+                candidates.append(dict(text=repair_label(text, hit), source="llm", raw=raw, budget_hit=hit,
+                                       line=answer_line(raw, group["prompt"])))
+            candidates += [dict(text=p, source="key phrase", raw="", budget_hit=False, line=p) for p in phrases[key]]
+            per_group[key] = list({(c["text"].lower(), c["source"]): c for c in candidates}.values())
+        everything = [c for candidates in per_group.values() for c in candidates]
+        candidate_vectors = unit_rows(embed([c["text"] or " " for c in everything]))  # one call for all groups
+        for candidate, vector in zip(everything, candidate_vectors):
+            candidate["vector"] = vector
+
+        records = []
+        for (key, group), raws in zip(groups.items(), answers):
+            candidates, centre = per_group[key], np.asarray(group["vectors"]).mean(axis=0)
+            vocabulary = vocabulary_of([*group["documents"], *group["titles"]])
+            for candidate in candidates:
+                candidate["coverage"] = float(candidate.pop("vector") @ centre)
+                candidate["failures"] = label_failures(candidate["text"], group["prompt"], group["documents"],
+                                                       group["titles"], vocabulary=vocabulary,
+                                                       repaired_from=candidate["line"])
+            chosen = choose_label(candidates)
+            records.append(dict(
+                topic=key, prompt=group["prompt"], raw=raws[0], answers=raws, candidates=candidates,
+                label=chosen["text"] if chosen else keywords_label(list(group["keywords"])),
+                source=chosen["source"] if chosen else "keywords", fallback=chosen is None,
+            ))
+        return records
 
 
 def llm_representation(
@@ -691,7 +768,7 @@ def llm_representation(
         return BatchedTextGeneration(
             generator, prompt, batch_size=settings.label_batch_size, max_new_tokens=settings.label_max_new_tokens,
             candidates=settings.label_candidates, keyword_prompt=keyword_prompt, embeddings=embeddings, titles=titles,
-            **common,
+            cache_dir=default_cache_dir(settings.cache_dir) / "answers", replay_only=settings.replay_only, **common,
         )
     if settings.label_method == "reference":
         from bertopic.representation import TextGeneration

@@ -56,6 +56,7 @@ class Settings:
     label_batch_size: int = 8
     label_max_new_tokens: int = 24
     label_candidates: int = 1
+    replay_only: bool = False
     precision: str = "auto"
     compare_quantizations: str = "nf4"
     sanity_max_new_tokens: int = 500

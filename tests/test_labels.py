@@ -162,6 +162,29 @@ def test_generation_goes_in_batches_and_keeps_the_order(monkeypatch):
     assert "num_beams" not in fake.settings[0], "one candidate: greedy"
 
 
+def test_recorded_answers_replay_and_a_killed_run_resumes(monkeypatch, tmp_path):
+    import helpers.labels as labels
+
+    monkeypatch.setattr(labels, "make_stop_at_line_end", lambda tokenizer: None)
+    prompts = [f"p{i}" for i in range(5)]
+    fake = FakeGenerator({p: f"Label {p}" for p in prompts})
+    first = BatchedTextGeneration(fake, "[KEYWORDS]", batch_size=2, show_progress=False, cache_dir=tmp_path)
+    assert first.generate(prompts[:3]) == [[f"Label {p}"] for p in prompts[:3]]  # a run that stopped after 3
+    assert (first.replayed_, first.generated_) == (0, 3)
+    again = BatchedTextGeneration(fake, "[KEYWORDS]", batch_size=2, show_progress=False, cache_dir=tmp_path)
+    assert again.generate(prompts) == [[f"Label {p}"] for p in prompts]
+    assert (again.replayed_, again.generated_) == (3, 2) and fake.batches == [2, 1, 2], "only the two new prompts"
+    replay = BatchedTextGeneration(fake, "[KEYWORDS]", show_progress=False, cache_dir=tmp_path, replay_only=True)
+    assert replay.generate(prompts) == [[f"Label {p}"] for p in prompts] and fake.batches == [2, 1, 2]
+    with pytest.raises(LookupError, match=r"1 of 6 prompts have no recorded answer.*run once with replay_only = False"):
+        replay.generate(prompts + ["new"])
+    other = BatchedTextGeneration(fake, "[KEYWORDS]", show_progress=False, cache_dir=tmp_path, max_new_tokens=99)
+    other.generate(prompts[:1])
+    assert other.generated_ == 1, "other generation settings: other answers, not replayed"
+    recorded = list(tmp_path.rglob("*.json"))
+    assert len(recorded) == 6 and '"prompt": "p0"' in "".join(p.read_text() for p in recorded)
+
+
 def test_batch_size_and_candidates_must_be_positive():
     with pytest.raises(ValueError, match="batch_size must be at least 1"):
         BatchedTextGeneration(None, "x", batch_size=0)

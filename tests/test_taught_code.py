@@ -72,6 +72,7 @@ def test_notebook_03_writes_the_reference_sub_models():
 @pytest.mark.parametrize("method", ["batched", "reference"])
 def test_notebook_03_builds_the_llm_representation_llm_representation_returns(method, small_llm):
     from helpers.labels import BatchedTextGeneration, llm_representation
+    from helpers.machine import default_cache_dir
     from helpers.prompts import build_keyword_prompt, build_prompt
 
     settings = resolve_settings("offline", label_method=method, label_candidates=3)
@@ -80,7 +81,8 @@ def test_notebook_03_builds_the_llm_representation_llm_representation_returns(me
     prompt = build_prompt(OFFLINE_LLM, tokenizer)
     cell = run_cell("03_topic_modeling.ipynb", "teach:representations", settings=settings, generator=generator,
                     prompt=prompt, tokenizer=tokenizer, embeddings=embeddings, titles=titles,
-                    BatchedTextGeneration=BatchedTextGeneration, build_keyword_prompt=build_keyword_prompt)
+                    BatchedTextGeneration=BatchedTextGeneration, build_keyword_prompt=build_keyword_prompt,
+                    cache=default_cache_dir(settings.cache_dir))
     helper = llm_representation(settings, generator, prompt, build_keyword_prompt(OFFLINE_LLM, tokenizer),
                                 embeddings, titles)
     assert type(cell["llm"]) is type(helper)
