@@ -682,18 +682,44 @@ class BatchedTextGeneration(BaseRepresentation):
         texts = documents.Document.tolist()
         embed = topic_model.embedding_model.embed
         vectors = unit_rows(self.embeddings[ids] if self.embeddings is not None else embed(texts))
+        members = {t: np.flatnonzero(doc_topics == t) for t in prompts}
+        before = {frozenset(r["ids"]): r for r in self.records_ if "ids" in r}  # the last fit's topics
+        kept = {t: before[frozenset(ids[rows].tolist())] for t, rows in members.items()
+                if frozenset(ids[rows].tolist()) in before}
         groups = {}
         for topic, prompt in prompts.items():
-            rows = np.flatnonzero(doc_topics == topic)
+            if topic in kept:  # the same documents as before: the same label, nothing asked
+                continue
+            rows = members[topic]
             groups[topic] = dict(prompt=prompt, keywords=[w for w, _ in topics[topic]], documents=[texts[i] for i in rows],
                                  titles=[str(self.titles[ids[i]]) for i in rows] if self.titles is not None else [],
                                  vectors=vectors[rows])
-        self.records_ = self.label_groups(groups, embed)
+        fresh = {r["topic"]: r for r in self.label_groups(groups, embed)} if groups else {}
+        self.changes_ = {"kept": sorted(kept), "regenerated": [], "new": []}
+        for topic in fresh:  # a topic holding most of two or more earlier topics (a merge) is new, else it changed
+            now = set(ids[members[topic]].tolist())
+            sources = [r for r in before.values() if r["topic"] != -1 and len(r["ids"] & now) > len(r["ids"]) / 2]
+            self.changes_["new" if len(sources) != 1 else "regenerated"].append(topic)
+        self.records_ = [{**kept[t], "topic": t} if t in kept else fresh[t] for t in prompts]
+        for record, t in zip(self.records_, prompts):
+            record["ids"] = frozenset(ids[members[t]].tolist())
         confidences = label_confidence(
             embed([r["label"] for r in self.records_]), vectors, doc_topics, [r["topic"] for r in self.records_])
         for record, confidence in zip(self.records_, confidences):
             record["confidence"] = confidence
         return {r["topic"]: [(r["label"], 1)] + [("", 0)] * 9 for r in self.records_}
+
+    def remember(self, labels: pd.DataFrame, topics: Sequence[int]) -> None:
+        """Start from a saved run's labels (``labels.csv``) and its documents' ``topics``: a later fit
+        (``update_topics``, ``reduce_topics``, ``merge_topics``) keeps the label of every topic whose
+        documents did not change, and asks the LLM only for the others (``changes_`` says which)."""
+        topics = np.asarray(topics)
+        self.records_ = [dict(topic=int(r.topic), label=r.label, source=r.source, fallback=bool(r.fallback),
+                              confidence=r.confidence, raw=r.raw, answers=[r.raw], prompt="",
+                              candidates=[dict(text=r.reference_label, source="llm",
+                                               failures=[f for f in r.llm_failures.split("; ") if f])],
+                              ids=frozenset(np.flatnonzero(topics == r.topic).tolist()))
+                         for r in labels.itertuples()]
 
     def label_groups(self, groups: Mapping[Any, Mapping[str, Any]], embed: Callable) -> list[dict[str, Any]]:
         """Label any groups of documents the way topics are labelled (notebook 06 labels the hierarchy's

@@ -157,6 +157,8 @@ def quiet_noisy_loggers() -> None:
     drop_log_messages("bitsandbytes.autograd._functions", "MatMul8bitLt")
     drop_log_messages("bitsandbytes.backends.cpu.ops", "Failed to load CPU gemm_4bit_forward")
     drop_log_messages("BERTopic", "WARNING: You are saving a BERTopic model without explicitly defining")
+    # notebook 06 reassigns outliers as its last step, as this warning asks
+    drop_log_messages("BERTopic", "WARNING: Using a custom list of topic assignments may lead to errors")
     warnings.filterwarnings("ignore", message="A value is trying to be set on a copy", module="bertopic")
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 

@@ -29,6 +29,7 @@ PRODUCES = {
     "03_topic_modeling": ("topics.csv", "labels.csv", "documents.parquet", "settings.json", "topic_model"),
     "04_visualization": ("documents.html", "topic_map.png", "datamap.png", "barchart.html", "hierarchy.html"),
     "05_evaluation": ("evaluation.json", "evaluation.png", "comparison.json", "comparison.png"),
+    "06_refining_topics": ("labels_to_edit.csv", "hierarchy_llm.html", "topics_per_class.html", "refined"),
 }
 
 

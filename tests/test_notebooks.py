@@ -395,3 +395,61 @@ def test_a_run_on_your_own_files(tmp_path, shape):
         assert documents.abstract.str.endswith(" Café naïve.").all() and documents.abstract.str.contains("£").any()
     labels = pd.read_csv(run / "labels.csv", keep_default_na=False)
     assert (labels.topic != -1).sum() >= 2 and labels.label.str.len().gt(0).all()
+
+
+# ---- notebook 06: refining without losing the labels (issue 14) ---------------------------
+def test_06_reduces_outliers_and_every_topic_keeps_an_llm_label(run_dir):
+    from helpers.labels import label_failures
+
+    refined = run_dir / "refined"
+    before = pd.read_parquet(run_dir / "documents.parquet")
+    after = pd.read_parquet(refined / "documents.parquet")
+    assert (after.topic == -1).mean() < min(0.05, (before.topic == -1).mean()) or (before.topic == -1).mean() == 0
+    assert after.topic.nunique() < before[before.topic != -1].topic.nunique(), "topics were merged"
+    labels = pd.read_csv(refined / "labels.csv", keep_default_na=False)
+    assert sorted(labels.topic) == sorted(after.topic.unique())
+    for row in labels[labels.topic != -1].itertuples():
+        mine = after[after.topic == row.topic]
+        verdict = label_failures(row.label, "", mine.abstract.tolist(), mine.title.tolist(), fallback=row.fallback)
+        assert verdict == (["keyword fallback"] if row.source == "keywords" else []), (row.label, verdict)
+    printed = _stream_text(_executed(run_dir, "06_refining_topics.ipynb"))
+    assert "labels kept from notebook 03 (same documents)" in printed and "new (merged topics)" in printed
+    evaluation = json.loads((refined / "evaluation.json").read_text())
+    assert evaluation["run"]["outlier_share"] < 0.05 and evaluation["representations"]["LLM label"]["npmi"] is not None
+
+
+def test_06_labels_every_inner_node_of_the_hierarchy_and_draws_it(run_dir):
+    hierarchy = pd.read_csv(run_dir / "refined" / "hierarchy.csv", keep_default_na=False)
+    topics = pd.read_parquet(run_dir / "refined" / "documents.parquet").topic.nunique()
+    assert len(hierarchy) == topics - 1, "a binary tree over the topics"
+    assert hierarchy.Parent_Name.str.strip().str.len().gt(0).all()
+    assert not hierarchy.Parent_Name.str.contains("_").any(), "LLM labels, not BERTopic's joined words"
+    page = (run_dir / "hierarchy_llm.html").read_text().replace("\\u0027", "'").replace("\\u0026", "&")
+    below_root = hierarchy[hierarchy.Distance < hierarchy.Distance.max()]  # the root is nobody's child: no hover
+    missing = [name for name in below_root.Parent_Name if json.dumps(name)[1:-1] not in page]
+    assert not missing, f"inner-node labels missing on the page: {missing}"
+    assert (run_dir / "topics_per_class.html").stat().st_size > 100_000
+
+
+def test_06_keeps_your_edited_labels_through_merging_and_outliers(run_dir, tmp_path):
+    import shutil
+
+    import papermill
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("refined"))
+    to_edit = pd.read_csv(run / "labels_to_edit.csv", keep_default_na=False)
+    documents = pd.read_parquet(run / "documents.parquet")
+    largest = int(documents[documents.topic != -1].topic.value_counts().index[0])
+    to_edit.loc[to_edit.topic == largest, "label"] = "My own name"
+    to_edit.to_csv(tmp_path / "mine.csv", index=False)
+    papermill.execute_notebook(str(NOTEBOOKS / "06_refining_topics.ipynb"), str(tmp_path / "06.ipynb"),
+                               parameters={"run_dir": str(run), "edited_labels": str(tmp_path / "mine.csv")},
+                               cwd=str(NOTEBOOKS), kernel_name="python3", progress_bar=False)
+    after = pd.read_parquet(run / "refined" / "documents.parquet")
+    labels = pd.read_csv(run / "refined" / "labels.csv", keep_default_na=False)
+    home = after[documents.topic == largest].topic.value_counts().index[0]  # where the documents went
+    assert labels.loc[labels.topic == home, ["label", "source"]].values.tolist() == [["My own name", "yours"]]
+    topics = pd.read_csv(run / "refined" / "topics.csv")
+    assert dict(zip(topics.Topic, topics.CustomName))[home] == "My own name", "the name every plot shows"
+    assert "1 labels of yours" in _stream_text(nbformat.read(tmp_path / "06.ipynb", as_version=4))

@@ -1,0 +1,68 @@
+"""What notebook 06 needs beyond BERTopic's own calls: your edited labels, carried through a merge,
+and the groups of documents the hierarchy's inner nodes are labelled from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+
+def read_edited_labels(path: str | Path, labels: pd.DataFrame) -> dict[int, str]:
+    """The labels you changed in your copy of ``labels_to_edit.csv``: ``{topic: your label}``.
+
+    Rows whose label is the LLM's (or empty) are not edits; a topic the run does not have is an error
+    naming it, so an edit made for another run is not applied to the wrong topic.
+    """
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"edited_labels {str(path)!r} does not exist: copy labels_to_edit.csv from the run "
+                                f"folder, change the labels you want, and point edited_labels at the copy.")
+    edited = pd.read_csv(path, keep_default_na=False)
+    if not {"topic", "label"} <= set(edited.columns):
+        raise ValueError(f"{path.name} needs the columns topic and label (as in labels_to_edit.csv); it has "
+                         f"{', '.join(edited.columns)}.")
+    known = dict(zip(labels.topic.astype(int), labels.label))
+    unknown = sorted(set(edited.topic.astype(int)) - set(known))
+    if unknown:
+        raise ValueError(f"{path.name} names topics this run does not have: {unknown}. Edit the labels_to_edit.csv "
+                         f"of this run folder.")
+    return {int(t): str(label).strip() for t, label in zip(edited.topic, edited.label)
+            if str(label).strip() and str(label).strip() != known[int(t)]}
+
+
+def carry_labels(yours: Mapping[int, str], mapping: Mapping[int, int], sizes: Mapping[int, int]) -> dict[int, str]:
+    """Your labels after topics were merged (``mapping``: old topic -> new): a new topic keeps the
+    label of its largest old topic you named (``sizes``: old topic -> documents)."""
+    carried: dict[int, tuple[int, str]] = {}
+    for old, label in yours.items():
+        new = int(mapping.get(old, old))
+        if new not in carried or sizes.get(old, 0) > carried[new][0]:
+            carried[new] = (sizes.get(old, 0), label)
+    return {topic: label for topic, (_, label) in carried.items()}
+
+
+def hierarchy_groups(hierarchy: pd.DataFrame, prompt: str, documents: pd.DataFrame, vectors: np.ndarray,
+                     representative: Mapping[int, list[str]], nr_docs: int = 4,
+                     doc_words: int | None = None) -> dict[Any, dict[str, Any]]:
+    """One group per inner node of ``hierarchical_topics`` for ``BatchedTextGeneration.label_groups``.
+
+    A node's prompt holds the first representative document of each of its topics (up to ``nr_docs``,
+    cut to ``doc_words`` words) and the node's own words (``Parent_Name``); its documents, titles and
+    vectors are those of all its topics. ``documents`` has ``abstract``, ``title`` and ``topic``.
+    """
+    from .prompts import fill_prompt
+
+    groups = {}
+    for node in hierarchy.itertuples():
+        topics = [int(t) for t in node.Topics]
+        docs = [representative[t][0] for t in topics if representative.get(t)][:nr_docs]
+        docs = [" ".join(d.split()[:doc_words]) if doc_words else d for d in docs]
+        rows = np.flatnonzero(documents.topic.isin(topics).to_numpy())
+        keywords = [w for w in str(node.Parent_Name).split("_") if w]
+        groups[node.Parent_ID] = dict(prompt=fill_prompt(prompt, docs, keywords), keywords=keywords,
+                                      documents=documents.abstract.iloc[rows].tolist(),
+                                      titles=documents.title.iloc[rows].astype(str).tolist(), vectors=vectors[rows])
+    return groups
