@@ -49,18 +49,28 @@ def hierarchy_groups(hierarchy: pd.DataFrame, prompt: str, documents: pd.DataFra
                      doc_words: int | None = None) -> dict[Any, dict[str, Any]]:
     """One group per inner node of ``hierarchical_topics`` for ``BatchedTextGeneration.label_groups``.
 
-    A node's prompt holds the first representative document of each of its topics (up to ``nr_docs``,
-    cut to ``doc_words`` words) and the node's own words (``Parent_Name``); its documents, titles and
-    vectors are those of all its topics. ``documents`` has ``abstract``, ``title`` and ``topic``.
+    A node's prompt holds the node's own words (``Parent_Name``) and the first representative document
+    of its largest topics, taken from its two children in turn (so both sides of the join are in it), up
+    to ``nr_docs``, cut to ``doc_words`` words; its documents, titles and vectors are those of all its
+    topics. ``documents`` has ``abstract``, ``title`` and ``topic``.
     """
+    from itertools import chain, zip_longest
+
     from .prompts import fill_prompt
+
+    sizes = documents.topic.value_counts().to_dict()
+    leaves = {str(node.Parent_ID): [int(t) for t in node.Topics] for node in hierarchy.itertuples()}
+
+    def topics_of(child: Any) -> list[int]:
+        return sorted(leaves.get(str(child), [int(child)]), key=lambda t: -sizes.get(t, 0))
 
     groups = {}
     for node in hierarchy.itertuples():
-        topics = [int(t) for t in node.Topics]
-        docs = [representative[t][0] for t in topics if representative.get(t)][:nr_docs]
-        docs = [" ".join(d.split()[:doc_words]) if doc_words else d for d in docs]
-        rows = np.flatnonzero(documents.topic.isin(topics).to_numpy())
+        pairs = zip_longest(topics_of(node.Child_Left_ID), topics_of(node.Child_Right_ID))
+        order = [t for t in chain.from_iterable(pairs) if t is not None and representative.get(t)]
+        docs = [" ".join(representative[t][0].split()[:doc_words]) if doc_words else representative[t][0]
+                for t in order[:nr_docs]]
+        rows = np.flatnonzero(documents.topic.isin([int(t) for t in node.Topics]).to_numpy())
         keywords = [w for w in str(node.Parent_Name).split("_") if w]
         groups[node.Parent_ID] = dict(prompt=fill_prompt(prompt, docs, keywords), keywords=keywords,
                                       documents=documents.abstract.iloc[rows].tolist(),
