@@ -253,13 +253,33 @@ def prompt_tokens_of(settings: Settings) -> int:
     return int(350 + settings.nr_docs * (settings.label_doc_words or 250) * 1.4 + 45)
 
 
+def download_check(llm_model: str, checkpoint_bytes: float, disk_free: Optional[float] = None) -> str:
+    """Before a Hub model's first download: its size (parameters x the checkpoint's bytes per weight)
+    against the free disk of the Hugging Face cache; an ``OSError`` saying what to do when it does not fit.
+    Returns a clause for the preflight line ("" when the model is packaged or already downloaded)."""
+    import shutil
+
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    cache = Path(HF_HUB_CACHE)
+    if llm_model == PACKAGED_LLM or (cache / f"models--{llm_model.replace('/', '--')}").exists():
+        return ""
+    root = next(p for p in (cache, *cache.parents) if p.exists())
+    free = shutil.disk_usage(root).free if disk_free is None else disk_free
+    if checkpoint_bytes > free:
+        raise OSError(f"Downloading {llm_model} needs about {checkpoint_bytes / GB:.1f} GB of disk and {cache} has "
+                      f"{free / GB:.1f} GB free: free some space, or set HF_HOME to a folder on a larger disk.")
+    return f" First it downloads about {checkpoint_bytes / GB:.1f} GB ({free / GB:.0f} GB free on disk)."
+
+
 def preflight(settings: Settings, available: Optional[float] = None, where: str = "", copies: int = 1,
-              batch: Optional[int] = None) -> str:
+              batch: Optional[int] = None, disk_free: Optional[float] = None) -> str:
     """Will ``settings.llm_model`` fit, quantized as asked, generating a batch of labels? One line with the
     estimate when it does; a ``MemoryError`` with the numbers and what to change when it does not.
 
     ``available`` and ``where`` default to :func:`free_memory_here`; ``copies`` models at once
-    (notebook 01 holds one); ``batch`` defaults to ``label_batch_size`` x ``label_candidates``.
+    (notebook 01 holds one); ``batch`` defaults to ``label_batch_size`` x ``label_candidates``. A model
+    not downloaded yet is checked against the disk too (:func:`download_check`, ``disk_free``).
     """
     if available is None:
         available, where = free_memory_here()
@@ -282,7 +302,7 @@ def preflight(settings: Settings, available: Optional[float] = None, where: str 
             f"{batch} prompts of about {prompt} tokens + {(estimate['activations'] + estimate['working']) / GB:.1f} GB "
             f"working memory; {where or 'here'} has {available / GB:.1f} GB free.")
     if estimate["total"] <= available:
-        return line
+        return line + download_check(settings.llm_model, estimate["parameters"] * shape["bytes"], disk_free)
     fitting = [b for b in (8, 4, 2, 1) if b < batch and need(b)["total"] <= available]
     if copies > 1 and memory_estimate(shape, settings.quantization, dtype, prompt, 24, batch)["total"] <= available:
         advice = "free the first model before loading the next (del model; gc.collect(); torch.cuda.empty_cache())"

@@ -14,7 +14,7 @@ T4 = 15.0e9  # a free Colab T4: 15 GB, nothing else on it
 
 
 def test_13b_in_nf4_fits_a_t4_with_room_to_generate():
-    line = preflight(resolve_settings("colab-t4"), T4, "a T4")
+    line = preflight(resolve_settings("colab-t4"), T4, "a T4", disk_free=100e9)
     assert line.startswith("meta-llama/Llama-2-13b-chat-hf (nf4, 13.02B parameters) needs about 11.4 GB: 7.2 GB weights")
     assert "a T4 has 15.0 GB free" in line
     estimate = memory_estimate(model_shape("meta-llama/Llama-2-13b-chat-hf"), "nf4", batch=2, prompt_tokens=1795)
@@ -38,8 +38,18 @@ def test_a_batch_too_large_for_a_t4_gets_the_batch_that_fits():
         preflight(resolve_settings("colab-t4", label_batch_size=8), T4, "a T4")
 
 
+def test_the_download_is_checked_against_the_disk_first():
+    settings = resolve_settings("colab-t4")
+    assert "First it downloads about 26.0 GB (100 GB free on disk)." in preflight(settings, T4, "a T4", disk_free=100e9)
+    with pytest.raises(OSError, match=r"Downloading meta-llama/Llama-2-13b-chat-hf needs about 26.0 GB of disk and .* "
+                                      r"has 20.0 GB free: free some space, or set HF_HOME"):
+        preflight(settings, T4, "a T4", disk_free=20e9)
+    assert "downloads" not in preflight(resolve_settings("offline"), 2e9, disk_free=1.0), "the packaged model is here"
+
+
 def test_7b_and_the_offline_model_fit():
-    assert "6.74B parameters" in preflight(resolve_settings("colab-t4", llm_model="meta-llama/Llama-2-7b-chat-hf"), T4)
+    assert "6.74B parameters" in preflight(resolve_settings("colab-t4", llm_model="meta-llama/Llama-2-7b-chat-hf"), T4,
+                                           disk_free=100e9)
     assert "0.13B parameters" in preflight(resolve_settings("offline"), 2e9, "a 2 GB laptop")
 
 
