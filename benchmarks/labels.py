@@ -147,6 +147,7 @@ def run(args) -> dict[str, Any]:
             keyword_prompt=build_keyword_prompt(settings.llm_model, tokenizer), embeddings=embeddings,
             titles=corpus.title.tolist())
         labeler.show_progress = False
+        labeler.cache_dir = None  # time the generation itself, never answers recorded by an earlier run
         start = time.perf_counter()
         labeler.extract_topics(topic_model, documents, c_tf_idf, topics)
         return labeler, time.perf_counter() - start
