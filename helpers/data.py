@@ -85,11 +85,15 @@ def read_delimited(text: str, name: str, delimiter: Optional[str]) -> tuple[pd.D
 
     if delimiter in TABS:
         delimiter = "\t"
-    try:
-        sniffed = csv.Sniffer().sniff(text[:65536], delimiters=",;\t|").delimiter
-    except csv.Error:
-        sniffed = None
-    tried, single, error = [delimiter] if delimiter else list(dict.fromkeys([sniffed, ",", ";", "\t", "|"])), None, None
+    if delimiter:
+        tried = [delimiter]
+    else:
+        try:
+            sniffed = csv.Sniffer().sniff(text[:65536], delimiters=",;\t|").delimiter
+        except csv.Error:
+            sniffed = None
+        tried = list(dict.fromkeys([sniffed, ",", ";", "\t", "|"]))
+    single, error = None, None
     for candidate in filter(None, tried):
         try:
             frame = pd.read_csv(io.StringIO(text), sep=candidate)

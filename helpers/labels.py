@@ -683,9 +683,9 @@ class BatchedTextGeneration(BaseRepresentation):
         embed = topic_model.embedding_model.embed
         vectors = unit_rows(self.embeddings[ids] if self.embeddings is not None else embed(texts))
         members = {t: np.flatnonzero(doc_topics == t) for t in prompts}
+        id_sets = {t: frozenset(ids[rows].tolist()) for t, rows in members.items()}
         before = {frozenset(r["ids"]): r for r in self.records_ if "ids" in r}  # the last fit's topics
-        kept = {t: before[frozenset(ids[rows].tolist())] for t, rows in members.items()
-                if frozenset(ids[rows].tolist()) in before}
+        kept = {t: before[id_set] for t, id_set in id_sets.items() if id_set in before}
         groups = {}
         for topic, prompt in prompts.items():
             if topic in kept:  # the same documents as before: the same label, nothing asked
@@ -697,12 +697,10 @@ class BatchedTextGeneration(BaseRepresentation):
         fresh = {r["topic"]: r for r in self.label_groups(groups, embed)} if groups else {}
         self.changes_ = {"kept": sorted(kept), "regenerated": [], "new": []}
         for topic in fresh:  # a topic holding most of two or more earlier topics (a merge) is new, else it changed
-            now = set(ids[members[topic]].tolist())
-            sources = [r for r in before.values() if r["topic"] != -1 and len(r["ids"] & now) > len(r["ids"]) / 2]
+            sources = [r for r in before.values()
+                       if r["topic"] != -1 and len(r["ids"] & id_sets[topic]) > len(r["ids"]) / 2]
             self.changes_["new" if len(sources) != 1 else "regenerated"].append(topic)
-        self.records_ = [{**kept[t], "topic": t} if t in kept else fresh[t] for t in prompts]
-        for record, t in zip(self.records_, prompts):
-            record["ids"] = frozenset(ids[members[t]].tolist())
+        self.records_ = [{**(kept[t] if t in kept else fresh[t]), "topic": t, "ids": id_sets[t]} for t in prompts]
         confidences = label_confidence(
             embed([r["label"] for r in self.records_]), vectors, doc_topics, [r["topic"] for r in self.records_])
         for record, confidence in zip(self.records_, confidences):

@@ -304,7 +304,7 @@ def preflight(settings: Settings, available: Optional[float] = None, where: str 
     if estimate["total"] <= available:
         return line + download_check(settings.llm_model, estimate["parameters"] * shape["bytes"], disk_free)
     fitting = [b for b in (8, 4, 2, 1) if b < batch and need(b)["total"] <= available]
-    if copies > 1 and memory_estimate(shape, settings.quantization, dtype, prompt, 24, batch)["total"] <= available:
+    if copies > 1 and estimate["total"] - (copies - 1) * estimate["weights"] <= available:  # one copy would fit
         advice = "free the first model before loading the next (del model; gc.collect(); torch.cuda.empty_cache())"
     elif fitting:
         advice = f"set label_batch_size to {max(1, fitting[0] // settings.label_candidates)}"
