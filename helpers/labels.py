@@ -523,7 +523,10 @@ class AnswerCache:
 
 
 def generator_identity(generator, **generation: Any) -> dict[str, Any]:
-    """Who answers: the pipeline's model (name, dtype, quantization) and the generation settings."""
+    """Who answers: the pipeline's model (name, dtype, quantization), or a server's backend and model
+    (:meth:`helpers.serving.ChatServer.identity`), and the generation settings."""
+    if hasattr(generator, "identity"):
+        return {**generator.identity(), **generation}
     model = getattr(generator, "model", None)
     config = getattr(model, "config", None)
     quantization = getattr(config, "quantization_config", None)
@@ -645,6 +648,15 @@ class BatchedTextGeneration(BaseRepresentation):
                 f"{len(todo)} of {len(prompts)} prompts have no recorded answer from this model and these settings, "
                 f"and replay_only is on: run once with replay_only = False where the model is at hand to record them."
             )
+        if hasattr(self.generator, "answers"):  # a chat server (helpers.serving): concurrent requests, recorded as they come
+            progress = tqdm(total=len(todo), desc="LLM labels (requests)", disable=not self.show_progress or not todo)
+            for i, got in self.generator.answers({i: prompts[i] for i in todo}, self.max_new_tokens, self.candidates):
+                answers[i] = got
+                if cache:
+                    cache.put(prompts[i], got)
+                progress.update()
+            progress.close()
+            return answers
         set_seed(self.random_state)
         tokenizer = getattr(self.generator, "tokenizer", None)
         if tokenizer is not None:  # any pipeline: batching needs left padding

@@ -9,6 +9,8 @@ template, the example as a previous user/assistant turn.
 
 from __future__ import annotations
 
+import re
+
 SYSTEM_PROMPT = "You are a helpful, respectful and honest assistant for labeling topics."
 
 EXAMPLE_DOCUMENTS = """\
@@ -69,6 +71,33 @@ def chat_messages() -> list[dict[str, str]]:
     ]
 
 
+class ChatMarkup:
+    """A stand-in for a tokenizer when a server applies the chat template (``llm_backend = "openai"``).
+
+    Renders the chat turns as ``<|role|>`` blocks, readable in the recorded prompts, which
+    :func:`parse_chat` turns back into exactly the same messages for the server. ``build_prompt``
+    and ``build_keyword_prompt`` use it for every model, Llama-2 included: the server renders
+    Llama-2's ``[INST]`` template from the turns.
+    """
+
+    chat_template = "turns for a chat server"
+
+    def apply_chat_template(self, messages, tokenize: bool = False, add_generation_prompt: bool = True, **_) -> str:
+        return "".join(f"<|{m['role']}|>\n{m['content']}<|end|>\n" for m in messages)
+
+
+_TURN = re.compile(r"<\|(system|user|assistant)\|>\n(.*?)<\|end\|>\n", re.S)
+
+
+def parse_chat(prompt: str) -> list[dict[str, str]]:
+    """The chat turns of a prompt rendered by :class:`ChatMarkup` (with its tags filled)."""
+    turns = [{"role": role, "content": content} for role, content in _TURN.findall(prompt)]
+    if not turns:
+        raise ValueError("This prompt has no chat turns: build it with build_prompt(model, ChatMarkup()) "
+                         "for a chat server.")
+    return turns
+
+
 def is_llama2(model_id: str) -> bool:
     """True for Llama-2 chat checkpoints, which expect the literal ``[INST]`` template."""
     return "llama-2" in model_id.lower()
@@ -80,6 +109,8 @@ def build_prompt(model_id: str, tokenizer=None) -> str:
     Llama-2 models get :func:`llama2_prompt`; other chat models get the same turns
     rendered by ``tokenizer.apply_chat_template`` (ending with the assistant's cue).
     """
+    if isinstance(tokenizer, ChatMarkup):
+        return tokenizer.apply_chat_template(chat_messages())
     if is_llama2(model_id) or tokenizer is None or not getattr(tokenizer, "chat_template", None):
         return llama2_prompt()
     return tokenizer.apply_chat_template(chat_messages(), tokenize=False, add_generation_prompt=True)
@@ -88,9 +119,11 @@ def build_prompt(model_id: str, tokenizer=None) -> str:
 def build_keyword_prompt(model_id: str, tokenizer=None) -> str:
     """The short keywords-only prompt for ``model_id``: the system prompt and ``KEYWORDS_TEMPLATE``,
     in the Llama-2 template or the model's own, like :func:`build_prompt`."""
+    messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": KEYWORDS_TEMPLATE}]
+    if isinstance(tokenizer, ChatMarkup):
+        return tokenizer.apply_chat_template(messages)
     if is_llama2(model_id) or tokenizer is None or not getattr(tokenizer, "chat_template", None):
         return f"<s>[INST] <<SYS>>\n{SYSTEM_PROMPT}\n<</SYS>>\n\n{KEYWORDS_TEMPLATE} [/INST]"
-    messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": KEYWORDS_TEMPLATE}]
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 

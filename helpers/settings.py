@@ -24,6 +24,7 @@ PACKAGED_LLM = "packaged:SmolLM2-135M-Instruct"
 QUANTIZATIONS = ("nf4", "int8", "none")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")  # "auto": what the hardware computes natively (helpers.llm)
 LABEL_METHODS = ("batched", "reference")
+LLM_BACKENDS = ("transformers", "openai")  # a model loaded here, or any OpenAI-compatible server (helpers.serving)
 STOP_WORDS = ("english", "none")
 
 
@@ -46,6 +47,10 @@ class Settings:
     first_line_title: bool = False
     embedding_model: str = PACKAGED_EMBEDDINGS
     llm_model: str = PACKAGED_LLM
+    llm_backend: str = "transformers"
+    llm_base_url: Optional[str] = None
+    llm_api_key_env: str = "OPENAI_API_KEY"  # the name of the variable holding the key, never the key
+    llm_concurrency: int = 4
     quantization: str = "none"
     min_cluster_size: Optional[int] = None
     stop_words: str = "english"
@@ -101,6 +106,7 @@ _CHOICES = {
     "quantization": QUANTIZATIONS,
     "precision": PRECISIONS,
     "label_method": LABEL_METHODS,
+    "llm_backend": LLM_BACKENDS,
     "stop_words": STOP_WORDS,
 }
 
@@ -186,9 +192,20 @@ def resolve_settings(profile: str = "offline", **overrides: Any) -> Settings:
                 + closest_hint(str(values[name]), list(choices))
             )
     for name in ("sample_size", "min_cluster_size", "label_batch_size", "nr_docs", "label_max_new_tokens",
-                 "label_doc_words", "label_candidates"):
+                 "label_doc_words", "label_candidates", "llm_concurrency"):
         if values.get(name) is not None and values[name] < 1:
             raise ValueError(f"Parameter {name!r} must be at least 1, got {values[name]}.")
+    if values.get("llm_backend") == "openai":
+        if not values.get("llm_base_url"):
+            raise ValueError("llm_backend 'openai' needs llm_base_url, the server's address, "
+                             "e.g. -p llm_base_url http://127.0.0.1:8000/v1 (README: Labels from a server).")
+        if values.get("label_method") == "reference":
+            raise ValueError("label_method 'reference' runs BERTopic's TextGeneration on a model loaded here; "
+                             "with llm_backend 'openai' use label_method 'batched'.")
+    key_env = values.get("llm_api_key_env", "OPENAI_API_KEY")
+    if not key_env.replace("_", "").isalnum():
+        raise ValueError("llm_api_key_env is the name of an environment variable (e.g. OPENAI_API_KEY), not the key "
+                         "itself: put the key in that variable.")
     for kind in values.get("compare_quantizations", "nf4").split(","):
         if kind.strip() not in QUANTIZATIONS:
             raise ValueError(

@@ -1,0 +1,117 @@
+"""Labels from a server: any OpenAI-compatible chat-completions endpoint as the labeler's LLM.
+
+vLLM, TGI, llama.cpp's server, Ollama and ``transformers serve`` all speak this API; with
+``llm_backend = "openai"`` notebooks 03 and 06 send their prompts there instead of loading a
+model (README, "Labels from a server"). The prompts are the same turns (system, one-shot
+example, main prompt) that the local path renders with the model's chat template
+(:class:`helpers.prompts.ChatMarkup`); the server applies that template itself.
+
+The API key is read from an environment variable (``llm_api_key_env``, default
+``OPENAI_API_KEY``) and stays inside the client: it is never a parameter, and it is not
+part of any output, settings file or answer-cache key.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any, Iterator, Mapping
+
+from .prompts import parse_chat
+
+START_HINT = "start one (e.g. `transformers serve <model folder> --port 8000`, README) or fix llm_base_url"
+
+
+class ChatServer:
+    """An OpenAI-compatible server as a generator for :class:`helpers.labels.BatchedTextGeneration`.
+
+    Requests go out ``concurrency`` at a time; the ``openai`` client retries 429, 5xx, timeouts and
+    dropped connections ``retries`` times with exponential backoff. An answer is greedy
+    (temperature 0); with ``candidates`` above 1 the others are sampled (temperature 0.7, a seed
+    each), since the API has no beam search. Every failure ends in one sentence that names the URL
+    and what to change (:meth:`explain`).
+    """
+
+    tokenizer = None  # the server holds it
+
+    def __init__(self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 4,
+                 retries: int = 4, timeout: float = 120.0, seed: int = 42):
+        from openai import OpenAI
+
+        if concurrency < 1:
+            raise ValueError(f"llm_concurrency must be at least 1, got {concurrency}.")
+        self.base_url, self.model, self.api_key_env = base_url, model, api_key_env
+        self.concurrency, self.seed = concurrency, seed
+        # a local server needs no key, but the client wants a non-empty one
+        self.client = OpenAI(base_url=base_url, api_key=os.environ.get(api_key_env) or "no-key",
+                             max_retries=retries, timeout=timeout)
+
+    def __repr__(self) -> str:  # no key in it
+        return f"ChatServer({self.base_url!r}, {self.model!r})"
+
+    def identity(self) -> dict[str, Any]:
+        """Who answers, for the answer cache: the backend and the model, not the URL (labels made on a
+        GPU server replay on a laptop) and never the key."""
+        return {"backend": "openai", "model": self.model}
+
+    def explain(self, error: Exception) -> Exception:
+        """One sentence for a failed request: unreachable, wrong key, unknown model, or what the server said."""
+        import openai
+
+        where = f"The LLM server at {self.base_url}"
+        if isinstance(error, openai.APIConnectionError):  # includes timeouts
+            return ConnectionError(f"{where} does not answer ({type(error).__name__}): {START_HINT}.")
+        if isinstance(error, (openai.AuthenticationError, openai.PermissionDeniedError)):
+            return PermissionError(f"{where} refused the API key (HTTP {error.status_code}): put the key in the "
+                                   f"environment variable {self.api_key_env} (never in a parameter).")
+        if isinstance(error, openai.NotFoundError):
+            return LookupError(f"{where} does not serve the model {self.model!r} (HTTP 404): set llm_model to one "
+                               f"of those it lists at {self.base_url.rstrip('/')}/models.")
+        if isinstance(error, openai.APIStatusError):
+            return RuntimeError(f"{where} refused the request for {self.model!r} (HTTP {error.status_code}: "
+                                f"{str(error.message)[:200]}); check llm_model and the server's log.")
+        return error
+
+    def check(self) -> str:
+        """Ask the server which models it serves; a sentence saying it answers, or the explained error."""
+        import openai
+
+        try:
+            served = [m.id for m in self.client.models.list()]
+        except openai.OpenAIError as error:
+            raise self.explain(error) from None
+        if served and self.model not in served:
+            raise LookupError(f"The LLM server at {self.base_url} does not serve the model {self.model!r}; it serves "
+                              f"{', '.join(served)}: set llm_model to one of them.")
+        return f"LLM server {self.base_url} answers, serving {self.model}; {self.concurrency} requests at a time"
+
+    def ask(self, prompt: str, max_new_tokens: int, temperature: float = 0.0, seed: int | None = None) -> str:
+        """One answer to one prompt (chat turns, :func:`helpers.prompts.parse_chat`), up to the first line end."""
+        import openai
+
+        try:
+            reply = self.client.chat.completions.create(
+                model=self.model, messages=parse_chat(prompt), max_tokens=max_new_tokens, temperature=temperature,
+                seed=self.seed if seed is None else seed, stop=["\n"],
+            )
+        except openai.OpenAIError as error:
+            raise self.explain(error) from None
+        return reply.choices[0].message.content or ""
+
+    def candidates(self, prompt: str, max_new_tokens: int, n: int = 1) -> list[str]:
+        """``n`` answers: the greedy one first, then ``n - 1`` sampled ones."""
+        return [self.ask(prompt, max_new_tokens)] + [
+            self.ask(prompt, max_new_tokens, temperature=0.7, seed=self.seed + k) for k in range(1, n)]
+
+    def answers(self, prompts: Mapping[int, str], max_new_tokens: int, n: int = 1) -> Iterator[tuple[int, list[str]]]:
+        """``(key, answers)`` for each prompt as it completes, ``concurrency`` requests at a time. On the
+        first failure the requests not started are cancelled and the explained error is raised: what
+        was yielded before stays yielded (the labeler has recorded it)."""
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            futures = {pool.submit(self.candidates, prompt, max_new_tokens, n): key for key, prompt in prompts.items()}
+            try:
+                for future in as_completed(futures):
+                    yield futures[future], future.result()
+            finally:
+                for future in futures:
+                    future.cancel()

@@ -1,0 +1,208 @@
+"""Labels from an OpenAI-compatible server: a real `transformers serve` on 127.0.0.1 with the offline model."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from helpers.labels import BatchedTextGeneration
+from helpers.llm import model_path
+from helpers.prompts import ChatMarkup, build_keyword_prompt, build_prompt, chat_messages, fill_prompt, parse_chat
+from helpers.serving import ChatServer
+from helpers.settings import PACKAGED_LLM, resolve_settings
+
+FAKE_KEY = "sk-FAKE-server-key-never-real-0123456789"
+SERVE = Path(sys.executable).parent / "transformers"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`transformers serve <the offline model's folder>` on 127.0.0.1, started and stopped by the tests."""
+
+    def __init__(self, port: int, log: Path):
+        self.port, self.log = port, log
+        self.model = model_path(PACKAGED_LLM)  # materialized once; the server serves this folder
+        self.url = f"http://127.0.0.1:{port}/v1"
+        self.process = None
+
+    def start(self, timeout: float = 240) -> "Server":
+        self.process = subprocess.Popen(
+            [str(SERVE), "serve", self.model, "--host", "127.0.0.1", "--port", str(self.port), "--device", "cpu"],
+            stdout=self.log.open("ab"), stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        )
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            assert self.process.poll() is None, self.log.read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as reply:
+                    if json.load(reply).get("status") == "ok":
+                        return self
+            except OSError:
+                time.sleep(1)
+        raise TimeoutError(f"transformers serve did not answer in {timeout} s: {self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    running = Server(free_port(), tmp_path_factory.mktemp("serve") / "serve.log").start()
+    yield running
+    running.stop()
+
+
+def topic_prompts(tokenizer, n: int = 6) -> list[str]:
+    """Filled labeling prompts for ``n`` BBC categories: the main prompt and the short keywords prompt."""
+    from helpers.data import load_corpus
+
+    corpus = load_corpus("packaged:bbc-news", "abstract", "title", "category", 120, 42, False)
+    prompts = []
+    for category, rows in list(corpus.groupby("category"))[:n]:
+        docs = [" ".join(text.split()[:40]) for text in rows.abstract[:3]]
+        keywords = pd.Series(" ".join(rows.abstract).lower().split()).value_counts().index[20:30].tolist()
+        prompts.append(fill_prompt(build_prompt(PACKAGED_LLM, tokenizer), docs, keywords))
+        prompts.append(fill_prompt(build_keyword_prompt(PACKAGED_LLM, tokenizer), [], keywords))
+    return prompts
+
+
+def labeler(generator, cache_dir, **kwargs) -> BatchedTextGeneration:
+    return BatchedTextGeneration(generator, prompt="", batch_size=4, max_new_tokens=16, candidates=1,
+                                 cache_dir=cache_dir, show_progress=False, **kwargs)
+
+
+# --- without a server ---------------------------------------------------------------------------------------
+
+def test_chat_markup_gives_back_exactly_the_turns_the_local_template_renders():
+    filled = fill_prompt(build_prompt(PACKAGED_LLM, ChatMarkup()), ["A <b>doc</b>\nwith two lines."], ["a", "b"])
+    expected = [dict(m, content=fill_prompt(m["content"], ["A <b>doc</b>\nwith two lines."], ["a", "b"]))
+                for m in chat_messages()]
+    assert parse_chat(filled) == expected
+    # Llama-2 too: the server renders its [INST] template from the turns
+    assert parse_chat(build_prompt("meta-llama/Llama-2-13b-chat-hf", ChatMarkup()))[0]["role"] == "system"
+    with pytest.raises(ValueError, match="ChatMarkup"):
+        parse_chat("<s>[INST] hello [/INST]")
+
+
+def test_server_settings_are_checked_with_one_sentence():
+    with pytest.raises(ValueError, match=r"needs llm_base_url.*127\.0\.0\.1:8000/v1"):
+        resolve_settings("offline", llm_backend="openai")
+    with pytest.raises(ValueError, match="use label_method 'batched'"):
+        resolve_settings("offline", llm_backend="openai", llm_base_url="http://x/v1", label_method="reference")
+    with pytest.raises(ValueError, match="not the key") as error:
+        resolve_settings("offline", llm_api_key_env=FAKE_KEY)
+    assert FAKE_KEY not in str(error.value)
+    with pytest.raises(ValueError, match="one of transformers, openai"):
+        resolve_settings("offline", llm_backend="vllm")
+
+
+def test_an_unreachable_server_is_one_sentence_with_the_url_and_how_to_start_one(tmp_path):
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    client = ChatServer(url, "any", retries=0, timeout=5)
+    with pytest.raises(ConnectionError) as error:
+        client.check()
+    assert url in str(error.value) and "transformers serve" in str(error.value)
+    with pytest.raises(ConnectionError):
+        labeler(client, tmp_path).generate(topic_prompts(ChatMarkup(), 1))
+    assert not list(tmp_path.rglob("*.json")), "nothing is recorded for answers that never came"
+
+
+# --- against a real server ----------------------------------------------------------------------------------
+
+def test_the_server_answers_and_refuses_a_model_it_does_not_serve(server):
+    assert "answers" in ChatServer(server.url, server.model).check()
+    with pytest.raises(LookupError, match="set llm_model to one of them"):
+        ChatServer(server.url, "no-such-model").check()
+
+
+def test_greedy_labels_from_the_server_equal_the_local_backends(server, small_llm, tmp_path):
+    tokenizer, _, generator = small_llm
+    local = labeler(generator, None).generate(topic_prompts(tokenizer))
+    remote = labeler(ChatServer(server.url, server.model, concurrency=4), None).generate(topic_prompts(ChatMarkup()))
+    first_lines = lambda answers: [a[0].strip().split("\n")[0] for a in answers]  # noqa: E731
+    assert first_lines(remote) == first_lines(local)
+    assert sum(bool(line) for line in first_lines(remote)) >= 10
+
+
+def test_answers_are_recorded_and_replayed_without_the_server(server, tmp_path):
+    prompts = topic_prompts(ChatMarkup(), 3)
+    first = labeler(ChatServer(server.url, server.model), tmp_path)
+    answers = first.generate(prompts)
+    assert (first.generated_, first.replayed_) == (len(prompts), 0)
+    # replayed on a machine where nothing listens: keyed by backend, model and settings, not by the URL
+    elsewhere = ChatServer(f"http://127.0.0.1:{free_port()}/v1", server.model, retries=0)
+    again = labeler(elsewhere, tmp_path, replay_only=True)
+    assert again.generate(prompts) == answers and (again.generated_, again.replayed_) == (0, len(prompts))
+    with pytest.raises(LookupError, match="replay_only"):
+        labeler(elsewhere, tmp_path, replay_only=True).generate(prompts + [prompts[0] + " "])
+    # another model, or other generation settings, never replays these answers
+    other = labeler(ChatServer(server.url, "another-model"), tmp_path, replay_only=True)
+    with pytest.raises(LookupError):
+        other.generate(prompts)
+
+
+def test_a_run_stopped_by_the_server_going_down_resumes_from_the_recorded_answers(tmp_path):
+    own = Server(free_port(), tmp_path / "serve.log").start()
+    prompts = topic_prompts(ChatMarkup(), 3)
+
+    class StopsAfterTwo(ChatServer):  # the server goes down after its second answer
+        asked = 0
+
+        def candidates(self, prompt, max_new_tokens, n=1):
+            if StopsAfterTwo.asked == 2:
+                own.stop()
+            StopsAfterTwo.asked += 1
+            return super().candidates(prompt, max_new_tokens, n)
+
+    try:
+        with pytest.raises(ConnectionError) as error:
+            labeler(StopsAfterTwo(own.url, own.model, concurrency=1, retries=1, timeout=10), tmp_path).generate(prompts)
+        assert own.url in str(error.value) and "does not answer" in str(error.value)
+        assert len(list(tmp_path.rglob("*.json"))) == 2, "the two answers that came are recorded"
+        own.start()
+        resumed = labeler(ChatServer(own.url, own.model), tmp_path)
+        answers = resumed.generate(prompts)
+        assert (resumed.replayed_, resumed.generated_) == (2, len(prompts) - 2)
+        assert all(a and a[0] is not None for a in answers)
+    finally:
+        own.stop()
+
+
+def test_notebook_03_labels_through_the_server_and_the_key_stays_out(server, tmp_path):
+    env = {**os.environ, "OPENAI_API_KEY": FAKE_KEY}
+    result = subprocess.run(
+        [sys.executable, "-m", "helpers.run", "--runs", str(tmp_path), "--name", "served", "--notebooks", "03",
+         "-p", "sample_size", "300", "-p", "llm_backend", "openai", "-p", "llm_base_url", server.url,
+         "-p", "llm_model", server.model, "-p", "cache_dir", str(tmp_path / "cache")],
+        env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run = tmp_path / "served"
+    labels = pd.read_csv(run / "labels.csv", keep_default_na=False)
+    assert (labels[labels.topic != -1].source == "llm").sum() >= 1, labels
+    settings = json.loads((run / "settings.json").read_text())
+    assert settings["llm_backend"] == "openai" and settings["llm_api_key_env"] == "OPENAI_API_KEY"
+    text = (run / "03_topic_modeling.ipynb").read_text()
+    assert "LLM server http://127.0.0.1" in text and "prompts replayed" in text
+    from conftest import assert_secret_absent
+
+    assert_secret_absent(tmp_path, FAKE_KEY)
+    assert FAKE_KEY not in result.stdout + result.stderr
