@@ -62,8 +62,9 @@ def fitted_inputs(settings, n_topics: int | None):
     corpus = load_corpus(settings.dataset, settings.text_column, settings.title_column, settings.category_column,
                          settings.sample_size, settings.seed)
     docs = corpus.abstract.tolist()
-    embedding_model = load_embedding_model(settings.embedding_model)
-    embeddings, _ = embed_documents(embedding_model, settings.embedding_model, docs, default_cache_dir(settings.cache_dir))
+    embedding_model = load_embedding_model(settings.embedding_model, settings.precision)
+    embeddings, _ = embed_documents(embedding_model, settings.embedding_model, docs, default_cache_dir(settings.cache_dir),
+                                    precision=settings.precision)
     capture = CaptureInputs()
     size, _ = fit_min_cluster_size(len(docs), settings.min_cluster_size)
     model = BERTopic(  # notebook 03's model, the LLM label replaced by a capture of its inputs

