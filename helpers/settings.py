@@ -53,6 +53,7 @@ class Settings:
     llm_concurrency: int = 4
     quantization: str = "none"
     min_cluster_size: Optional[int] = None
+    use_cuml: bool = False
     stop_words: str = "english"
     top_n_words: int = 10
     nr_docs: int = 4

@@ -19,11 +19,12 @@ SAMPLE = 300
 
 @pytest.fixture(scope="session")
 def run_dir(tmp_path_factory):
-    """One run of the whole series (``python -m helpers.run``) with a fake HF token set."""
+    """One run of the whole series (``python -m helpers.run``, exercises included) with a fake HF token set."""
     runs = tmp_path_factory.mktemp("runs")
     env = {**os.environ, "HF_TOKEN": FAKE_TOKEN}
     result = subprocess.run(
-        [sys.executable, "-m", "helpers.run", "--runs", str(runs), "--name", "test", "-p", "sample_size", str(SAMPLE)],
+        [sys.executable, "-m", "helpers.run", "--runs", str(runs), "--name", "test", "--exercises",
+         "-p", "sample_size", str(SAMPLE)],
         env=env, capture_output=True, text=True, timeout=1500,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -381,7 +382,7 @@ def test_a_run_on_your_own_files(tmp_path, shape):
         read_note = "Read export.csv (columns separated by ';', encoding cp1252 (detected"
     result = subprocess.run(
         [sys.executable, "-m", "helpers.run", "--runs", str(tmp_path / "runs"), "--name", "mine", "--notebooks", "00", "03",
-         *params], cwd=tmp_path, capture_output=True, text=True, timeout=900)
+         *params, *(["--fresh-kernels"] if shape == "txt folder" else [])], cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     run = tmp_path / "runs" / "mine"
     for name in ("00_setup_and_login.ipynb", "03_topic_modeling.ipynb"):

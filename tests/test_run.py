@@ -21,7 +21,7 @@ def test_cli_values_reach_the_notebooks_typed(tmp_path, monkeypatch):
     import helpers.run as run
 
     given = {}
-    monkeypatch.setattr(run, "execute", lambda paths, parameters, run_dir, log: given.update(parameters) or [])
+    monkeypatch.setattr(run, "execute", lambda paths, parameters, run_dir, *options: given.update(parameters) or [])
     run.main(["--runs", str(tmp_path), "--name", "x", "--notebooks", "03", "-p", "sample_size", "300",
               "-p", "label_method", "reference", "-p", "category_column", "null", "-p", "stop_words", "none"])
     assert given == {"sample_size": 300, "label_method": "reference", "category_column": None, "stop_words": "none"}
@@ -94,3 +94,51 @@ def test_path_parameters_are_read_from_where_the_command_was_typed(tmp_path):
     assert absolute_paths({"dataset": "CShorten/ML-ArXiv-Papers"}, tmp_path)["dataset"] == "CShorten/ML-ArXiv-Papers"
     # a file that is not there yet still names the caller's folder in the error the notebook raises
     assert absolute_paths({"dataset": "data/missing.csv"}, tmp_path)["dataset"] == str(tmp_path / "data" / "missing.csv")
+
+
+def _notebook(path, *cells, parameters="x = 1"):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]})] + list(cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_one_shared_kernel_keeps_the_imports_but_no_variable_of_the_notebook_before(tmp_path):
+    """The runner's default: notebooks run in one kernel (imports once per run), its namespace emptied between them."""
+    import nbformat
+
+    from helpers.run import execute
+
+    code = nbformat.v4.new_code_cell
+    first = _notebook(tmp_path / "01_a.ipynb", code("import sys, os\nleftover = 41\nimport json\nprint(os.getpid())"))
+    second = _notebook(tmp_path / "02_b.ipynb", code(
+        "import os, sys\nprint(os.getpid())\nprint('leftover' in globals(), 'json' in sys.modules, 'run_dir' in globals())"))
+    for fresh in (False, True):
+        out = tmp_path / f"out-{fresh}"
+        out.mkdir()
+        log = execute([first, second], {}, out, fresh_kernels=fresh)
+        assert [r["notebook"] for r in log] == ["01_a.ipynb", "02_b.ipynb"]
+        pids = [nbformat.read(out / name, as_version=4).cells[-1].outputs[0]["text"].split()[0] for name in ("01_a.ipynb", "02_b.ipynb")]
+        seen = nbformat.read(out / "02_b.ipynb", as_version=4).cells[-1].outputs[0]["text"].split()[1:]
+        assert seen[0] == "False", "no variable of the notebook before"
+        assert (pids[0] == pids[1]) is (not fresh), "one kernel by default, one per notebook with fresh_kernels"
+
+
+def test_exercise_solutions_run_only_when_asked(tmp_path):
+    import nbformat
+
+    from helpers.run import execute
+
+    code = nbformat.v4.new_code_cell
+    path = _notebook(tmp_path / "01_x.ipynb", code("done = []"),
+                     code("done.append('solved')\nprint('solved')", metadata={"tags": ["solution"]}))
+    for exercises in (False, True):
+        out = tmp_path / f"out-{exercises}"
+        out.mkdir()
+        execute([path], {}, out, exercises=exercises)
+        last = nbformat.read(out / "01_x.ipynb", as_version=4).cells[-1]
+        assert "done.append('solved')" in last.source, "the solution is shown either way"
+        assert (last.cell_type == "code" and last.outputs[0]["text"].strip() == "solved") is exercises

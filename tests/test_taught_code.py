@@ -69,6 +69,16 @@ def test_notebook_03_writes_the_reference_sub_models():
     assert "n_components=2" in cell_source("03_topic_modeling.ipynb", "teach:reduce-2d")
 
 
+def test_use_cuml_without_cuml_says_so_and_keeps_the_cpu_models(capsys):
+    import hdbscan
+    import umap
+
+    namespace = run_cell("03_topic_modeling.ipynb", "teach:submodels", settings=resolve_settings("offline", use_cuml=True),
+                         abstracts=["doc"] * 500, fit_min_cluster_size=__import__("helpers.topics").topics.fit_min_cluster_size)
+    assert "cuML is not importable here" in capsys.readouterr().out
+    assert isinstance(namespace["umap_model"], umap.UMAP) and isinstance(namespace["hdbscan_model"], hdbscan.HDBSCAN)
+
+
 @pytest.mark.parametrize("method", ["batched", "reference"])
 def test_notebook_03_builds_the_llm_representation_llm_representation_returns(method, small_llm):
     from helpers.labels import BatchedTextGeneration, llm_representation
