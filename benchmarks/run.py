@@ -11,6 +11,8 @@ series   ``python -m helpers.run`` (what ``make run`` calls) on the whole offlin
          cache), then cold again forced to fp32 (``-p precision fp32``). From the default and the fp32 run:
          minimum and mean cosine between their embeddings, ARI between their topic assignments, the labels
          that differ, notebook 05's metrics side by side.
+stability how far the topics move when nothing that matters changes: UMAP + HDBSCAN on fp32 vs default-precision
+         embeddings, beside fp32 with another UMAP seed and fp32 plus noise of 1e-5 (ARI, topics found).
 stages   each step of notebook 03-05 timed on its own at several corpus sizes (a random sample, seed 42;
          the largest is the whole corpus): embed, reduce (5-D UMAP), cluster (HDBSCAN), c-TF-IDF, each
          representation (KeyBERTInspired, MMR, the LLM labels, generated, nothing replayed), the 2-D UMAP,
@@ -20,6 +22,8 @@ limit    the machine's measured matmul throughput (torch, bf16 and fp32, all cor
          and labelling need (tokens x 2 x the parameters that multiply: every linear layer, attention, and
          the LM head; not the embedding lookup), so the distance of each measured stage from the physical
          limit, as a ratio.
+scale    estimates on paper (marked so) for 117k, 1M and 10M documents on a T4, an A100, an H100 and a 4-GPU
+         vLLM server, from the measured growth and FLOPs above and the GPUs' datasheet peaks.
 server   the same labelling prompts through ``transformers serve`` (the ``openai`` backend, 1 and 4 requests
          at a time) against the model loaded here (batched), on this machine, in one run.
 """
@@ -41,7 +45,6 @@ from typing import Any, Callable
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 RESULTS = REPO / "benchmarks" / "results" / "run-offline-2core.json"
-ARXIV_DOCS = 117_000  # the reference's CShorten/ML-ArXiv-Papers abstracts
 
 
 # ------------------------------------------------------------------------------------------------ series
@@ -118,6 +121,43 @@ def part_series(work: Path) -> dict[str, Any]:
     out["fp32_over_default"] = round(out["fp32_cold"]["seconds"] / out["cold"]["seconds"], 2)
     out["precision"] = compare_precisions(runs / "default-cold", runs / "fp32-cold", cold, fp32)
     return out
+
+
+def part_stability() -> dict[str, Any]:
+    """How much the topics move when nothing that matters changes: notebook 03's UMAP + HDBSCAN on the whole
+    corpus embedded in fp32 and in the default precision, beside fp32 under another UMAP seed and fp32 plus
+    Gaussian noise of 1e-5 (ARI between the topic assignments, topics found)."""
+    import numpy as np
+    from hdbscan import HDBSCAN
+    from sklearn.metrics import adjusted_rand_score
+    from umap import UMAP
+
+    from helpers.data import load_corpus
+    from helpers.machine import resolve_precision
+    from helpers.settings import resolve_settings
+    from helpers.topics import fit_min_cluster_size, load_embedding_model
+
+    settings = resolve_settings("offline")
+    docs = load_corpus(settings.dataset, settings.text_column, settings.title_column, settings.category_column,
+                       None, settings.seed, False).abstract.tolist()
+    size, _ = fit_min_cluster_size(len(docs), settings.min_cluster_size)
+    vectors = {p: load_embedding_model(settings.embedding_model, p).encode(docs, show_progress_bar=False)
+               for p in ("fp32", settings.precision)}
+
+    def topics(x, seed: int = settings.seed):
+        reduced = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=seed).fit_transform(x)
+        return HDBSCAN(min_cluster_size=size, metric="euclidean", cluster_selection_method="eom").fit_predict(reduced)
+
+    fp32 = topics(vectors["fp32"])
+    variants = {
+        f"default ({resolve_precision(settings.precision)})": topics(vectors[settings.precision]),
+        "fp32, UMAP seed 7 instead of 42": topics(vectors["fp32"], seed=7),
+        "fp32 + Gaussian noise 1e-5": topics(vectors["fp32"] + np.random.RandomState(0).normal(
+            0, 1e-5, vectors["fp32"].shape).astype(np.float32)),
+    }
+    count = lambda t: int(len(set(t.tolist())) - (-1 in t))  # noqa: E731
+    return {"fp32_topics": count(fp32), **{name: {"ari_vs_fp32": round(float(adjusted_rand_score(fp32, t)), 3),
+                                                  "topics": count(t)} for name, t in variants.items()}}
 
 
 # ------------------------------------------------------------------------------------------------ stages
@@ -215,17 +255,21 @@ def part_stages(sizes: list[int]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------ limit
-def matmul_gflops(dtype, size: int = 2048, repeats: int = 20) -> float:
-    """Measured dense matmul throughput of this machine in ``dtype``, all threads torch uses."""
+def matmul_gflops(dtype, size: int = 2048, repeats: int = 20, rounds: int = 5) -> float:
+    """Measured dense matmul throughput of this machine in ``dtype``, all threads torch uses: the best of
+    ``rounds`` rounds (the first calls pay oneDNN's kernel selection and the CPU's clock ramp)."""
     import torch
 
     a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
-    for _ in range(3):
+    for _ in range(10):
         a @ b
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
+    best = 0.0
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        best = max(best, 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9)
+    return best
 
 
 def transformer_flops_per_token(config, context: int, decoder: bool) -> float:
@@ -358,10 +402,60 @@ def part_server(n_topics: int = 12) -> dict[str, Any]:
     return out
 
 
+# ------------------------------------------------------------------------------------------------ scale
+# Datasheet peaks (dense, no sparsity) and memory of the GPUs in the estimate table.
+GPUS = {
+    "T4 (fp16, nf4 LLM)": {"tflops": 65, "gb_s": 320, "gb": 15, "count": 1},
+    "A100 80 GB (bf16)": {"tflops": 312, "gb_s": 2039, "gb": 80, "count": 1},
+    "H100 SXM (bf16)": {"tflops": 989, "gb_s": 3350, "gb": 80, "count": 1},
+    "vLLM on 4 x H100 (bf16, tensor parallel)": {"tflops": 989, "gb_s": 3350, "gb": 80, "count": 4},
+}
+# Share of the peak each reaches, assumed: a small encoder on short texts is bound by tokenization, padding and
+# launches (our CPU reached 1/5 of its matmul peak, limit part); a 13B prefill is large matmuls; nf4 pays dequantization.
+EFFICIENCY = {"encoder": 0.10, "llm": 0.35, "llm_nf4": 0.15}
+LLAMA2_13B = {"params": 13.0e9, "prompt_tokens": 1800, "new_tokens": 24, "nf4_gb": 7.2, "bf16_gb": 26.0}
+BGE_SMALL_TOKENS_PER_DOC = 230  # an ArXiv abstract in bge-small-en's tokens (it keeps up to 512)
+
+
+def part_scale(out: dict[str, Any]) -> dict[str, Any]:
+    """Estimates on paper, marked as such, for 117k, 1M and 10M documents: embeddings and labels from FLOPs
+    (bge-small-en: 12 layers of MiniLM's width, twice our packaged model's FLOPs per token; Llama-2-13B,
+    two prompts per topic) on each GPU at the ``EFFICIENCY`` share of its peak, decode bound by memory bandwidth; UMAP +
+    HDBSCAN + c-TF-IDF on this CPU from the measured growth (cuML on a GPU is not measured here); memory
+    of the embeddings (float32) and of UMAP's neighbour graph."""
+    stages, limit = out["stages"], out["limit"]
+    n0 = stages["sizes"][-1]
+    last, growth = stages["seconds"][str(n0)], stages["growth_exponent"]
+    per_doc_flops = limit["embed"]["gflops"] * 1e9 / limit["embed"]["documents"]
+    per_doc_flops *= 2 * BGE_SMALL_TOKENS_PER_DOC / (limit["embed"]["tokens"] / limit["embed"]["documents"])
+    table = {}
+    for n in (117_000, 1_000_000, 10_000_000):
+        topics = {117_000: 150, 1_000_000: 500, 10_000_000: 1_000}[n]  # min_cluster_size 150, grown with the corpus
+        prompts = 2 * topics
+        cpu = {stage: last[stage] * (n / n0) ** max(1.0, growth.get(stage, 1.0))
+               for stage in ("reduce (5-D UMAP)", "cluster (HDBSCAN)", "c-TF-IDF")}
+        row = {"topics (assumed)": topics, "embeddings GB (float32, 384 dims)": round(n * 384 * 4 / 1e9, 1),
+               "UMAP neighbour graph GB": round(n * 15 * 2 * 12 / 1e9, 2),
+               "UMAP + HDBSCAN + c-TF-IDF on this 2-core CPU (h)": round(sum(cpu.values()) / 3600, 1)}
+        for gpu, spec in GPUS.items():
+            llm_share = EFFICIENCY["llm_nf4" if "nf4" in gpu else "llm"]
+            flops = spec["tflops"] * 1e12 * llm_share * spec["count"]
+            embed_s = n * per_doc_flops / (spec["tflops"] * 1e12 * EFFICIENCY["encoder"])  # one GPU embeds
+            prefill = prompts * 2 * LLAMA2_13B["params"] * LLAMA2_13B["prompt_tokens"] / flops
+            weights_gb = LLAMA2_13B["nf4_gb"] if "nf4" in gpu else LLAMA2_13B["bf16_gb"]
+            batch = 2 if "T4" in gpu else 32  # the colab-t4 profile's label_batch_size; a server's batch
+            decode = prompts / batch * LLAMA2_13B["new_tokens"] * weights_gb / (spec["gb_s"] * spec["count"])
+            row[f"{gpu}: embed (min)"] = round(embed_s / 60, 1)
+            row[f"{gpu}: LLM labels (min)"] = round((prefill + decode) / 60, 1)
+        table[f"{n:,}"] = row
+    return {"estimates_not_measurements": True, "efficiency_assumed": EFFICIENCY, "gpus": GPUS, "table": table}
+
+
 # ------------------------------------------------------------------------------------------------ main
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--parts", nargs="*", default=["series", "stages", "limit", "server"])
+    parser.add_argument("--parts", nargs="*", default=["series", "stability", "stages", "limit", "server"],
+                        help="scale is computed whenever stages and limit are there")
     parser.add_argument("--sizes", nargs="*", type=int, default=[250, 500, 1000, 2225])
     parser.add_argument("--json", default=str(RESULTS))
     args = parser.parse_args(argv)
@@ -373,6 +467,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if "series" in args.parts:
             out["series"] = part_series(Path(work))
             print(json.dumps(out["series"], indent=1))
+        if "stability" in args.parts:
+            out["stability"] = part_stability()
+            print(json.dumps(out["stability"], indent=1))
         if "stages" in args.parts:
             out["stages"] = part_stages(args.sizes)
             print(json.dumps(out["stages"], indent=1))
@@ -385,11 +482,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if "server" in args.parts:
         out["server"] = part_server()
         print(json.dumps(out["server"], indent=1))
-    if "stages" in out:
-        s = out["stages"]
-        last, growth = s["seconds"][str(s["sizes"][-1])], s["growth_exponent"]
-        out["estimate_117k"] = {stage: round(last[stage] * (ARXIV_DOCS / s["sizes"][-1]) ** max(1.0, b), 0)
-                                for stage, b in growth.items()}
+    if "stages" in out and "limit" in out:
+        out["scale"] = part_scale(out)
+        print(json.dumps(out["scale"]["table"], indent=1))
     Path(args.json).write_text(json.dumps(out, indent=1))
     print(f"written to {args.json}")
     return out

