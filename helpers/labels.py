@@ -648,9 +648,9 @@ class BatchedTextGeneration(BaseRepresentation):
                 f"{len(todo)} of {len(prompts)} prompts have no recorded answer from this model and these settings, "
                 f"and replay_only is on: run once with replay_only = False where the model is at hand to record them."
             )
-        if hasattr(self.generator, "answers"):  # a chat server (helpers.serving): concurrent requests, recorded as they come
+        if callable(getattr(self.generator, "stream_answers", None)):  # a chat server (helpers.serving): concurrent
             progress = tqdm(total=len(todo), desc="LLM labels (requests)", disable=not self.show_progress or not todo)
-            for i, got in self.generator.answers({i: prompts[i] for i in todo}, self.max_new_tokens, self.candidates):
+            for i, got in self.generator.stream_answers({i: prompts[i] for i in todo}, self.max_new_tokens, self.candidates):
                 answers[i] = got
                 if cache:
                     cache.put(prompts[i], got)

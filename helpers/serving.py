@@ -103,7 +103,7 @@ class ChatServer:
         return [self.ask(prompt, max_new_tokens)] + [
             self.ask(prompt, max_new_tokens, temperature=0.7, seed=self.seed + k) for k in range(1, n)]
 
-    def answers(self, prompts: Mapping[int, str], max_new_tokens: int, n: int = 1) -> Iterator[tuple[int, list[str]]]:
+    def stream_answers(self, prompts: Mapping[int, str], max_new_tokens: int, n: int = 1) -> Iterator[tuple[int, list[str]]]:
         """``(key, answers)`` for each prompt as it completes, ``concurrency`` requests at a time. On the
         first failure the requests not started are cancelled and the explained error is raised: what
         was yielded before stays yielded (the labeler has recorded it)."""
