@@ -357,7 +357,7 @@ def repair_label(label: str, budget_hit: bool = False, max_words: int = MAX_LABE
             words = words[: max(starts)]
     while len(words) > 1 and words[-1].lower().strip(".,:;") in _DANGLING:
         words.pop()
-    return " ".join(words).rstrip(".,:;-–( ").strip()
+    return balanced(" ".join(words).rstrip(".,:;-–( ").strip())
 
 
 def keywords_label(keywords: list[str], n: int = 4) -> str:
@@ -427,6 +427,14 @@ def key_phrases(docs_per_topic: Mapping[int, list[str]], top_n: int = 3, stop_wo
     return phrases
 
 
+def balanced(text: str) -> str:
+    """``text`` with its brackets closed or dropped: "Stock Exchange (LSE" -> "Stock Exchange (LSE)"."""
+    opened = text.count("(") - text.count(")")
+    if opened < 0:
+        return text.replace(")", "", -opened).strip()
+    return text + ")" * opened
+
+
 def _usual_casing(phrase: str, documents: list[str]) -> Optional[str]:
     """``phrase`` as the documents most often write it, first letter capitalized; ``None`` when it
     cuts a name short: mostly followed by a capitalized word ("England coach Andy" [Robinson])."""
@@ -437,7 +445,7 @@ def _usual_casing(phrase: str, documents: list[str]) -> Optional[str]:
     if matches and sum(bool(m.group(1)) and m.group(1).istitle() for m in matches) > len(matches) / 2:
         return None
     found = Counter(m.group(0) for m in matches)
-    text = re.sub(r"\s+", " ", found.most_common(1)[0][0]) if found else phrase
+    text = balanced(re.sub(r"\s+", " ", found.most_common(1)[0][0])) if found else phrase
     return text[:1].upper() + text[1:]
 
 

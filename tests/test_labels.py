@@ -53,6 +53,8 @@ def test_prompt_repeated_before_the_answer_is_removed():
     # short and whole: left alone, even when the budget ended it
     ("The Australian Open", False, "The Australian Open"),
     ("Film awards", True, "Film"),
+    # a bracket left open is closed
+    ("Stock Exchange (LSE", False, "Stock Exchange (LSE)"),
 ])
 def test_repair_cuts_at_a_phrase_boundary_never_mid_word(answer, budget_hit, label):
     assert repair_label(answer, budget_hit) == label
@@ -113,6 +115,11 @@ def test_key_phrases_are_typical_of_their_topic_in_the_documents_casing():
     assert "Andy Robinson" in phrases[2] and not any(p.endswith("Andy") for p in phrases[2]), "no name cut short"
     assert "Mobile phone" in phrases[1]
     assert not any(p.lower().startswith(("said", "mr")) for ps in phrases.values() for p in ps)
+    # "stock exchange lse" is written "Stock Exchange (LSE" up to the phrase's last word: shown with its bracket closed
+    bracketed = key_phrases({0: ["The London Stock Exchange (LSE) rejected the bid from Deutsche Boerse."] * 3 +
+                             ["Shares in the London Stock Exchange (LSE) rose."] * 3,
+                             1: ["The mobile phone market grew."] * 3}, top_n=3)
+    assert all(p.count("(") == p.count(")") for ps in bracketed.values() for p in ps), bracketed
 
 
 def _candidate(text, source, coverage, failures=()):
