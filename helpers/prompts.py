@@ -103,28 +103,30 @@ def is_llama2(model_id: str) -> bool:
     return "llama-2" in model_id.lower()
 
 
+def _rendered(model_id: str, tokenizer, messages: list[dict[str, str]], llama2_text: str) -> str:
+    """``messages`` for ``model_id``: as chat turns for a server (:class:`ChatMarkup`), as ``llama2_text``
+    for Llama-2 or a tokenizer without a chat template, else through the tokenizer's own template."""
+    if isinstance(tokenizer, ChatMarkup):
+        return tokenizer.apply_chat_template(messages)
+    if is_llama2(model_id) or tokenizer is None or not getattr(tokenizer, "chat_template", None):
+        return llama2_text
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
 def build_prompt(model_id: str, tokenizer=None) -> str:
     """The labeling prompt for ``model_id``, with ``[DOCUMENTS]``/``[KEYWORDS]`` left to fill.
 
     Llama-2 models get :func:`llama2_prompt`; other chat models get the same turns
     rendered by ``tokenizer.apply_chat_template`` (ending with the assistant's cue).
     """
-    if isinstance(tokenizer, ChatMarkup):
-        return tokenizer.apply_chat_template(chat_messages())
-    if is_llama2(model_id) or tokenizer is None or not getattr(tokenizer, "chat_template", None):
-        return llama2_prompt()
-    return tokenizer.apply_chat_template(chat_messages(), tokenize=False, add_generation_prompt=True)
+    return _rendered(model_id, tokenizer, chat_messages(), llama2_prompt())
 
 
 def build_keyword_prompt(model_id: str, tokenizer=None) -> str:
     """The short keywords-only prompt for ``model_id``: the system prompt and ``KEYWORDS_TEMPLATE``,
     in the Llama-2 template or the model's own, like :func:`build_prompt`."""
     messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": KEYWORDS_TEMPLATE}]
-    if isinstance(tokenizer, ChatMarkup):
-        return tokenizer.apply_chat_template(messages)
-    if is_llama2(model_id) or tokenizer is None or not getattr(tokenizer, "chat_template", None):
-        return f"<s>[INST] <<SYS>>\n{SYSTEM_PROMPT}\n<</SYS>>\n\n{KEYWORDS_TEMPLATE} [/INST]"
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return _rendered(model_id, tokenizer, messages, f"<s>[INST] <<SYS>>\n{SYSTEM_PROMPT}\n<</SYS>>\n\n{KEYWORDS_TEMPLATE} [/INST]")
 
 
 def as_chat(tokenizer, text: str) -> str:
