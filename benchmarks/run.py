@@ -285,12 +285,10 @@ def transformer_flops_per_token(config, context: int, decoder: bool) -> float:
 
 
 def part_limit(stage_seconds: dict[str, float] | None, n_docs: int | None) -> dict[str, Any]:
-    import numpy as np
     import torch
 
     from helpers.data import load_corpus
-    from helpers.labels import BatchedTextGeneration
-    from helpers.llm import load_llm, make_generator
+    from helpers.llm import load_llm
     from helpers.settings import resolve_settings
     from helpers.topics import load_embedding_model
 
@@ -309,14 +307,11 @@ def part_limit(stage_seconds: dict[str, float] | None, n_docs: int | None) -> di
     decoder = model.config
     prompt_tokens = None
     if stage_seconds and "LLM prompts" in stage_seconds:
-        from helpers.prompts import build_keyword_prompt, build_prompt
+        from helpers.prompts import build_keyword_prompt, build_prompt, fill_prompt
 
         # the prompts' length: the labeller's filled prompt (4 documents of 60 words) and the short one
-        llm = BatchedTextGeneration(make_generator(model, tokenizer), prompt=build_prompt(settings.llm_model, tokenizer))
         docs = corpus.abstract.tolist()[:4]
-        from helpers.prompts import fill_prompt
-
-        main = fill_prompt(llm.prompt, [" ".join(d.split()[:60]) for d in docs], ["word"] * 10)
+        main = fill_prompt(build_prompt(settings.llm_model, tokenizer), [" ".join(d.split()[:60]) for d in docs], ["word"] * 10)
         short = fill_prompt(build_keyword_prompt(settings.llm_model, tokenizer), [], ["word"] * 10)
         prompt_tokens = [len(tokenizer(p).input_ids) for p in (main, short)]
         prompts = int(stage_seconds["LLM prompts"])
@@ -339,14 +334,12 @@ def part_limit(stage_seconds: dict[str, float] | None, n_docs: int | None) -> di
 # ------------------------------------------------------------------------------------------------ server
 def part_server(n_topics: int = 12) -> dict[str, Any]:
     """Local batched labelling vs ``transformers serve`` through the openai backend, the same prompts."""
-    import socket
-    import urllib.request
-
     from helpers.data import load_corpus
     from helpers.labels import BatchedTextGeneration
     from helpers.llm import load_llm, make_generator, model_path
+    from helpers.machine import DTYPE_NAMES, resolve_precision
     from helpers.prompts import ChatMarkup, build_keyword_prompt, build_prompt, fill_prompt
-    from helpers.serving import ChatServer
+    from helpers.serving import ChatServer, LocalServer
     from helpers.settings import resolve_settings
 
     settings = resolve_settings("offline")
@@ -373,30 +366,14 @@ def part_server(n_topics: int = 12) -> dict[str, Any]:
     out = {}
     tokenizer, model = load_llm(settings.llm_model, settings.quantization, settings.cache_dir, precision=settings.precision)
     out["local batched (prompts/s)"] = round(label(make_generator(model, tokenizer), prompts(tokenizer)), 2)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     folder = model_path(settings.llm_model)
-    dtype = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}[__import__("helpers.machine").machine.resolve_precision()]
-    server = subprocess.Popen([str(Path(sys.executable).parent / "transformers"), "serve", folder, "--host", "127.0.0.1",
-                               "--port", str(port), "--device", "cpu", "--dtype", dtype],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(1)
-        url = f"http://127.0.0.1:{port}/v1"
+    dtype = DTYPE_NAMES[resolve_precision(settings.precision)]
+    with LocalServer(folder, dtype=dtype) as server:
         asked = prompts(ChatMarkup())
-        ChatServer(url, folder).ask(asked[0], 4)  # the first request loads nothing more: warm it
+        ChatServer(server.url, folder).ask(asked[0], 4)  # the first request loads nothing more: warm it
         for concurrency in (1, 4):
             out[f"transformers serve, {concurrency} at a time (prompts/s)"] = round(
-                label(ChatServer(url, folder, concurrency=concurrency), asked), 2)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+                label(ChatServer(server.url, folder, concurrency=concurrency), asked), 2)
     out["prompts"] = 2 * len(topics)
     out["dtype"] = dtype
     return out

@@ -13,9 +13,16 @@ part of any output, settings file or answer-cache key.
 
 from __future__ import annotations
 
+import json
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Any, Iterator, Mapping
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Optional
 
 from .prompts import parse_chat
 
@@ -115,3 +122,59 @@ class ChatServer:
             finally:
                 for future in futures:
                     future.cancel()
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on at 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalServer:
+    """``transformers serve <model>`` on 127.0.0.1 (the tests and ``benchmarks/run.py`` label through it):
+    :meth:`start` returns once ``/health`` answers, :meth:`stop` ends it; also a ``with`` block. The same
+    port across a stop and a start, so a client keeps its URL. ``dtype`` (e.g. "bfloat16"): the server's
+    default, the checkpoint's, when ``None``. Its output goes to ``log`` when given."""
+
+    def __init__(self, model: str, port: Optional[int] = None, log: Optional[Path] = None, dtype: Optional[str] = None):
+        self.model, self.port, self.log, self.dtype = model, port or free_port(), log, dtype
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.process: Optional[subprocess.Popen] = None
+
+    def start(self, timeout: float = 240) -> "LocalServer":
+        command = [str(Path(sys.executable).parent / "transformers"), "serve", self.model, "--host", "127.0.0.1",
+                   "--port", str(self.port), "--device", "cpu", *(["--dtype", self.dtype] if self.dtype else [])]
+        output = self.log.open("ab") if self.log else subprocess.DEVNULL
+        self.process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
+                                        env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"transformers serve stopped (exit {self.process.returncode}): {self._tail()}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as reply:
+                    if json.load(reply).get("status") == "ok":
+                        return self
+            except OSError:
+                time.sleep(1)
+        self.stop()
+        raise TimeoutError(f"transformers serve did not answer in {timeout} s: {self._tail()}")
+
+    def _tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:] if self.log and self.log.exists() else "(no log)"
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> "LocalServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

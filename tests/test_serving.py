@@ -2,11 +2,8 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
@@ -15,57 +12,20 @@ import pytest
 from helpers.labels import BatchedTextGeneration
 from helpers.llm import model_path
 from helpers.prompts import ChatMarkup, build_keyword_prompt, build_prompt, chat_messages, fill_prompt, parse_chat
-from helpers.serving import ChatServer
+from helpers.serving import ChatServer, LocalServer, free_port
 from helpers.settings import PACKAGED_LLM, resolve_settings
 
 FAKE_KEY = "sk-FAKE-server-key-never-real-0123456789"
-SERVE = Path(sys.executable).parent / "transformers"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`transformers serve <the offline model's folder>` on 127.0.0.1, started and stopped by the tests."""
-
-    def __init__(self, port: int, log: Path):
-        self.port, self.log = port, log
-        self.model = model_path(PACKAGED_LLM)  # materialized once; the server serves this folder
-        self.url = f"http://127.0.0.1:{port}/v1"
-        self.process = None
-
-    def start(self, timeout: float = 240) -> "Server":
-        self.process = subprocess.Popen(
-            [str(SERVE), "serve", self.model, "--host", "127.0.0.1", "--port", str(self.port), "--device", "cpu"],
-            stdout=self.log.open("ab"), stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        )
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            assert self.process.poll() is None, self.log.read_text()[-3000:]
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as reply:
-                    if json.load(reply).get("status") == "ok":
-                        return self
-            except OSError:
-                time.sleep(1)
-        raise TimeoutError(f"transformers serve did not answer in {timeout} s: {self.log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+def offline_server(port: int, log: Path) -> LocalServer:
+    """`transformers serve <the offline model's folder>` (materialized once) on 127.0.0.1."""
+    return LocalServer(model_path(PACKAGED_LLM), port, log)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    running = Server(free_port(), tmp_path_factory.mktemp("serve") / "serve.log").start()
+    running = offline_server(free_port(), tmp_path_factory.mktemp("serve") / "serve.log").start()
     yield running
     running.stop()
 
@@ -160,7 +120,7 @@ def test_answers_are_recorded_and_replayed_without_the_server(server, tmp_path):
 
 
 def test_a_run_stopped_by_the_server_going_down_resumes_from_the_recorded_answers(tmp_path):
-    own = Server(free_port(), tmp_path / "serve.log").start()
+    own = offline_server(free_port(), tmp_path / "serve.log").start()
     prompts = topic_prompts(ChatMarkup(), 3)
 
     class StopsAfterTwo(ChatServer):  # the server goes down after its second answer
