@@ -28,11 +28,15 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
-from bertopic.representation._base import BaseRepresentation
 
-from .prompts import EXAMPLE_LABEL, fill_prompt
-from .machine import default_cache_dir
-from .settings import Settings
+from .machine import cache_numba_kernels, default_cache_dir
+
+cache_numba_kernels()  # before BERTopic's import compiles datashader's kernels (see its docstring)
+
+from bertopic.representation._base import BaseRepresentation  # noqa: E402
+
+from .prompts import EXAMPLE_LABEL, fill_prompt  # noqa: E402
+from .settings import Settings  # noqa: E402
 
 MAX_LABEL_WORDS = 6  # "2 to 5 words" asked; a label over 6 words reads as a headline
 

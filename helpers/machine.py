@@ -173,13 +173,61 @@ def quiet_noisy_loggers() -> None:
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
 
+# umap-learn compiles its numba kernels lazily and without numba's on-disk cache, so every new Python process
+# compiles them again (16 s on 2 cores before the first UMAP; lmcinnes/umap#1257); datashader's edge bundling,
+# which BERTopic imports through datamapplot, compiles its kernels eagerly at import (5 s).
+NUMBA_UNCACHED = ("umap.umap_", "umap.utils", "umap.layouts", "umap.distances", "umap.sparse", "datashader.bundling")
+
+
+def cache_numba_kernels(modules: tuple[str, ...] = NUMBA_UNCACHED) -> int:
+    """Turn on numba's on-disk cache for the kernels of ``modules``, as ``@njit(cache=True)`` would: each
+    compiles once per install (into the package's ``__pycache__`` beside its bytecode, as pynndescent's
+    kernels do; ``$NUMBA_CACHE_DIR`` moves it) and later processes load it. A module imported here for the
+    first time has its eager kernels cached too. Returns how many kernels it turned on; calling it again is harmless.
+    """
+    import importlib
+    import sys
+
+    import numba
+    from numba.core.caching import NullCache
+    from numba.core.dispatcher import Dispatcher
+
+    turned_on = 0
+    for name in modules:
+        if name not in sys.modules:  # kernels compiled at import (explicit signatures) are cached as they compile
+            parent = name.rpartition(".")[0]
+            try:
+                if parent:
+                    importlib.import_module(parent)  # the package's own helpers stay as they are
+            except ImportError:
+                continue
+            jit = numba.jit
+            numba.jit = lambda *args, **kwargs: jit(*args, **{"cache": True, **kwargs})
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                continue
+            finally:
+                numba.jit = jit
+        for kernel in vars(sys.modules[name]).values():
+            if (isinstance(kernel, Dispatcher) and isinstance(kernel._cache, NullCache)
+                    and kernel.py_func.__module__ == name and not kernel.py_func.__closure__):
+                try:
+                    kernel.enable_caching()
+                except RuntimeError:  # nowhere writable to cache it: it compiles in each process, as before
+                    continue
+                turned_on += 1
+    return turned_on
+
+
 def setup_notebook(settings: Settings) -> str:
-    """The first call of every notebook: quiet the noisy loggers, print the profile, the
-    device and its memory, the precision "auto" resolves to, and the key versions.
+    """The first call of every notebook: quiet the noisy loggers, cache numba's kernels on disk
+    (:func:`cache_numba_kernels`), print the profile, the device and its memory, the precision "auto" resolves to, and the key versions.
 
     Returns the device (``cuda:N`` or ``cpu``); raises when the profile needs a GPU and none is there.
     """
     quiet_noisy_loggers()
+    cache_numba_kernels()
     where = "Colab" if running_in_colab() else "local"
     print(f"profile {settings.profile!r} ({where}); {gpu_status(settings)}")
     print(f"precision 'auto' computes in {resolve_precision('auto')}; cache: {default_cache_dir(settings.cache_dir)}")
