@@ -7,12 +7,17 @@
 Parts (results in ``benchmarks/results/run-offline-2core.json``, tables printed):
 
 series   ``python -m helpers.run`` (what ``make run`` calls) on the whole offline corpus, per notebook:
-         cold (empty cache: embeddings, materialized model, recorded answers all made), then warm (the same
+         cold (empty cache: embeddings, materialized model, recorded answers, numba's compiled kernels all
+         made: a first run after install), then warm (the same
          cache), then cold again forced to fp32 (``-p precision fp32``). From the default and the fp32 run:
          minimum and mean cosine between their embeddings, ARI between their topic assignments, the labels
          that differ, notebook 05's metrics side by side.
 stability how far the topics move when nothing that matters changes: UMAP + HDBSCAN on fp32 vs default-precision
-         embeddings, beside fp32 with another UMAP seed and fp32 plus noise of 1e-5 (ARI, topics found).
+         embeddings, beside fp32 with another UMAP seed and fp32 plus noise of 1e-5 (ARI, topics found); the
+         same pairs under five seeds, with notebook 03's n_neighbors=15 and with 30.
+once     what a fresh process or an empty cache pays before any work, each way in its own process: import
+         BERTopic + the first UMAP with umap-learn's numba kernels uncached / cached and compiled / loaded;
+         the packaged GGUF converted by transformers as is / read once (the files compared).
 stages   each step of notebook 03-05 timed on its own at several corpus sizes (a random sample, seed 42;
          the largest is the whole corpus): embed, reduce (5-D UMAP), cluster (HDBSCAN), c-TF-IDF, each
          representation (KeyBERTInspired, MMR, the LLM labels, generated, nothing replayed), the 2-D UMAP,
@@ -49,12 +54,13 @@ RESULTS = REPO / "benchmarks" / "results" / "run-offline-2core.json"
 
 # ------------------------------------------------------------------------------------------------ series
 def run_series(runs: Path, name: str, cache: Path, *extra: str) -> dict[str, Any]:
-    """``python -m helpers.run`` into ``runs/name`` with ``cache`` as the cache folder; seconds per notebook."""
+    """``python -m helpers.run`` into ``runs/name`` with ``cache`` as the cache folder, numba's compiled kernels
+    included (``NUMBA_CACHE_DIR``: an empty cache is a first run after install); seconds per notebook."""
     start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "helpers.run", "--runs", str(runs), "--name", name, "--overwrite",
          "-p", "cache_dir", str(cache), *extra],
-        cwd=REPO, capture_output=True, text=True,
+        cwd=REPO, capture_output=True, text=True, env={**os.environ, "NUMBA_CACHE_DIR": str(cache / "numba")},
     )
     seconds = time.perf_counter() - start
     if result.returncode:
@@ -123,13 +129,18 @@ def part_series(work: Path) -> dict[str, Any]:
     return out
 
 
+STABILITY_SEEDS = (42, 7, 1, 2, 3)
+
+
 def part_stability() -> dict[str, Any]:
     """How much the topics move when nothing that matters changes: notebook 03's UMAP + HDBSCAN on the whole
     corpus embedded in fp32 and in the default precision, beside fp32 under another UMAP seed and fp32 plus
-    Gaussian noise of 1e-5 (ARI between the topic assignments, topics found)."""
+    Gaussian noise of 1e-5 (ARI between the topic assignments, topics found); then, for each of
+    ``STABILITY_SEEDS``, fp32 vs the default under that same seed and fp32 under that seed vs seed 42, with
+    notebook 03's ``n_neighbors=15`` and with 30 (NMI against the BBC categories beside)."""
     import numpy as np
     from hdbscan import HDBSCAN
-    from sklearn.metrics import adjusted_rand_score
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
     from umap import UMAP
 
     from helpers.data import load_corpus
@@ -138,14 +149,16 @@ def part_stability() -> dict[str, Any]:
     from helpers.topics import fit_min_cluster_size, load_embedding_model
 
     settings = resolve_settings("offline")
-    docs = load_corpus(settings.dataset, settings.text_column, settings.title_column, settings.category_column,
-                       None, settings.seed, False).abstract.tolist()
+    corpus = load_corpus(settings.dataset, settings.text_column, settings.title_column, settings.category_column,
+                         None, settings.seed, False)
+    docs, categories = corpus.abstract.tolist(), corpus.category.to_numpy()
     size, _ = fit_min_cluster_size(len(docs), settings.min_cluster_size)
     vectors = {p: load_embedding_model(settings.embedding_model, p).encode(docs, show_progress_bar=False)
                for p in ("fp32", settings.precision)}
 
-    def topics(x, seed: int = settings.seed):
-        reduced = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=seed).fit_transform(x)
+    def topics(x, seed: int = settings.seed, neighbors: int = 15):
+        reduced = UMAP(n_neighbors=neighbors, n_components=5, min_dist=0.0, metric="cosine",
+                       random_state=seed).fit_transform(x)
         return HDBSCAN(min_cluster_size=size, metric="euclidean", cluster_selection_method="eom").fit_predict(reduced)
 
     fp32 = topics(vectors["fp32"])
@@ -156,8 +169,82 @@ def part_stability() -> dict[str, Any]:
             0, 1e-5, vectors["fp32"].shape).astype(np.float32)),
     }
     count = lambda t: int(len(set(t.tolist())) - (-1 in t))  # noqa: E731
-    return {"fp32_topics": count(fp32), **{name: {"ari_vs_fp32": round(float(adjusted_rand_score(fp32, t)), 3),
-                                                  "topics": count(t)} for name, t in variants.items()}}
+    out = {"fp32_topics": count(fp32), **{name: {"ari_vs_fp32": round(float(adjusted_rand_score(fp32, t)), 3),
+                                                 "topics": count(t)} for name, t in variants.items()}}
+    out["seeds"] = {}
+    for neighbors in (15, 30):
+        rows = []
+        for seed in STABILITY_SEEDS:
+            a = fp32 if (neighbors, seed) == (15, settings.seed) else topics(vectors["fp32"], seed, neighbors)
+            b = topics(vectors[settings.precision], seed, neighbors)
+            if seed == STABILITY_SEEDS[0]:
+                first = a
+            rows.append({"seed": seed, "topics_fp32": count(a), "topics_default": count(b),
+                         "ari_default_vs_fp32": round(float(adjusted_rand_score(a, b)), 3),
+                         "ari_vs_seed_42": round(float(adjusted_rand_score(first, a)), 3),
+                         "nmi_categories_fp32": round(float(normalized_mutual_info_score(categories, a)), 3)})
+        out["seeds"][f"n_neighbors={neighbors}"] = rows
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ once
+PROCESS_START = """
+import sys, time
+start = time.perf_counter()
+if sys.argv[1] == "cached":
+    from helpers.machine import cache_numba_kernels
+    cache_numba_kernels()
+import bertopic
+imported = time.perf_counter()
+import numpy as np
+from umap import UMAP
+UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=42).fit_transform(
+    np.random.RandomState(0).normal(size=(600, 384)).astype(np.float32))
+print(round(imported - start, 1), round(time.perf_counter() - imported, 1))
+"""
+
+GGUF_CONVERSION = """
+import contextlib, hashlib, sys, time
+from pathlib import Path
+import helpers.llm as llm
+from helpers.data import package_dir
+if sys.argv[1] == "as is":
+    llm.gguf_read_once = contextlib.nullcontext
+out = Path(sys.argv[2])
+start = time.perf_counter()
+llm.materialize_gguf(package_dir(llm.GGUF_PACKAGE), llm.GGUF_FILE, out)
+seconds = time.perf_counter() - start
+digest = hashlib.sha256(b"".join((out / f).read_bytes() for f in ("model.safetensors", "tokenizer.json", "config.json")))
+print(round(seconds, 1), digest.hexdigest()[:16])
+"""
+
+
+def part_once(work: Path) -> dict[str, Any]:
+    """What a new process (or an empty cache) pays before any work, with and without this project's cuts, each
+    in its own fresh process: ``import bertopic`` + the first UMAP (600 x 384) as the packages ship (only
+    pynndescent caches its kernels), with :func:`helpers.machine.cache_numba_kernels` compiling into an empty
+    cache, and loading from it (the faster of two processes, but for the first); the packaged
+    GGUF converted by transformers as is and with :func:`helpers.llm.gguf_read_once` (same files, compared)."""
+    def run(code: str, *args: str, env: dict[str, str] | None = None) -> list[str]:
+        out = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True,
+                             env={**os.environ, **(env or {})}, check=True)
+        return out.stdout.strip().splitlines()[-1].split()
+
+    shipped, ours = {"NUMBA_CACHE_DIR": str(work / "numba-shipped")}, {"NUMBA_CACHE_DIR": str(work / "numba")}
+    run(PROCESS_START, "plain", env=shipped)  # pynndescent caches its own kernels: the next process loads those
+    rows = {}
+    for name, mode, env in (("as shipped, any later process", "plain", shipped),
+                            ("cached, first process (compiles everything)", "cached", ours),
+                            ("cached, any later process (loads)", "cached", ours)):
+        times = [[float(x) for x in run(PROCESS_START, mode, env=env)] for _ in range(1 if "first" in name else 2)]
+        rows[name] = {"import_bertopic_s": min(t[0] for t in times), "first_umap_s": min(t[1] for t in times)}
+    gguf = {}
+    for mode in ("as is", "read once"):
+        seconds, digest = run(GGUF_CONVERSION, mode, str(work / mode.replace(" ", "-")))
+        gguf[mode] = {"seconds": float(seconds), "files_sha256": digest}
+    gguf["same_files"] = gguf["as is"]["files_sha256"] == gguf["read once"]["files_sha256"]
+    gguf["speedup"] = round(gguf["as is"]["seconds"] / gguf["read once"]["seconds"], 2)
+    return {"new_process": rows, "gguf_conversion": gguf}
 
 
 # ------------------------------------------------------------------------------------------------ stages
@@ -431,7 +518,7 @@ def part_scale(out: dict[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------ main
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--parts", nargs="*", default=["series", "stability", "stages", "limit", "server"],
+    parser.add_argument("--parts", nargs="*", default=["series", "stability", "once", "stages", "limit", "server"],
                         help="scale is computed whenever stages and limit are there")
     parser.add_argument("--sizes", nargs="*", type=int, default=[250, 500, 1000, 2225])
     parser.add_argument("--json", default=str(RESULTS))
@@ -447,6 +534,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if "stability" in args.parts:
             out["stability"] = part_stability()
             print(json.dumps(out["stability"], indent=1))
+        if "once" in args.parts:
+            out["once"] = part_once(Path(work))
+            print(json.dumps(out["once"], indent=1))
         if "stages" in args.parts:
             out["stages"] = part_stages(args.sizes)
             print(json.dumps(out["stages"], indent=1))

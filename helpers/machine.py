@@ -188,9 +188,12 @@ def cache_numba_kernels(modules: tuple[str, ...] = NUMBA_UNCACHED) -> int:
     import importlib
     import sys
 
-    import numba
-    from numba.core.caching import NullCache
-    from numba.core.dispatcher import Dispatcher
+    try:
+        import numba
+        from numba.core.caching import NullCache
+        from numba.core.dispatcher import Dispatcher
+    except ImportError:  # another numba layout: the kernels compile in each process, as before
+        return 0
 
     turned_on = 0
     for name in modules:
