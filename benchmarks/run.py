@@ -1,6 +1,6 @@
 """Benchmark: the whole series and each of its stages, timed, with the machine's physical limit beside them.
 
-    .venv/bin/python benchmarks/run.py                         # every part (about 25 min on 2 cores)
+    .venv/bin/python benchmarks/run.py                         # every part (about 35 min on 2 cores)
     .venv/bin/python benchmarks/run.py --parts stages limit    # some parts
     .venv/bin/python benchmarks/run.py --sizes 250 500 --json out.json
 
