@@ -225,7 +225,8 @@ def cache_numba_kernels(modules: tuple[str, ...] = NUMBA_UNCACHED) -> int:
 
 def setup_notebook(settings: Settings) -> str:
     """The first call of every notebook: quiet the noisy loggers, cache numba's kernels on disk
-    (:func:`cache_numba_kernels`), print the profile, the device and its memory, the precision "auto" resolves to, and the key versions.
+    (:func:`cache_numba_kernels`), print the profile, the device and its memory, the precision
+    "auto" resolves to, and the key versions.
 
     Returns the device (``cuda:N`` or ``cpu``); raises when the profile needs a GPU and none is there.
     """
