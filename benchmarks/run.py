@@ -156,17 +156,25 @@ def part_stability() -> dict[str, Any]:
     vectors = {p: load_embedding_model(settings.embedding_model, p).encode(docs, show_progress_bar=False)
                for p in ("fp32", settings.precision)}
 
-    def topics(x, seed: int = settings.seed, neighbors: int = 15):
+    def cluster(x, seed: int, neighbors: int):
         reduced = UMAP(n_neighbors=neighbors, n_components=5, min_dist=0.0, metric="cosine",
                        random_state=seed).fit_transform(x)
         return HDBSCAN(min_cluster_size=size, metric="euclidean", cluster_selection_method="eom").fit_predict(reduced)
 
-    fp32 = topics(vectors["fp32"])
+    fitted: dict[tuple[str, int, int], Any] = {}
+
+    def topics(precision: str, seed: int = settings.seed, neighbors: int = 15):
+        """Topics of the ``precision`` embeddings, each (precision, seed, n_neighbors) fitted once."""
+        if (precision, seed, neighbors) not in fitted:
+            fitted[precision, seed, neighbors] = cluster(vectors[precision], seed, neighbors)
+        return fitted[precision, seed, neighbors]
+
+    fp32 = topics("fp32")
     variants = {
-        f"default ({resolve_precision(settings.precision)})": topics(vectors[settings.precision]),
-        "fp32, UMAP seed 7 instead of 42": topics(vectors["fp32"], seed=7),
-        "fp32 + Gaussian noise 1e-5": topics(vectors["fp32"] + np.random.RandomState(0).normal(
-            0, 1e-5, vectors["fp32"].shape).astype(np.float32)),
+        f"default ({resolve_precision(settings.precision)})": topics(settings.precision),
+        "fp32, UMAP seed 7 instead of 42": topics("fp32", seed=7),
+        "fp32 + Gaussian noise 1e-5": cluster(vectors["fp32"] + np.random.RandomState(0).normal(
+            0, 1e-5, vectors["fp32"].shape).astype(np.float32), settings.seed, 15),
     }
     count = lambda t: int(len(set(t.tolist())) - (-1 in t))  # noqa: E731
     out = {"fp32_topics": count(fp32), **{name: {"ari_vs_fp32": round(float(adjusted_rand_score(fp32, t)), 3),
@@ -175,8 +183,7 @@ def part_stability() -> dict[str, Any]:
     for neighbors in (15, 30):
         rows = []
         for seed in STABILITY_SEEDS:
-            a = fp32 if (neighbors, seed) == (15, settings.seed) else topics(vectors["fp32"], seed, neighbors)
-            b = topics(vectors[settings.precision], seed, neighbors)
+            a, b = topics("fp32", seed, neighbors), topics(settings.precision, seed, neighbors)
             if seed == STABILITY_SEEDS[0]:
                 first = a
             rows.append({"seed": seed, "topics_fp32": count(a), "topics_default": count(b),
