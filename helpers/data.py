@@ -8,6 +8,7 @@ when the source has one, ``category`` (a known label, used for evaluation).
 
 from __future__ import annotations
 
+import codecs
 import importlib.util
 from collections import Counter
 from pathlib import Path
@@ -55,8 +56,8 @@ def decode(data: bytes, name: str, encoding: Optional[str] = None) -> tuple[str,
     without BOM), else what charset-normalizer detects (Windows-1252 when it fits: spreadsheets
     on Windows write it). Nothing fits: one sentence naming the file, the byte and its offset."""
     if encoding:
-        try:
-            return data.decode(encoding), encoding
+        try:  # a BOM is not text: "utf-8" given reads like "utf-8-sig" (else the first column is "\ufefftext")
+            return data.decode("utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding), encoding
         except LookupError:
             raise ValueError(f"Unknown encoding {encoding!r}; use e.g. 'utf-8', 'cp1252' or 'latin-1'.") from None
         except UnicodeDecodeError as error:
@@ -114,7 +115,8 @@ def read_json_lines(text: str, name: str, skip_bad_lines: bool = False) -> tuple
     import json
 
     rows, broken = [], []
-    for number, line in enumerate(text.splitlines(), 1):
+    # "\n" only: splitlines() also splits on U+2028, U+0085 and others, which JSON allows inside a string
+    for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:

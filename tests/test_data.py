@@ -178,3 +178,38 @@ def test_most_documents_longer_than_the_window_are_warned_about():
     note = truncation_note(model, long_docs)
     assert note.startswith("60% of the documents are longer than the embedding model's window of 256 tokens")
     assert truncation_note(model, ["short text"] * 10) is None
+
+
+# ---- issue 25, items 13 and 14 -------------------------------------------------------------
+def test_json_lines_keep_line_and_paragraph_separators_inside_their_strings(tmp_path):
+    """JSON allows U+2028, U+2029 and U+0085 raw inside a string; only "\\n" ends a JSON Lines record."""
+    import json
+
+    texts = ["First line\u2028second line of one document.", "A\u0085b\u2029c: still one document.", "Plain."]
+    path = tmp_path / "docs.jsonl"
+    path.write_text("\r\n".join(json.dumps({"text": t}, ensure_ascii=False) for t in texts) + "\n", encoding="utf-8")
+    corpus = load_corpus(str(path), text_column="text")
+    assert len(corpus) == 3 and "\u2028" in "".join(corpus.abstract)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "UTF8", "utf_8"])
+@pytest.mark.parametrize("shape", [".jsonl", ".json", "folder"])
+def test_a_forced_utf8_encoding_drops_the_byte_order_mark(tmp_path, encoding, shape):
+    """Windows tools write UTF-8 with a BOM; ``encoding = "utf-8"`` must not keep it as text."""
+    import json
+
+    rows = [{"text": t, "title": f"t{i}"} for i, t in enumerate(FRENCH)]
+    bom = "\ufeff".encode("utf-8")
+    if shape == "folder":
+        path = tmp_path / "texts"
+        path.mkdir()
+        for row in rows:
+            (path / f"{row['title']}.txt").write_bytes(bom + f"{row['text']}".encode("utf-8"))
+        corpus = load_corpus(str(path), encoding=encoding)
+    else:
+        path = tmp_path / f"docs{shape}"
+        text = "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) if shape == ".jsonl" else json.dumps(rows)
+        path.write_bytes(bom + text.encode("utf-8"))
+        corpus = load_corpus(str(path), text_column="text", encoding=encoding)
+    assert sorted(corpus.abstract) == sorted(FRENCH)
+    assert not any("\ufeff" in t for t in [*corpus.abstract, *corpus.title])
