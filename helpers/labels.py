@@ -29,14 +29,9 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
-from .machine import cache_numba_kernels, default_cache_dir
-
-cache_numba_kernels()  # before BERTopic's import compiles datashader's kernels (see its docstring)
-
-from bertopic.representation._base import BaseRepresentation  # noqa: E402
-
-from .prompts import EXAMPLE_LABEL, fill_prompt  # noqa: E402
-from .settings import Settings  # noqa: E402
+from .machine import default_cache_dir
+from .prompts import EXAMPLE_LABEL, fill_prompt
+from .settings import Settings
 
 MAX_LABEL_WORDS = 6  # "2 to 5 words" asked; a label over 6 words reads as a headline
 
@@ -548,7 +543,27 @@ def generator_identity(generator, **generation: Any) -> dict[str, Any]:
             **generation}
 
 
-class BatchedTextGeneration(BaseRepresentation):
+@lru_cache(maxsize=1)
+def _as_representation(cls: type) -> type:
+    """``cls`` as a BERTopic representation model (a subclass of its ``BaseRepresentation``, the same name).
+    BERTopic is imported here, when the first labeler is made, not when this module is: importing
+    ``helpers.labels`` (or ``helpers.evaluation``) pulls in neither BERTopic, UMAP nor datashader."""
+    from bertopic.representation._base import BaseRepresentation
+
+    return type(cls.__name__, (cls, BaseRepresentation), {"__module__": cls.__module__, "__doc__": cls.__doc__,
+                                                            "__qualname__": _REPRESENTATION})
+
+
+_REPRESENTATION = "_BatchedRepresentation"  # the name pickle finds that class by (module __getattr__ below)
+
+
+def __getattr__(name: str):
+    if name == _REPRESENTATION:
+        return _as_representation(BatchedTextGeneration)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class BatchedTextGeneration:
     """Batched, greedy LLM topic labels a reader would keep; use it wherever ``TextGeneration`` fits.
 
     Builds every topic's prompt first (the same ``[DOCUMENTS]``/``[KEYWORDS]`` filling
@@ -574,6 +589,10 @@ class BatchedTextGeneration(BaseRepresentation):
     After fitting, ``llm.records_`` lists per topic the prompt, raw answers, every
     candidate with its verdict, the label, where it came from and its confidence.
     """
+
+    def __new__(cls, *args, **kwargs):
+        # an instance of BERTopic's BaseRepresentation too (BERTopic checks), made without importing it here
+        return super().__new__(_as_representation(cls) if cls is BatchedTextGeneration else cls)
 
     def __init__(
         self,

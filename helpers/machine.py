@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
 
@@ -179,61 +180,73 @@ def quiet_noisy_loggers() -> None:
 NUMBA_UNCACHED = ("umap.umap_", "umap.utils", "umap.layouts", "umap.distances", "umap.sparse", "datashader.bundling")
 
 
+@contextmanager
+def numba_jit_cached():
+    """While inside: ``numba.jit`` (and so ``njit``) caches what it compiles, as ``cache=True`` would. Put
+    back on the way out; :func:`cache_numba_kernels` wraps only the imports of the modules it names in it."""
+    import numba
+
+    jit = numba.jit
+    numba.jit = lambda *args, **kwargs: jit(*args, **{"cache": True, **kwargs})
+    try:
+        yield
+    finally:
+        numba.jit = jit
+
+
 def cache_numba_kernels(modules: tuple[str, ...] = NUMBA_UNCACHED) -> int:
     """Turn on numba's on-disk cache for the kernels of ``modules``, as ``@njit(cache=True)`` would: each
     compiles once per install (into the package's ``__pycache__`` beside its bytecode, as pynndescent's
     kernels do; ``$NUMBA_CACHE_DIR`` moves it) and later processes load it. A module imported here for the
-    first time has its eager kernels cached too. Returns how many kernels it turned on; calling it again is harmless.
+    first time has its eager kernels cached too (:func:`numba_jit_cached` around its import). Only
+    :func:`setup_notebook` calls it (and says so); importing ``helpers`` never does. Returns how many
+    kernels of ``modules`` cache on disk; calling it again is harmless.
     """
     import importlib
     import sys
 
     try:
-        import numba
         from numba.core.caching import NullCache
         from numba.core.dispatcher import Dispatcher
     except ImportError:  # another numba layout: the kernels compile in each process, as before
         return 0
 
-    turned_on = 0
+    cached = 0
     for name in modules:
         if name not in sys.modules:  # kernels compiled at import (explicit signatures) are cached as they compile
-            parent = name.rpartition(".")[0]
             try:
-                if parent:
-                    importlib.import_module(parent)  # the package's own helpers stay as they are
+                if name.rpartition(".")[0]:
+                    importlib.import_module(name.rpartition(".")[0])  # the package's own helpers stay as they are
+                with numba_jit_cached():
+                    importlib.import_module(name)
             except ImportError:
                 continue
-            jit = numba.jit
-            numba.jit = lambda *args, **kwargs: jit(*args, **{"cache": True, **kwargs})
-            try:
-                importlib.import_module(name)
-            except ImportError:
-                continue
-            finally:
-                numba.jit = jit
         for kernel in vars(sys.modules[name]).values():
-            if (isinstance(kernel, Dispatcher) and isinstance(kernel._cache, NullCache)
-                    and kernel.py_func.__module__ == name and not kernel.py_func.__closure__):
+            if not (isinstance(kernel, Dispatcher) and kernel.py_func.__module__ == name
+                    and not kernel.py_func.__closure__):
+                continue
+            if isinstance(kernel._cache, NullCache):
                 try:
                     kernel.enable_caching()
                 except RuntimeError:  # nowhere writable to cache it: it compiles in each process, as before
                     continue
-                turned_on += 1
-    return turned_on
+            cached += 1
+    return cached
 
 
 def setup_notebook(settings: Settings) -> str:
     """The first call of every notebook: quiet the noisy loggers, cache numba's kernels on disk
-    (:func:`cache_numba_kernels`), print the profile, the device and its memory, the precision
-    "auto" resolves to, and the key versions.
+    (:func:`cache_numba_kernels`: the one place the series does it, and it says so), print the profile,
+    the device and its memory, the precision "auto" resolves to, and the key versions.
 
     Returns the device (``cuda:N`` or ``cpu``); raises when the profile needs a GPU and none is there.
     """
     quiet_noisy_loggers()
-    cache_numba_kernels()
+    cached = cache_numba_kernels()
     where = "Colab" if running_in_colab() else "local"
     print(f"profile {settings.profile!r} ({where}); {gpu_status(settings)}")
+    print(f"numba: {cached} kernels of umap-learn and datashader cached on disk by this call (compiled once, "
+          f"then loaded; numba.jit was wrapped only while it imported them)")
     print(f"precision 'auto' computes in {resolve_precision('auto')}; cache: {default_cache_dir(settings.cache_dir)}")
     print("versions:", ", ".join(f"{name} {version}" for name, version in package_versions().items()))
     return compute_device()
