@@ -404,8 +404,21 @@ def compare_evaluations(
     return frame
 
 
+def _flat(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` with nested mappings spelled out: ``{"versions": {"torch": "2.8"}}`` -> ``{"versions.torch": "2.8"}``."""
+    flat = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{k}": v for k, v in _flat(value).items()})
+        else:
+            flat[key] = value
+    return flat
+
+
 def settings_differences(a: dict[str, Any], b: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """The settings two runs do not share: ``{name: (a's value, b's value)}``."""
+    """The settings two runs do not share: ``{name: (a's value, b's value)}``, including what they ran with
+    (``settings.json``'s ``precision_resolved`` and each key library's ``versions.<name>``)."""
+    a, b = _flat(a), _flat(b)
     return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
 
 
@@ -418,6 +431,13 @@ def comparability_notes(a: dict[str, Any], b: dict[str, Any], settings_a: dict, 
         notes.append("The runs use different embedding models: faithfulness scores are not on the same scale.")
     if a["method"] != b["method"]:
         notes.append("The evaluations were computed with different settings (see `method`).")
+    precisions = settings_a.get("precision_resolved"), settings_b.get("precision_resolved")
+    if precisions[0] != precisions[1]:
+        notes.append(f"The runs computed in different precisions ({precisions[0]} and {precisions[1]}; None: not "
+                     f"recorded): the topics move with precision as much as with another seed (BENCHMARKS.md).")
+    versions = [k for k in settings_differences(settings_a, settings_b) if k.startswith("versions.")]
+    if versions:
+        notes.append(f"The runs used other versions of {', '.join(v.split('.', 1)[1] for v in versions)}.")
     return notes
 
 

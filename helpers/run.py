@@ -56,7 +56,8 @@ def parse_value(text: str) -> Any:
     return yaml.safe_load(text)
 
 
-PATH_PARAMETERS = ("compare_with", "cache_dir")  # always paths
+# The one list of parameters that are always paths (a file or folder), read from where the command was typed.
+PATH_PARAMETERS = ("compare_with", "cache_dir", "edited_labels")
 # a path when it names a file (helpers.data.is_file_source), else a Hub id or "packaged:..."
 FILE_PARAMETERS = ("dataset",)
 
@@ -88,38 +89,109 @@ def check_names(parameters: dict[str, Any], declared: dict[Path, dict[str, Any]]
             raise SystemExit(f"Unknown parameter {name!r}. Valid parameters: {', '.join(valid)}.{closest_hint(name, valid)}")
 
 
-def outdated_results(run_dir: Path, paths: list[Path]) -> list[Path]:
-    """What an overwrite must remove before re-running ``paths`` in ``run_dir``.
+# Which notebooks read which notebook's results (``load_results``): re-running a notebook makes the results of
+# those that read it stale. 04, 05 and 06 each read 03's topics and nothing of one another (06 reuses 05's
+# evaluation.json only when it was computed the same way from the same topics); 00-02 write no results.
+READS_FROM = {
+    "04_visualization": ("03_topic_modeling",),
+    "05_evaluation": ("03_topic_modeling",),
+    "06_refining_topics": ("03_topic_modeling",),
+}
+RUN_LOG = "run_log.json"
 
-    The executed copies and results of every notebook from the first one re-run on: the later
-    ones were made from the results being replaced (a ``documents.html`` drawn from the old
-    topics must not sit next to the new ones). Results of earlier notebooks stay: they are the
-    input of the re-run (``--notebooks 05`` re-evaluates the existing topics).
-    """
-    first = min(p.stem for p in paths)
-    later = [p for p in notebook_paths() if p.stem >= first]
-    names = [p.name for p in later] + [n for p in later for n in PRODUCES.get(p.stem, ())]
-    return [run_dir / n for n in names if (run_dir / n).exists()]
+
+def stale_notebooks(rerun: list[str]) -> list[str]:
+    """The notebooks (stems) whose results a re-run of ``rerun`` replaces or makes stale: those, and every
+    notebook that reads their results (:data:`READS_FROM`), transitively."""
+    stale = set(rerun)
+    while True:
+        more = {reader for reader, sources in READS_FROM.items() if stale & set(sources)} - stale
+        if not more:
+            return sorted(stale)
+        stale |= more
+
+
+def outdated_results(run_dir: Path, paths: list[Path]) -> list[Path]:
+    """What an overwrite must replace before re-running ``paths`` in ``run_dir``: the executed copies and
+    results of the notebooks re-run and of those that read their results (:func:`stale_notebooks`: a
+    ``documents.html`` drawn from old topics must not sit next to new ones), and the run log. Everything
+    else stays (``--notebooks 04`` keeps 05's evaluation and 06's ``refined/``; ``--notebooks 05``
+    re-evaluates the existing topics)."""
+    return [run_dir / n for n in replaced_names(paths) if (run_dir / n).exists()]
+
+
+def replaced_names(paths: list[Path]) -> list[str]:
+    """The names in a run folder that a re-run of ``paths`` writes or makes stale (see :func:`outdated_results`)."""
+    stems = stale_notebooks([p.stem for p in paths])
+    return [f"{s}.ipynb" for s in stems] + [n for s in stems for n in PRODUCES.get(s, ())] + [RUN_LOG]
+
+
+def run_folder(runs: Path, name: str) -> Path:
+    """``runs/name``, refused with one sentence unless ``name`` is one plain folder name inside ``runs``
+    (no path, no ``..``, not hidden): ``--overwrite`` must never reach results outside ``--runs``."""
+    runs = Path(runs).resolve()
+    plain = name and name == Path(name).name and not name.startswith(".") and "\\" not in name
+    if not plain or (runs / name).resolve().parent != runs:
+        raise SystemExit(f"--name must be one folder name inside --runs ({runs}), e.g. bbc-500, not a path: "
+                         f"to write elsewhere, pass --runs <parent folder> --name <folder>.")
+    return runs / name
 
 
 def prepare_run_dir(runs: Path, name: str, overwrite: bool, paths: list[Path]) -> Path:
-    """Create ``runs/name``; refuse to reuse a non-empty one unless ``overwrite``, which removes the
-    results the re-run will replace or make stale (:func:`outdated_results`) and says so."""
-    import shutil
-
-    run_dir = (runs / name).resolve()
-    if run_dir.exists() and any(run_dir.iterdir()):
-        if not overwrite:
-            raise SystemExit(
-                f"Run folder {run_dir} already exists. Pick another --name, or pass --overwrite to replace its results."
-            )
-        removed = outdated_results(run_dir, paths)
-        for path in removed:
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-        if removed:
-            print(f"[run] --overwrite: removed {', '.join(p.name for p in removed)} from {run_dir}", flush=True)
+    """Create ``runs/name`` (:func:`run_folder`); refuse to reuse a non-empty one unless ``overwrite``
+    (then :func:`move_aside` puts what the re-run replaces out of the way)."""
+    run_dir = run_folder(runs, name)
+    if run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
+        raise SystemExit(
+            f"Run folder {run_dir} already exists. Pick another --name, or pass --overwrite to replace its results."
+        )
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
+
+
+def move_aside(run_dir: Path, outdated: list[Path]) -> Optional[Path]:
+    """Move ``outdated`` (:func:`outdated_results`) into a hidden folder beside ``run_dir`` and say so;
+    :func:`restore` puts them back when the re-run fails, :func:`discard` removes them when it succeeds.
+    Returns that folder, or ``None`` when there was nothing to move."""
+    if not outdated:
+        return None
+    aside = run_dir.parent / f".{run_dir.name}.replaced-{datetime.now():%Y%m%d-%H%M%S}-{time.time_ns() % 10**6}"
+    aside.mkdir()
+    for path in outdated:
+        path.rename(aside / path.name)
+    print(f"[run] --overwrite: moved {', '.join(p.name for p in outdated)} aside to {aside}; they come back if "
+          f"the re-run fails", flush=True)
+    return aside
+
+
+def restore(run_dir: Path, aside: Path, paths: list[Path], failed_copy: Optional[Path] = None) -> Optional[Path]:
+    """After a failed re-run of ``paths``: remove what it wrote or left half-made (:func:`replaced_names`) and
+    move the results put ``aside`` back. The failed notebook's executed copy is kept as
+    ``<name>.failed.ipynb``; returns its path."""
+    import shutil
+
+    kept = None
+    if failed_copy is not None and failed_copy.exists():
+        kept = failed_copy.with_suffix(".failed.ipynb")
+        failed_copy.replace(kept)
+    for name in replaced_names(paths):
+        new = run_dir / name
+        if new.is_dir():
+            shutil.rmtree(new)
+        elif new.exists():
+            new.unlink()
+    for old in aside.iterdir():
+        old.rename(run_dir / old.name)
+    aside.rmdir()
+    return kept
+
+
+def discard(aside: Optional[Path]) -> None:
+    """After a successful re-run: remove the results it replaced."""
+    import shutil
+
+    if aside is not None:
+        shutil.rmtree(aside)
 
 
 def written_since(run_dir: Path, start: float) -> list[Path]:
@@ -170,6 +242,14 @@ def reset_namespace(km) -> None:
         client.stop_channels()
 
 
+class NotebookFailed(SystemExit):
+    """A notebook of the run raised: what it raised (``summary``) and its executed copy (``output``)."""
+
+    def __init__(self, summary: str, output: Path):
+        super().__init__(f"{summary}\nThe executed copy with the error is {output}")
+        self.summary, self.output = summary, output
+
+
 def execute(paths: list[Path], parameters: dict[str, Any], run_dir: Path, log_output: bool = False,
             exercises: bool = False, fresh_kernels: bool = False) -> list[dict]:
     """Run each notebook with papermill into ``run_dir``; stop at the first failure.
@@ -202,9 +282,7 @@ def execute(paths: list[Path], parameters: dict[str, Any], run_dir: Path, log_ou
                         progress_bar=False, log_output=log_output, **({"km": km} if km is not None else {}),
                     )
                 except papermill.PapermillExecutionError as error:
-                    raise SystemExit(
-                        f"{path.name} failed: {error.ename}: {error.evalue}\nThe executed copy with the error is {output}"
-                    ) from None
+                    raise NotebookFailed(f"{path.name} failed: {error.ename}: {error.evalue}", output) from None
                 log.append({"notebook": path.name, "seconds": round(time.perf_counter() - start, 1)})
                 print(f"[run] {path.name} done in {log[-1]['seconds']} s", flush=True)
                 (run_dir / "run_log.json").write_text(json.dumps(log, indent=2))
@@ -214,8 +292,8 @@ def execute(paths: list[Path], parameters: dict[str, Any], run_dir: Path, log_ou
     return log
 
 
-def main(argv: Optional[list[str]] = None) -> Path:
-    """Command-line entry point; returns the run folder."""
+def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
+    """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m helpers.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--name", help="run folder name under --runs (default: <profile>-<date>-<time>)")
     parser.add_argument("--runs", default=str(REPO / "runs"), help="parent folder of run folders (default: runs/)")
@@ -223,27 +301,73 @@ def main(argv: Optional[list[str]] = None) -> Path:
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="a notebook parameter, e.g. -p sample_size 500 (repeatable; wins over --config)")
     parser.add_argument("--notebooks", nargs="*", help="only these notebooks, by number or name prefix (e.g. 03 04)")
-    parser.add_argument("--overwrite", action="store_true", help="replace the results of an existing run folder")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the results of an existing run folder that the notebooks run (and those that "
+                             "read them) write; the old ones come back if the re-run fails")
     parser.add_argument("--log-output", action="store_true", help="stream the notebooks' outputs to the terminal")
     parser.add_argument("--exercises", action="store_true", help="also run the exercises' solutions (tests do)")
     parser.add_argument("--fresh-kernels", action="store_true",
                         help="one kernel per notebook, as Jupyter opens them (default: one for the run, reset between)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def gather_parameters(config: Optional[str], given: list[tuple[str, str]], cwd: Path) -> dict[str, Any]:
+    """The parameters of ``--config`` and ``-p`` (which wins), typed, their paths made absolute against ``cwd``."""
     parameters: dict[str, Any] = {}
-    if args.config:
-        loaded = yaml.safe_load(Path(args.config).read_text()) or {}
+    if config:
+        loaded = yaml.safe_load(Path(config).read_text()) or {}
         if not isinstance(loaded, dict):
-            raise SystemExit(f"{args.config} must hold a mapping of parameter names to values.")
+            raise SystemExit(f"{config} must hold a mapping of parameter names to values.")
         parameters.update(loaded)
-    parameters.update({name: parse_value(value) for name, value in args.parameter})
-    parameters = absolute_paths(parameters, Path.cwd())
+    parameters.update({name: parse_value(value) for name, value in given})
+    return absolute_paths(parameters, cwd)
+
+
+def check_values(parameters: dict[str, Any]) -> None:
+    """Check the settings' values as the notebooks will (``resolve_settings``) before papermill writes any of
+    them into an executed notebook: a bad value, a key given as ``llm_api_key_env`` or a URL carrying a user
+    name and password stops the run here with one sentence, and nothing is written."""
+    from .settings import knob_names, resolve_settings, url_has_credentials
+
+    if url_has_credentials(parameters.get("llm_base_url")):
+        raise SystemExit("llm_base_url carries a user name or password, which the executed notebooks would keep: "
+                         "give the URL without them and put the server's key in the environment variable that "
+                         "llm_api_key_env names (OPENAI_API_KEY unless you set it).")
+    knobs = {k: v for k, v in parameters.items() if k in knob_names()}
+    try:
+        resolve_settings(parameters.get("profile", "offline"), **knobs)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+
+
+def run_replacing(paths: list[Path], parameters: dict[str, Any], run_dir: Path, overwrite: bool, *options) -> None:
+    """:func:`execute`; with ``overwrite``, the results it replaces are moved aside first (:func:`move_aside`),
+    removed once it succeeds, and put back, with the failed notebook's copy kept, when it fails."""
+    aside = move_aside(run_dir, outdated_results(run_dir, paths)) if overwrite else None
+    try:
+        execute(paths, parameters, run_dir, *options)
+    except BaseException as error:
+        if aside is None:
+            raise
+        kept = restore(run_dir, aside, paths, getattr(error, "output", None))
+        print(f"[run] --overwrite: the re-run failed; the earlier results are back in {run_dir}", flush=True)
+        if isinstance(error, NotebookFailed):
+            raise SystemExit(f"{error.summary}\nThe executed copy with the error is {kept}") from None
+        raise
+    discard(aside)
+
+
+def main(argv: Optional[list[str]] = None) -> Path:
+    """Command-line entry point; returns the run folder."""
+    args = parse_args(argv)
+    parameters = gather_parameters(args.config, args.parameter, Path.cwd())
     paths = notebook_paths(only=args.notebooks)
     check_names(parameters, {p: declared_parameters(p) for p in paths})
+    check_values(parameters)
     name = args.name or f"{parameters.get('profile', 'offline')}-{datetime.now():%Y%m%d-%H%M%S}"
     run_dir = prepare_run_dir(Path(args.runs), name, args.overwrite, paths)
     start, started_at = time.perf_counter(), time.time()
-    execute(paths, parameters, run_dir, args.log_output, args.exercises, args.fresh_kernels)
+    run_replacing(paths, parameters, run_dir, args.overwrite, args.log_output, args.exercises, args.fresh_kernels)
     print(f"\nDone in {time.perf_counter() - start:.0f} s. Results in {run_dir}:")
     for artifact in written_since(run_dir, started_at):
         print(f"  {artifact}")

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional
 
 from .prompts import parse_chat
+from .settings import redact_url
 
 START_HINT = "start one (e.g. `transformers serve <model folder> --port 8000`, README) or fix llm_base_url"
 
@@ -48,13 +49,14 @@ class ChatServer:
         if concurrency < 1:
             raise ValueError(f"llm_concurrency must be at least 1, got {concurrency}.")
         self.base_url, self.model, self.api_key_env = base_url, model, api_key_env
+        self.shown_url = redact_url(base_url)  # what messages show: never a user name or password in the URL
         self.concurrency, self.seed = concurrency, seed
         # a local server needs no key, but the client wants a non-empty one
         self.client = OpenAI(base_url=base_url, api_key=os.environ.get(api_key_env) or "no-key",
                              max_retries=retries, timeout=timeout)
 
     def __repr__(self) -> str:  # no key in it
-        return f"ChatServer({self.base_url!r}, {self.model!r})"
+        return f"ChatServer({self.shown_url!r}, {self.model!r})"
 
     def identity(self) -> dict[str, Any]:
         """Who answers, for the answer cache: the backend and the model, not the URL (labels made on a
@@ -65,7 +67,7 @@ class ChatServer:
         """One sentence for a failed request: unreachable, wrong key, unknown model, or what the server said."""
         import openai
 
-        where = f"The LLM server at {self.base_url}"
+        where = f"The LLM server at {self.shown_url}"
         if isinstance(error, openai.APIConnectionError):  # includes timeouts
             return ConnectionError(f"{where} does not answer ({type(error).__name__}): {START_HINT}.")
         if isinstance(error, (openai.AuthenticationError, openai.PermissionDeniedError)):
@@ -73,7 +75,7 @@ class ChatServer:
                                    f"environment variable {self.api_key_env} (never in a parameter).")
         if isinstance(error, openai.NotFoundError):
             return LookupError(f"{where} does not serve the model {self.model!r} (HTTP 404): set llm_model to one "
-                               f"of those it lists at {self.base_url.rstrip('/')}/models.")
+                               f"of those it lists at {self.shown_url.rstrip('/')}/models.")
         if isinstance(error, openai.APIStatusError):
             return RuntimeError(f"{where} refused the request for {self.model!r} (HTTP {error.status_code}: "
                                 f"{str(error.message)[:200]}); check llm_model and the server's log.")
@@ -88,9 +90,9 @@ class ChatServer:
         except openai.OpenAIError as error:
             raise self.explain(error) from None
         if served and self.model not in served:
-            raise LookupError(f"The LLM server at {self.base_url} does not serve the model {self.model!r}; it serves "
+            raise LookupError(f"The LLM server at {self.shown_url} does not serve the model {self.model!r}; it serves "
                               f"{', '.join(served)}: set llm_model to one of them.")
-        return f"LLM server {self.base_url} answers, serving {self.model}; {self.concurrency} requests at a time"
+        return f"LLM server {self.shown_url} answers, serving {self.model}; {self.concurrency} requests at a time"
 
     def ask(self, prompt: str, max_new_tokens: int, temperature: float = 0.0, seed: int | None = None) -> str:
         """One answer to one prompt (chat turns, :func:`helpers.prompts.parse_chat`), up to the first line end."""

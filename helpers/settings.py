@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
+from urllib.parse import urlsplit, urlunsplit
 from dataclasses import dataclass, fields
 from typing import Any, Optional, get_args, get_type_hints
 
@@ -112,6 +114,40 @@ _CHOICES = {
 }
 
 
+ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
+
+
+def looks_like_a_key(text: str) -> bool:
+    """True for text shaped like a credential rather than a name: a run of 16 or more letters and digits that
+    holds both, or over 64 characters (``OPENAI_API_KEY`` is a name; ``3F9A...C21`` or ``sk-...`` are keys)."""
+    runs = re.findall(r"[A-Za-z0-9]{16,}", text)
+    return len(text) > 64 or any(re.search(r"[A-Za-z]", r) and re.search(r"[0-9]", r) for r in runs)
+
+
+def check_key_variable_name(name: str) -> None:
+    """Raise unless ``name`` is an UPPER_SNAKE environment-variable name; the message never repeats ``name``
+    (it may be the key itself, pasted by mistake)."""
+    if not ENV_NAME.fullmatch(name) or looks_like_a_key(name):
+        raise ValueError("llm_api_key_env is the name of an environment variable in UPPER_SNAKE case (e.g. "
+                         "OPENAI_API_KEY), not the key itself: put the key in that variable and give its name.")
+
+
+def redact_url(url: Optional[str]) -> Optional[str]:
+    """``url`` with any user name and password replaced by ``***`` (``http://***@host:8000/v1``), for
+    everything shown or saved; other text comes back unchanged."""
+    if not isinstance(url, str) or "@" not in url:
+        return url
+    parts = urlsplit(url)
+    if not parts.netloc or "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+
+
+def url_has_credentials(url: Optional[str]) -> bool:
+    """True when ``url`` carries a user name or password (``http://user:password@host``)."""
+    return redact_url(url) != url
+
+
 def closest_hint(name: str, valid: list[str]) -> str:
     """Return a " Did you mean ...?" hint for ``name`` among ``valid``, or ''."""
     match = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
@@ -192,10 +228,13 @@ def resolve_settings(profile: str = "offline", **overrides: Any) -> Settings:
                 f"Parameter {name!r} must be one of {', '.join(choices)}, got {values[name]!r}."
                 + closest_hint(str(values[name]), list(choices))
             )
-    for name in ("sample_size", "min_cluster_size", "label_batch_size", "nr_docs", "label_max_new_tokens",
+    for name in ("sample_size", "label_batch_size", "nr_docs", "label_max_new_tokens",
                  "label_doc_words", "label_candidates", "llm_concurrency"):
         if values.get(name) is not None and values[name] < 1:
             raise ValueError(f"Parameter {name!r} must be at least 1, got {values[name]}.")
+    if values.get("min_cluster_size") is not None and values["min_cluster_size"] < 2:
+        raise ValueError(f"Parameter 'min_cluster_size' must be at least 2 (HDBSCAN's smallest cluster has two "
+                         f"documents), got {values['min_cluster_size']}; leave it None to scale it to the corpus.")
     if values.get("llm_backend") == "openai":
         if not values.get("llm_base_url"):
             raise ValueError("llm_backend 'openai' needs llm_base_url, the server's address, "
@@ -203,10 +242,10 @@ def resolve_settings(profile: str = "offline", **overrides: Any) -> Settings:
         if values.get("label_method") == "reference":
             raise ValueError("label_method 'reference' runs BERTopic's TextGeneration on a model loaded here; "
                              "with llm_backend 'openai' use label_method 'batched'.")
-    key_env = values.get("llm_api_key_env", "OPENAI_API_KEY")
-    if not key_env.replace("_", "").isalnum():
-        raise ValueError("llm_api_key_env is the name of an environment variable (e.g. OPENAI_API_KEY), not the key "
-                         "itself: put the key in that variable.")
+    check_key_variable_name(values.get("llm_api_key_env", "OPENAI_API_KEY"))
+    if values.get("replay_only") and values.get("label_method") == "reference":
+        raise ValueError("replay_only replays the answers label_method 'batched' recorded; 'reference' records none: "
+                         "set replay_only False or label_method 'batched'.")
     for kind in values.get("compare_quantizations", "nf4").split(","):
         if kind.strip() not in QUANTIZATIONS:
             raise ValueError(
@@ -217,5 +256,8 @@ def resolve_settings(profile: str = "offline", **overrides: Any) -> Settings:
 
 
 def as_dict(settings: Settings) -> dict[str, Any]:
-    """The settings as a plain dict, e.g. to save next to a run's results."""
-    return dataclasses.asdict(settings)
+    """The settings as a plain dict, e.g. to save next to a run's results or print: credentials in
+    ``llm_base_url`` are redacted (:func:`redact_url`), so none is ever saved or shown."""
+    values = dataclasses.asdict(settings)
+    values["llm_base_url"] = redact_url(values["llm_base_url"])
+    return values

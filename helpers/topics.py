@@ -175,11 +175,22 @@ def save_results(
         "documents": atomic_write(run_dir / "documents.parquet", lambda t: documents.to_parquet(t, index=False)),
         "settings": atomic_write(
             run_dir / "settings.json",
-            lambda t: Path(t).write_text(json.dumps({"format_version": RUN_FORMAT_VERSION, **settings}, indent=2)),
+            lambda t: Path(t).write_text(json.dumps(run_record(settings), indent=2)),
         ),
         "topic_model": model_dir,
     }
     return paths
+
+
+def run_record(settings: dict[str, Any]) -> dict[str, Any]:
+    """What ``settings.json`` holds: the settings as given, the precision they ran in on this machine
+    (``precision_resolved``: "auto" resolved by :func:`helpers.machine.resolve_precision`) and the versions of
+    the key libraries (``versions``), so notebook 05's comparison says what else differed between two runs."""
+    from .machine import package_versions, resolve_precision
+
+    return {"format_version": RUN_FORMAT_VERSION, **settings,
+            "precision_resolved": resolve_precision(settings.get("precision") or "auto"),
+            "versions": package_versions()}
 
 
 REQUIRED_RESULTS = ("topic_model", "topics.csv", "labels.csv", "documents.parquet", "settings.json")
@@ -204,6 +215,24 @@ def read_run_settings(run_dir: Path) -> dict[str, Any]:
     return settings
 
 
+UNSAFE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".joblib", ".npy")  # formats that can hold pickles
+
+
+def safe_model_folder(path: Path) -> Path:
+    """``path`` when it is a folder of BERTopic's safetensors serialization (``topic_embeddings.safetensors``,
+    JSON configs) holding no file that loading could unpickle; else a ``ValueError`` in one sentence.
+    ``BERTopic.load`` unpickles a *file* with joblib and falls back to ``torch.load`` for ``.bin`` weights:
+    a run folder from someone else must never run code when it is opened."""
+    path = Path(path)
+    unsafe = path.is_symlink() or not path.is_dir() or not (path / "topic_embeddings.safetensors").is_file()
+    if not unsafe:
+        unsafe = any(p.suffix.lower() in UNSAFE_SUFFIXES or p.is_symlink() for p in path.rglob("*"))
+    if unsafe:
+        raise ValueError(f"{path} is not a safetensors topic-model folder (a pickle or torch weights would run code "
+                         f"when loaded), so it is not loaded: open only run folders notebook 03 wrote, or re-run 03.")
+    return path
+
+
 def load_results(run_dir: Path, embedding_model=None) -> dict[str, Any]:
     """Read back what :func:`save_results` wrote (see :func:`read_run_settings` for the checks).
 
@@ -212,13 +241,14 @@ def load_results(run_dir: Path, embedding_model=None) -> dict[str, Any]:
     """
     run_dir = Path(run_dir)
     settings = read_run_settings(run_dir)
+    model_dir = safe_model_folder(run_dir / "topic_model")  # checked before anything is loaded
     from bertopic import BERTopic
 
     if embedding_model is None:
         embedding_model = load_embedding_model(settings["embedding_model"], settings.get("precision", "fp32"))
     return {
         "embedding_model": embedding_model,
-        "topic_model": BERTopic.load(str(run_dir / "topic_model"), embedding_model=embedding_model),
+        "topic_model": BERTopic.load(str(model_dir), embedding_model=embedding_model),
         "topics": pd.read_csv(run_dir / "topics.csv"),
         "labels": pd.read_csv(run_dir / "labels.csv", keep_default_na=False),
         "documents": pd.read_parquet(run_dir / "documents.parquet"),

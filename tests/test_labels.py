@@ -349,6 +349,20 @@ def test_the_bertopic_internals_the_labeler_reads_are_still_there():
     assert list(inspect.signature(truncate_document).parameters) == ["topic_model", "doc_length", "tokenizer", "document"]
 
 
+def _written_defaults(function) -> dict[str, str]:
+    """Each parameter's default as its source writes it (``"Settings.nr_docs"``, ``"8"``)."""
+    import ast
+    import inspect
+    import textwrap
+
+    node = next(n for n in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(function))))
+                if isinstance(n, ast.FunctionDef))
+    positional = node.args.args[len(node.args.args) - len(node.args.defaults):]
+    written = {a.arg: ast.unparse(d) for a, d in zip(positional, node.args.defaults)}
+    written.update({a.arg: ast.unparse(d) for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults) if d is not None})
+    return written
+
+
 def test_the_settings_are_the_one_source_of_every_labeling_default(small_llm):
     import inspect
 
@@ -356,11 +370,17 @@ def test_the_settings_are_the_one_source_of_every_labeling_default(small_llm):
     from helpers.llm import load_llm
     from helpers.settings import Settings, resolve_settings
 
-    defaults = {k: p.default for k, p in inspect.signature(BatchedTextGeneration).parameters.items()}
-    assert (defaults["nr_docs"], defaults["batch_size"], defaults["max_new_tokens"], defaults["candidates"],
-            defaults["random_state"]) == (Settings.nr_docs, Settings.label_batch_size, Settings.label_max_new_tokens,
-                                          Settings.label_candidates, Settings.seed)
-    assert inspect.signature(load_llm).parameters["quantization"].default == Settings.quantization
+    # the defaults as written: read from Settings, not a copy of its value (equal values could not tell them apart)
+    assert {k: v for k, v in _written_defaults(BatchedTextGeneration.__init__).items() if v.startswith("Settings.")} == {
+        "nr_docs": "Settings.nr_docs", "batch_size": "Settings.label_batch_size",
+        "max_new_tokens": "Settings.label_max_new_tokens", "candidates": "Settings.label_candidates",
+        "random_state": "Settings.seed"}
+    assert _written_defaults(load_llm)["quantization"] == "Settings.quantization"
+
+    def copied(batch_size=8, nr_docs=Settings.nr_docs):
+        """What the check catches: a literal default, equal to the setting's value today."""
+
+    assert _written_defaults(copied) == {"batch_size": "8", "nr_docs": "Settings.nr_docs"}
     settings = resolve_settings("offline", label_batch_size=3, label_candidates=2, seed=7)
     llm = llm_representation(settings, None, "[KEYWORDS]")
     assert (llm.batch_size, llm.max_new_tokens, llm.candidates, llm.random_state, llm.nr_docs, llm.doc_length) == (

@@ -260,7 +260,7 @@ SEED_STEPS = {
     10: ("02_prompt_engineering", ["You are a helpful, respectful and honest assistant for labeling topics.",
                                    "[/INST] Environmental impacts of eating meat", "[DOCUMENTS]", "'[KEYWORDS]'",
                                    "prompt = system_prompt + example_prompt + main_prompt"]),
-    11: ("03_topic_modeling", ["SentenceTransformer(", "embedding_model.encode(abstracts, show_progress_bar=True)"]),
+    11: ("03_topic_modeling", ["SentenceTransformer(", "sentence_model.encode(abstracts, show_progress_bar=True)"]),
     12: ("03_topic_modeling", ['UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine"',
                                'metric="euclidean", cluster_selection_method="eom", prediction_data=True']),
     13: ("03_topic_modeling", ['UMAP(n_neighbors=15, n_components=2, min_dist=0.0, metric="cosine"']),

@@ -27,15 +27,19 @@ def test_cli_values_reach_the_notebooks_typed(tmp_path, monkeypatch):
     assert given == {"sample_size": 300, "label_method": "reference", "category_column": None, "stop_words": "none"}
 
 
-def test_an_earlier_run_folder_is_never_overwritten_unless_asked(tmp_path):
+def test_an_earlier_run_folder_is_never_overwritten_unless_asked(tmp_path, monkeypatch):
+    import helpers.run as runner
+
     every = notebook_paths()
     run = prepare_run_dir(tmp_path, "r1", overwrite=False, paths=every)
     (run / "topics.csv").write_text("kept")
     with pytest.raises(SystemExit, match=r"already exists. Pick another --name, or pass --overwrite"):
         prepare_run_dir(tmp_path, "r1", overwrite=False, paths=every)
     assert (run / "topics.csv").read_text() == "kept"
-    assert prepare_run_dir(tmp_path, "r1", overwrite=True, paths=every) == run
-    assert not (run / "topics.csv").exists(), "a full re-run starts clean"
+    seen = []
+    monkeypatch.setattr(runner, "execute", lambda paths, parameters, run_dir, *o: seen.append((run_dir / "topics.csv").exists()))
+    assert runner.main(["--runs", str(tmp_path), "--name", "r1", "--overwrite"]) == run
+    assert seen == [False] and not (run / "topics.csv").exists(), "a full re-run starts clean"
 
 
 def _full_run_folder(root):
@@ -53,18 +57,98 @@ def _full_run_folder(root):
 
 
 def test_overwrite_removes_what_the_rerun_replaces_and_what_it_makes_stale(tmp_path, capsys):
+    from helpers.run import move_aside, outdated_results
+
     run = _full_run_folder(tmp_path)
-    prepare_run_dir(tmp_path, "r", overwrite=True, paths=notebook_paths(only=["03", "05"]))
+    move_aside(run, outdated_results(run, notebook_paths(only=["03", "05"])))
     left = sorted(p.name for p in run.iterdir())
     # 00-02's executed copies stay; 03's results go, and 04's map drawn from the old topics with them
     assert left == ["00_setup_and_login.ipynb", "01_quantized_loading.ipynb", "02_prompt_engineering.ipynb"]
     assert "documents.html" in capsys.readouterr().out
 
     run = _full_run_folder(tmp_path / "again")
-    prepare_run_dir(tmp_path / "again", "r", overwrite=True, paths=notebook_paths(only=["05"]))
+    move_aside(run, outdated_results(run, notebook_paths(only=["05"])))
     left = {p.name for p in run.iterdir()}
     assert {"topics.csv", "documents.html", "topic_model"} <= left, "re-evaluating keeps the topics and maps"
     assert not {"evaluation.json", "comparison.json", "05_evaluation.ipynb"} & left
+
+
+def _rerun(tmp_path, monkeypatch, notebooks, behaviour):
+    """``main`` with ``--overwrite`` on a full run folder ``tmp_path/r``, ``execute`` replaced by ``behaviour``."""
+    import helpers.run as runner
+
+    run = _full_run_folder(tmp_path)
+    monkeypatch.setattr(runner, "execute", behaviour)
+    runner.main(["--runs", str(tmp_path), "--name", "r", "--notebooks", *notebooks, "--overwrite"])
+    return run
+
+
+def _writes_new_results(paths, parameters, run_dir, *options):
+    from helpers.run import PRODUCES
+
+    for path in paths:
+        (run_dir / path.name).write_text("new")
+        for name in PRODUCES.get(path.stem, ()):
+            (run_dir / name).write_text("new")
+
+
+def test_overwriting_04_keeps_05s_evaluation_and_06s_refined_results(tmp_path, monkeypatch):
+    run = _rerun(tmp_path, monkeypatch, ["04"], _writes_new_results)
+    for name in ("documents.html", "topic_map.png", "04_visualization.ipynb"):
+        assert (run / name).read_text() == "new", name
+    # neither 05 nor 06 reads 04's output, and 03's topics are 04's input
+    for name in ("evaluation.json", "comparison.png", "05_evaluation.ipynb", "refined", "labels_to_edit.csv",
+                 "06_refining_topics.ipynb", "topics.csv"):
+        assert (run / name).read_text() == "old", name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"], "nothing moved aside is left behind"
+
+
+def test_a_failed_rerun_puts_every_earlier_result_back(tmp_path, monkeypatch):
+    def half_done(paths, parameters, run_dir, *options):
+        (run_dir / "topics.csv").write_text("half-written")
+        (run_dir / "documents.html").write_text("drawn from the new topics")
+        raise KeyboardInterrupt  # or a notebook's error: whatever stops the re-run
+
+    with pytest.raises(KeyboardInterrupt):
+        _rerun(tmp_path, monkeypatch, ["03", "04"], half_done)
+    run = tmp_path / "r"
+    for name in ("topics.csv", "documents.html", "evaluation.json", "refined", "03_topic_modeling.ipynb"):
+        assert (run / name).read_text() == "old", name
+    assert (run / "topic_model").is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+
+
+def test_a_failed_notebook_keeps_its_executed_copy_beside_the_restored_one(tmp_path, monkeypatch):
+    from helpers.run import NotebookFailed
+
+    def failing(paths, parameters, run_dir, *options):
+        (run_dir / "05_evaluation.ipynb").write_text("the traceback")
+        raise NotebookFailed("05_evaluation.ipynb failed: ValueError: boom", run_dir / "05_evaluation.ipynb")
+
+    with pytest.raises(SystemExit, match=r"05_evaluation.ipynb failed: ValueError: boom\nThe executed copy with the "
+                                         r"error is .*05_evaluation\.failed\.ipynb"):
+        _rerun(tmp_path, monkeypatch, ["05"], failing)
+    run = tmp_path / "r"
+    assert (run / "05_evaluation.ipynb").read_text() == "old" and (run / "evaluation.json").read_text() == "old"
+    assert (run / "05_evaluation.failed.ipynb").read_text() == "the traceback"
+
+
+@pytest.mark.parametrize("name", ["../victim", "VICTIM_ABSOLUTE", "a/../../victim", "..", ".", "sub/r", ".hidden", "link"])
+def test_name_is_one_folder_inside_runs_so_overwrite_never_reaches_elsewhere(tmp_path, monkeypatch, name):
+    import helpers.run as runner
+
+    runs, victim = tmp_path / "runs", tmp_path / "victim"
+    runs.mkdir()
+    victim.mkdir()
+    (victim / "topics.csv").write_text("someone else's")
+    (runs / "link").symlink_to(victim)
+    name = str(victim) if name == "VICTIM_ABSOLUTE" else name
+    called = []
+    monkeypatch.setattr(runner, "execute", lambda *args: called.append(args))
+    with pytest.raises(SystemExit, match=r"--name must be one folder name inside --runs .*, not a path"):
+        runner.main(["--runs", str(runs), "--name", name, "--notebooks", "03", "--overwrite"])
+    assert (victim / "topics.csv").read_text() == "someone else's" and not called
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs", "victim"]
 
 
 def test_the_runner_lists_only_what_this_run_wrote(tmp_path):
@@ -142,3 +226,95 @@ def test_exercise_solutions_run_only_when_asked(tmp_path):
         last = nbformat.read(out / "01_x.ipynb", as_version=4).cells[-1]
         assert "done.append('solved')" in last.source, "the solution is shown either way"
         assert (last.cell_type == "code" and last.outputs[0]["text"].strip() == "solved") is exercises
+
+
+FAKE_HEX_KEY = "3f9a1c0e5b7d2a4f6e8c0b1d3f5a7c9e"
+
+
+@pytest.mark.parametrize("name, value, says", [
+    ("llm_api_key_env", FAKE_HEX_KEY, "UPPER_SNAKE case"),
+    ("llm_api_key_env", "sk-FAKE-key-0123456789abcdef", "not the key itself"),
+    ("llm_base_url", "http://someone:FAKE-password-42@127.0.0.1:8000/v1", "carries a user name or password"),
+    ("min_cluster_size", "1", "must be at least 2"),
+    ("quantization", "nf8", "must be one of nf4, int8, none"),
+])
+def test_bad_values_stop_the_runner_before_papermill_writes_anything(tmp_path, monkeypatch, capsys, name, value, says):
+    """papermill writes the parameters into the executed copy first, and keeps it when the notebook fails:
+    the runner checks the values before, and a secret given by mistake is written nowhere, shown nowhere."""
+    import helpers.run as runner
+
+    called = []
+    monkeypatch.setattr(runner, "execute", lambda *args: called.append(args))
+    with pytest.raises(SystemExit) as error:
+        runner.main(["--runs", str(tmp_path), "--name", "x", "--notebooks", "03", "-p", name, value])
+    message = str(error.value)
+    assert says in message and not called and not (tmp_path / "x").exists()
+    assert message.count(". ") <= 1 and message.endswith((".", "?")), "one sentence (and a hint)"
+    for secret in (FAKE_HEX_KEY, "sk-FAKE", "FAKE-password-42"):
+        assert secret not in message + "".join(capsys.readouterr())
+
+
+def test_edited_labels_given_relative_are_read_from_where_the_command_was_typed(tmp_path, monkeypatch):
+    """The README's own command, `-p edited_labels my_labels.csv`, typed in the folder holding the file."""
+    import pandas as pd
+
+    import helpers.run as runner
+    from helpers.refine import read_edited_labels
+
+    pd.DataFrame({"topic": [0, 1], "label": ["Mine", "Theirs"], "source": ["llm", "llm"]}).to_csv(
+        tmp_path / "my_labels.csv", index=False)
+    given = {}
+    monkeypatch.setattr(runner, "execute", lambda paths, parameters, run_dir, *o: given.update(parameters))
+    monkeypatch.chdir(tmp_path)
+    runner.main(["--runs", str(tmp_path / "runs"), "--name", "x", "--notebooks", "06", "-p", "edited_labels", "my_labels.csv"])
+    assert given["edited_labels"] == str(tmp_path / "my_labels.csv")
+    monkeypatch.chdir(runner.NOTEBOOKS)  # where the notebook runs
+    labels = pd.DataFrame({"topic": [0, 1], "label": ["LLM zero", "Theirs"]})
+    assert read_edited_labels(given["edited_labels"], labels) == {0: "Mine"}
+
+
+def _rebound_parameters(path) -> list[tuple[int, str]]:
+    """``(cell, name)`` for every parameter of ``path`` that a later code cell assigns, imports, deletes or defines."""
+    import ast
+
+    import nbformat
+
+    cells = nbformat.read(path, as_version=4).cells
+    parameters = set(declared_parameters(path))
+    rebound = []
+    for i, cell in enumerate(cells):
+        if cell.cell_type != "code" or "parameters" in cell.metadata.get("tags", []):
+            continue
+        source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+                names = [node.id]
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [(alias.asname or alias.name).split(".")[0] for alias in node.names]
+            elif isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.arg)):
+                names = [getattr(node, "name", None) or node.arg]
+            else:
+                names = []
+            rebound += [(i, name) for name in names if name in parameters]
+    return rebound
+
+
+# 04 and 06 still write `run_dir = Path(run_dir)` (another change edits them; remove the mark with it)
+LEFT_TO_FIX = {"04_visualization.ipynb", "06_refining_topics.ipynb"}
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="rebinds run_dir"))
+                                  if p.name in LEFT_TO_FIX else p for p in notebook_paths()], ids=lambda p: p.name)
+def test_no_notebook_rebinds_a_parameter_name(path):
+    """Re-running a settings cell must read the parameters again, not a model or a fitted value put in their place
+    (03 rebound `embedding_model` to a SentenceTransformer and `min_cluster_size` to the fitted size)."""
+    assert _rebound_parameters(path) == []
+
+
+def test_the_rebinding_check_sees_assignments_imports_and_loop_targets(tmp_path):
+    import nbformat
+
+    code = nbformat.v4.new_code_cell
+    path = _notebook(tmp_path / "01_x.ipynb", code("a, b = 1, 2\nfor c in []: pass\nimport d\nprint(e)"),
+                     parameters="a = 1\nb = 2\nc = 3\nd = 4\ne = 5")
+    assert sorted(name for _, name in _rebound_parameters(path)) == ["a", "b", "c", "d"]

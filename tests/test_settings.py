@@ -77,3 +77,42 @@ def test_the_text_None_is_not_taken_for_the_profiles_value_nor_for_full_precisio
         resolve_settings("colab-t4", quantization="None")
     assert resolve_settings("colab-t4", quantization=None).quantization == "nf4"
     assert resolve_settings("colab-t4", quantization="none").quantization == "none"
+
+
+@pytest.mark.parametrize("value", ["3f9a1c0e5b7d2a4f6e8c0b1d3f5a7c9e", "3F9A1C0E5B7D2A4F6E8C0B1D3F5A7C9E",
+                                   "A3F9A1C0E5B7D2A4F6E8C0B1D", "sk-FAKE-key-0123456789", "openai_api_key", "My Key"])
+def test_llm_api_key_env_is_an_upper_snake_variable_name_never_a_key(value):
+    """A 32-hex key passes ``isalnum()``: it would have been saved in settings.json and printed."""
+    with pytest.raises(ValueError, match=r"UPPER_SNAKE case \(e.g. OPENAI_API_KEY\), not the key itself") as error:
+        resolve_settings("offline", llm_api_key_env=value)
+    assert value not in str(error.value)
+    assert resolve_settings("offline", llm_api_key_env="MY_SERVER_KEY_2").llm_api_key_env == "MY_SERVER_KEY_2"
+
+
+def test_credentials_in_the_server_url_are_redacted_in_what_is_saved_or_shown():
+    import json
+
+    from helpers.serving import ChatServer
+    from helpers.settings import as_dict, redact_url
+
+    url = "http://someone:FAKE-password-42@127.0.0.1:8000/v1"
+    settings = resolve_settings("offline", llm_backend="openai", llm_base_url=url)
+    assert settings.llm_base_url == url, "the notebook still reaches the server"
+    saved = json.dumps(as_dict(settings))  # what notebook 03 writes to settings.json and 00 displays
+    assert "FAKE-password-42" not in saved and "someone" not in saved
+    assert as_dict(settings)["llm_base_url"] == "http://***@127.0.0.1:8000/v1" == redact_url(url)
+    server = ChatServer(url, "m", retries=0)
+    assert "FAKE-password-42" not in repr(server) + server.shown_url
+    assert redact_url("http://127.0.0.1:8000/v1") == "http://127.0.0.1:8000/v1" and redact_url(None) is None
+
+
+@pytest.mark.parametrize("value", [1, 0])
+def test_min_cluster_size_below_two_is_refused_before_hdbscan_sees_it(value):
+    with pytest.raises(ValueError, match=rf"'min_cluster_size' must be at least 2 .*got {value}; leave it None"):
+        resolve_settings("offline", min_cluster_size=value)
+    assert resolve_settings("offline", min_cluster_size=2).min_cluster_size == 2
+
+
+def test_replay_only_needs_the_method_that_records_answers():
+    with pytest.raises(ValueError, match=r"replay_only replays the answers label_method 'batched' recorded"):
+        resolve_settings("offline", replay_only=True, label_method="reference")

@@ -117,7 +117,7 @@ def test_notebook_03_caches_embeddings_where_the_evaluation_reads_them(tmp_path)
     again, reused = embed_documents(load_embedding_model(settings.embedding_model, settings.precision),
                                     settings.embedding_model, docs, tmp_path, precision=settings.precision)
     assert reused and np.array_equal(again, cell["embeddings"])
-    assert cell["embedding_model"].dtype == torch_dtype(settings.precision)
+    assert cell["sentence_model"].dtype == torch_dtype(settings.precision)
     # another precision is another cache entry: fp32 vectors are never mistaken for bf16 ones
     fp32, reused = embed_documents(load_embedding_model(settings.embedding_model, "fp32"), settings.embedding_model,
                                    docs, tmp_path, show_progress_bar=False, precision="fp32")

@@ -137,3 +137,55 @@ def test_all_outliers_names_the_knob_to_turn():
     with pytest.raises(ValueError, match=r"Every document was put in the outlier topic -1.*min_cluster_size 40.*Lower `min_cluster_size`"):
         check_topics_found([-1, -1, -1], 40)
     check_topics_found([-1, 0, 1], 40)
+
+
+class _Planted:
+    """Unpickling this creates ``marker``: what a pickled "topic_model" in a shared run folder could do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _complete_run_folder(run_dir):
+    for name in ("topics.csv", "labels.csv", "documents.parquet"):
+        (run_dir / name).touch()
+    (run_dir / "settings.json").write_text(json.dumps({"format_version": RUN_FORMAT_VERSION,
+                                                       "embedding_model": "packaged:all-MiniLM-L6-v2"}))
+
+
+@pytest.mark.parametrize("shape", ["pickle file", "torch weights in the folder", "folder without safetensors"])
+def test_a_run_folder_whose_topic_model_is_not_safetensors_is_refused_before_anything_runs(tmp_path, shape):
+    import pickle
+
+    marker = tmp_path / "code-ran"
+    _complete_run_folder(tmp_path)
+    model = tmp_path / "topic_model"
+    if shape == "pickle file":
+        model.write_bytes(pickle.dumps(_Planted(marker)))
+    else:
+        model.mkdir()
+        for name in ("topics.json", "config.json", "ctfidf_config.json"):
+            (model / name).write_text("{}")
+        if shape == "torch weights in the folder":  # BERTopic falls back to torch.load for a missing ctfidf.safetensors
+            (model / "topic_embeddings.safetensors").write_bytes(b"")
+            (model / "ctfidf.bin").write_bytes(pickle.dumps(_Planted(marker)))
+        else:
+            (model / "topic_embeddings.bin").write_bytes(pickle.dumps(_Planted(marker)))
+    with pytest.raises(ValueError, match=r"topic_model is not a safetensors topic-model folder \(a pickle or torch "
+                                         r"weights would run code when loaded\), so it is not loaded") as error:
+        load_results(tmp_path, embedding_model="not loaded either")
+    assert not marker.exists(), "nothing was unpickled"
+    assert str(error.value).count(". ") == 0 and str(error.value).endswith("re-run 03."), "one sentence"
+
+
+def test_the_safetensors_folder_notebook_03_writes_is_accepted(tmp_path):
+    from helpers.topics import safe_model_folder
+
+    model = tmp_path / "topic_model"
+    model.mkdir()
+    for name in ("topics.json", "config.json", "ctfidf_config.json", "topic_embeddings.safetensors", "ctfidf.safetensors"):
+        (model / name).write_text("{}")
+    assert safe_model_folder(model) == model
