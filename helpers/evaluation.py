@@ -433,8 +433,9 @@ def comparability_notes(a: dict[str, Any], b: dict[str, Any], settings_a: dict, 
         notes.append("The evaluations were computed with different settings (see `method`).")
     precisions = settings_a.get("precision_resolved"), settings_b.get("precision_resolved")
     if precisions[0] != precisions[1]:
-        notes.append(f"The runs computed in different precisions ({precisions[0]} and {precisions[1]}; None: not "
-                     f"recorded): the topics move with precision as much as with another seed (BENCHMARKS.md).")
+        shown = " and ".join(p or "not recorded" for p in precisions)
+        notes.append(f"The runs computed in different precisions ({shown}): the topics move with precision as much "
+                     f"as with another seed (BENCHMARKS.md).")
     versions = [k for k in settings_differences(settings_a, settings_b) if k.startswith("versions.")]
     if versions:
         notes.append(f"The runs used other versions of {', '.join(v.split('.', 1)[1] for v in versions)}.")

@@ -1,6 +1,7 @@
 import itertools
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -242,3 +243,45 @@ def test_a_saved_evaluation_is_reused_only_when_computed_the_same_way_from_the_s
     assert saved_evaluation(tmp_path, {"npmi_top_n": 5}) is None
     (tmp_path / "labels.csv").write_text("topic,label\n0,an edited label\n")  # 03 re-run, or labels edited
     assert saved_evaluation(tmp_path, {"npmi_top_n": 10}) is None, "stale: the results changed since"
+
+
+class _SavedModel:
+    """What save_results asks of a fitted BERTopic."""
+
+    topics_ = [0, 1, 0]
+
+    def save(self, path, **options):
+        (Path(path) / "topic_embeddings.safetensors").write_bytes(b"")
+
+    def get_topic_info(self):
+        return pd.DataFrame({"Topic": [0, 1], "Count": [2, 1]})
+
+
+def test_settings_json_records_the_precision_that_ran_and_the_library_versions(tmp_path):
+    import json
+
+    from helpers.machine import package_versions, resolve_precision
+    from helpers.settings import as_dict, resolve_settings
+    from helpers.topics import save_results
+
+    corpus = pd.DataFrame({"abstract": ["a", "b", "c"], "title": ["x", "y", "z"]})
+    settings = resolve_settings("offline")
+    assert settings.precision == "auto"
+    save_results(tmp_path, _SavedModel(), corpus, np.zeros((3, 2)), pd.DataFrame({"topic": [0, 1]}),
+                 as_dict(settings), settings.embedding_model)
+    saved = json.loads((tmp_path / "settings.json").read_text())
+    assert saved["precision"] == "auto" and saved["precision_resolved"] == resolve_precision("auto")
+    assert saved["precision_resolved"] in ("bf16", "fp16", "fp32")
+    assert saved["versions"] == package_versions() and saved["versions"]["bertopic"] != "missing"
+
+
+def test_the_comparison_shows_another_precision_or_library_version():
+    a = {"stop_words": "english", "precision": "auto", "precision_resolved": "bf16",
+         "versions": {"torch": "2.8.0", "bertopic": "0.17.4"}}
+    b = {"stop_words": "english", "precision": "auto", "precision_resolved": "fp32",
+         "versions": {"torch": "2.9.0", "bertopic": "0.17.4"}}
+    assert settings_differences(a, b) == {"precision_resolved": ("bf16", "fp32"), "versions.torch": ("2.8.0", "2.9.0")}
+    notes = comparability_notes(_evaluation(0.1, 0.1), _evaluation(0.1, 0.1), a, b)
+    assert any("different precisions (bf16 and fp32)" in n for n in notes)
+    assert any(n == "The runs used other versions of torch." for n in notes)
+    assert comparability_notes(_evaluation(0.1, 0.1), _evaluation(0.1, 0.1), a, a) == []
