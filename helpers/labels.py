@@ -775,6 +775,8 @@ class BatchedTextGeneration:
         docs = {key: list(g["documents"]) for key, g in groups.items()}
         phrases = key_phrases(docs, self.key_phrases) if self.key_phrases else {key: [] for key in groups}
         tokenizer = getattr(self.generator, "tokenizer", None)
+        # a server holds its tokenizer: it says itself which answers the budget cut (helpers.serving)
+        cut = getattr(self.generator, "budget_was_hit", None) or (lambda raw, n: budget_was_hit(raw, tokenizer, n))
 
         per_group = {}
         for (key, group), raws in zip(groups.items(), answers):
@@ -782,7 +784,7 @@ class BatchedTextGeneration:
             for raw in raws:
                 text = clean_label(raw, group["prompt"])
                 # the budget cut this label only when it ends where the answer ended
-                hit = budget_was_hit(raw, tokenizer, self.max_new_tokens) and words_of(text)[-1:] == words_of(raw)[-1:]
+                hit = cut(raw, self.max_new_tokens) and words_of(text)[-1:] == words_of(raw)[-1:]
                 candidates.append(dict(text=repair_label(text, hit), source="llm", raw=raw, budget_hit=hit,
                                        line=answer_line(raw, group["prompt"])))
             candidates += [dict(text=p, source="key phrase", raw="", budget_hit=False, line=p) for p in phrases[key]]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -60,8 +61,9 @@ class ChatServer:
 
     def identity(self) -> dict[str, Any]:
         """Who answers, for the answer cache: the backend and the model, not the URL (labels made on a
-        GPU server replay on a laptop) and never the key."""
-        return {"backend": "openai", "model": self.model}
+        GPU server replay on a laptop) and never the key; ``answers`` names how an answer is cut
+        (:func:`line_answer`): answers recorded before, cut by the server at any newline, are not replayed."""
+        return {"backend": "openai", "model": self.model, "answers": "first line, line end kept"}
 
     def explain(self, error: Exception) -> Exception:
         """One sentence for a failed request: unreachable, wrong key, unknown model, or what the server said."""
@@ -98,14 +100,20 @@ class ChatServer:
         """One answer to one prompt (chat turns, :func:`helpers.prompts.parse_chat`), up to the first line end."""
         import openai
 
-        try:
+        try:  # no stop=["\n"]: a server stops at a leading newline, with an empty answer (the local path does not)
             reply = self.client.chat.completions.create(
                 model=self.model, messages=parse_chat(prompt), max_tokens=max_new_tokens, temperature=temperature,
-                seed=self.seed if seed is None else seed, stop=["\n"],
+                seed=self.seed if seed is None else seed,
             )
         except openai.OpenAIError as error:
             raise self.explain(error) from None
-        return reply.choices[0].message.content or ""
+        return line_answer(reply.choices[0].message.content or "", reply.choices[0].finish_reason)
+
+    @staticmethod
+    def budget_was_hit(answer: str, max_new_tokens: int) -> bool:
+        """True when the token budget ended ``answer`` (the labeler's budget rule; the server holds the
+        tokenizer): :func:`line_answer` leaves a line end on every answer but those."""
+        return bool(answer.strip()) and "\n" not in answer.lstrip()
 
     def candidates(self, prompt: str, max_new_tokens: int, n: int = 1) -> list[str]:
         """``n`` answers: the greedy one first, then ``n - 1`` sampled ones."""
@@ -114,16 +122,36 @@ class ChatServer:
 
     def stream_answers(self, prompts: Mapping[int, str], max_new_tokens: int, n: int = 1) -> Iterator[tuple[int, list[str]]]:
         """``(key, answers)`` for each prompt as it completes, ``concurrency`` requests at a time. On the
-        first failure the requests not started are cancelled and the explained error is raised: what
-        was yielded before stays yielded (the labeler has recorded it)."""
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            futures = {pool.submit(self.candidates, prompt, max_new_tokens, n): key for key, prompt in prompts.items()}
-            try:
-                for future in as_completed(futures):
-                    yield futures[future], future.result()
-            finally:
-                for future in futures:
-                    future.cancel()
+        first failure every answer finished by then is yielded too (the labeler records each), the requests
+        not started are cancelled and the explained error is raised at once: it does not wait for the
+        requests still running (up to ``retries`` x ``timeout`` each); what they bring is dropped."""
+        pool = ThreadPoolExecutor(max_workers=self.concurrency)
+        futures = {pool.submit(self.candidates, prompt, max_new_tokens, n): key for key, prompt in prompts.items()}
+        given = set()
+        try:
+            for future in as_completed(futures):
+                error = future.exception()
+                if error is not None:
+                    finished = [f for f in futures if f not in given and f.done() and not f.cancelled()
+                                and f.exception() is None]
+                    for other in finished:
+                        yield futures[other], other.result()
+                    raise error
+                given.add(future)
+                yield futures[future], future.result()
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def line_answer(text: str, finish_reason: Optional[str]) -> str:
+    """A server's answer as the local path stops it (:func:`helpers.labels.make_stop_at_line_end`): up to the
+    end of its first line with content, leading newlines not counting, the line end kept. A model that
+    ended by itself gets the line end too; only an answer the token budget cut (``finish_reason`` "length")
+    has none, so the budget rule reads it from the text, recorded or replayed."""
+    line = re.match(r"\s*\S[^\n]*\n", text)
+    if line:
+        return line.group(0)
+    return text if finish_reason == "length" or not text.strip() else text + "\n"
 
 
 def free_port() -> int:

@@ -85,6 +85,104 @@ def test_an_unreachable_server_is_one_sentence_with_the_url_and_how_to_start_one
     assert not list(tmp_path.rglob("*.json")), "nothing is recorded for answers that never came"
 
 
+class FakeCompletions:
+    """What an OpenAI-compatible server does with a chat request: ``stop`` ends the answer at the first stop
+    string (however early, as vLLM and ``transformers serve`` do), ``max_tokens`` cuts it (here one
+    character a token) with ``finish_reason`` "length". It answers ``text`` to any request."""
+
+    def __init__(self, text):
+        self.text, self.requests = text, []
+
+    def create(self, model, messages, max_tokens, temperature, seed, stop=None, **kwargs):
+        from types import SimpleNamespace
+
+        self.requests.append(dict(max_tokens=max_tokens, stop=stop))
+        text, reason = self.text, "stop"
+        for end in stop or []:
+            text = text.split(end)[0]
+        if len(text) > max_tokens:
+            text, reason = text[:max_tokens], "length"
+        return SimpleNamespace(choices=[SimpleNamespace(message=SimpleNamespace(content=text), finish_reason=reason)])
+
+
+CHAT = ChatMarkup().apply_chat_template([{"role": "user", "content": "Name the topic"}])
+
+
+def fake_server(text: str) -> ChatServer:
+    from types import SimpleNamespace
+
+    server = ChatServer(f"http://127.0.0.1:{free_port()}/v1", "fake", retries=0)
+    server.client = SimpleNamespace(chat=SimpleNamespace(completions=FakeCompletions(text)))
+    return server
+
+
+def test_a_server_answer_starting_with_a_newline_is_its_next_line_not_empty():
+    server = fake_server("\nStock markets\nThese documents are about shares.")
+    assert server.ask(CHAT, 24) == "\nStock markets\n"
+    assert server.client.chat.completions.requests[0]["stop"] is None, "cut here, after the leading newline"
+
+
+def test_the_token_budget_rule_holds_for_a_server_too():
+    """A server has no tokenizer here: its finish_reason says the budget cut an answer, and the rubric sees it."""
+    import pandas as pd
+
+    from helpers.labels import CUT
+
+    docs = ["Best film Oscar nominations were announced, with The Aviator leading."] * 3
+    prompt = ChatMarkup().apply_chat_template([{"role": "user", "content": "Docs: [DOCUMENTS] Keywords: [KEYWORDS]"}])
+    server = fake_server("Best film Oscar nominations for The Aviator")
+    llm = BatchedTextGeneration(server, prompt, key_phrases=0, max_new_tokens=23, candidates=1, show_progress=False)
+    documents = pd.DataFrame({"Document": docs, "Topic": [0] * 3, "ID": range(3)})
+    from test_labels import FakeTopicModel
+
+    llm.extract_topics(FakeTopicModel(), documents, None, {0: [("oscar", 0.5), ("film", 0.4)]})
+    record = llm.records_[0]
+    assert record["raw"] == "Best film Oscar nominat" and record["candidates"][0]["budget_hit"]
+    assert not record["label"].endswith("nominat"), record["label"]
+    assert label_failures_of("Best film Oscar nominat", budget_hit=True) == [CUT]
+    # an answer the model ended itself, under the budget, is no budget cut
+    assert not server.budget_was_hit(server.ask(CHAT, 200), 200)
+
+
+def label_failures_of(text, **kwargs):
+    from helpers.labels import label_failures
+
+    return label_failures(text, answer=text, **kwargs)
+
+
+def test_a_failing_server_reports_at_once_and_what_finished_is_kept():
+    """One request fails while another is still running (it would take 5 s): the error comes at once,
+    with every answer that finished by then given first, even one that finished after the failure."""
+    import threading
+    import time
+
+    release = threading.Event()
+
+    class Failing(ChatServer):
+        def candidates(self, prompt, max_new_tokens, n=1):
+            if prompt == "fails":
+                time.sleep(0.1)
+                raise ConnectionError("The LLM server at ... does not answer")
+            if prompt == "hangs":
+                release.wait(5)
+                return ["late\n"]
+            time.sleep({"first": 0.0, "meanwhile": 0.15}[prompt])
+            return [f"{prompt}\n"]
+
+    server = Failing(f"http://127.0.0.1:{free_port()}/v1", "fake", concurrency=4)
+    got, start = {}, time.time()
+    try:
+        with pytest.raises(ConnectionError, match="does not answer"):
+            for key, answers in server.stream_answers({0: "first", 1: "fails", 2: "meanwhile", 3: "hangs"}, 16):
+                got[key] = answers
+                time.sleep(0.35)  # the labeler records it; meanwhile one request fails and another finishes
+        waited = time.time() - start
+    finally:
+        release.set()
+    assert got == {0: ["first\n"], 2: ["meanwhile\n"]}
+    assert waited < 2, f"waited {waited:.1f} s for a request still running"
+
+
 # --- against a real server ----------------------------------------------------------------------------------
 
 def test_the_server_answers_and_refuses_a_model_it_does_not_serve(server):
@@ -93,13 +191,39 @@ def test_the_server_answers_and_refuses_a_model_it_does_not_serve(server):
         ChatServer(server.url, "no-such-model").check()
 
 
+def topic_groups(tokenizer, n: int = 5) -> dict[str, dict]:
+    """``n`` BBC categories as groups for ``label_groups``: the filled main prompt (in the chat template of
+    ``tokenizer``), keywords, documents, titles and their (hashed bag-of-words) vectors."""
+    from helpers.data import load_corpus
+    from helpers.labels import unit_rows
+
+    corpus = load_corpus("packaged:bbc-news", "abstract", "title", "category", 120, 42, False)
+    groups = {}
+    for category, rows in list(corpus.groupby("category"))[:n]:
+        docs = [" ".join(text.split()[:40]) for text in rows.abstract]
+        keywords = pd.Series(" ".join(rows.abstract).lower().split()).value_counts().index[20:30].tolist()
+        groups[category] = dict(prompt=fill_prompt(build_prompt(PACKAGED_LLM, tokenizer), docs[:3], keywords),
+                                keywords=keywords, documents=docs, titles=rows.title.tolist(), vectors=unit_rows(hashed(docs)))
+    return groups
+
+
+def hashed(texts):
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(n_features=512).transform(texts).toarray()
+
+
 def test_greedy_labels_from_the_server_equal_the_local_backends(server, small_llm, tmp_path):
+    """The same final labels, not just the same first lines: the cleaning, the token-budget rule (the local
+    path counts tokens, the server says finish_reason) and the choice agree."""
     tokenizer, _, generator = small_llm
-    local = labeler(generator, None).generate(topic_prompts(tokenizer))
-    remote = labeler(ChatServer(server.url, server.model, concurrency=4), None).generate(topic_prompts(ChatMarkup()))
-    first_lines = lambda answers: [a[0].strip().split("\n")[0] for a in answers]  # noqa: E731
-    assert first_lines(remote) == first_lines(local)
-    assert sum(bool(line) for line in first_lines(remote)) >= 10
+    local = labeler(generator, None).label_groups(topic_groups(tokenizer), hashed)
+    remote = labeler(ChatServer(server.url, server.model, concurrency=4), None).label_groups(
+        topic_groups(ChatMarkup()), hashed)
+    decisions = lambda records: [(r["label"], r["source"], [(c["text"], c["budget_hit"], c["failures"])  # noqa: E731
+                                                          for c in r["candidates"]]) for r in records]
+    assert decisions(remote) == decisions(local)
+    assert sum(r["source"] == "llm" for r in remote) >= 2, [r["label"] for r in remote]
 
 
 def test_answers_are_recorded_and_replayed_without_the_server(server, tmp_path):
