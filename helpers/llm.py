@@ -9,9 +9,11 @@ safetensors folder, and that folder is what ``from_pretrained`` reads.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
@@ -72,15 +74,48 @@ def gguf_read_once():
         gguf.GGUFReader, gguf.get_tensor_name_map = saved
 
 
+SOURCE_FILE = "converted_from.json"  # in a materialized folder: the GGUF file it came from, by name and sha256
+
+
+@lru_cache(maxsize=8)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def gguf_source(gguf_dir: Path, gguf_file: str) -> dict[str, str]:
+    """What a materialized folder is keyed by: the GGUF file's name and the sha256 of its content
+    (computed once per process and file version)."""
+    stat = (Path(gguf_dir) / gguf_file).stat()
+    return {"gguf_file": gguf_file, "sha256": _sha256(str(Path(gguf_dir) / gguf_file), stat.st_size, stat.st_mtime_ns)}
+
+
+def converted_from(out_dir: Path) -> Optional[dict[str, str]]:
+    """The :func:`gguf_source` a complete materialized folder records, ``None`` for none (or an older folder)."""
+    out_dir = Path(out_dir)
+    if not all((out_dir / name).exists() for name in ("config.json", "model.safetensors", SOURCE_FILE)):
+        return None
+    try:
+        return json.loads((out_dir / SOURCE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def materialize_gguf(gguf_dir: Path, gguf_file: str, out_dir: Path) -> Path:
-    """Turn a GGUF checkpoint into a plain safetensors model folder, once.
+    """Turn a GGUF checkpoint into a plain safetensors model folder, once per GGUF content.
 
     transformers reads GGUF (dequantizing it) but refuses to ``save_pretrained`` such
     a model, so we rebuild it from its config, load the weights and save that. The
     folder is written under a temporary name and renamed (:func:`helpers.files.atomic_folder`),
-    so an interrupted run never leaves a half-written model behind. Returns ``out_dir``.
+    so an interrupted run never leaves a half-written model behind. It records the GGUF file
+    it came from (:func:`gguf_source`: name and sha256) and is reused only while that is the
+    same: another GGUF file (an upgraded package) is converted again. Returns ``out_dir``.
     """
-    if (out_dir / "config.json").exists() and (out_dir / "model.safetensors").exists():
+    source = gguf_source(gguf_dir, gguf_file)
+    if converted_from(out_dir) == source:
         return out_dir
     import transformers
 
@@ -99,6 +134,7 @@ def materialize_gguf(gguf_dir: Path, gguf_file: str, out_dir: Path) -> Path:
         config_json = json.loads((folder / "config.json").read_text())
         config_json.pop("quantization_config", None)
         (folder / "config.json").write_text(json.dumps(config_json, indent=2))
+        (folder / SOURCE_FILE).write_text(json.dumps(source, indent=2))
 
     return atomic_folder(out_dir, write)
 
@@ -275,13 +311,15 @@ def prompt_tokens_of(settings: Settings) -> int:
 def download_check(llm_model: str, checkpoint_bytes: float, disk_free: Optional[float] = None) -> str:
     """Before a Hub model's first download: its size (parameters x the checkpoint's bytes per weight)
     against the free disk of the Hugging Face cache; an ``OSError`` saying what to do when it does not fit.
-    Returns a clause for the preflight line ("" when the model is packaged or already downloaded)."""
+    Returns a clause for the preflight line ("" when the model is packaged, a local folder or already downloaded)."""
     import shutil
 
     from huggingface_hub.constants import HF_HUB_CACHE
 
     cache = Path(HF_HUB_CACHE)
-    if llm_model == PACKAGED_LLM or (cache / f"models--{llm_model.replace('/', '--')}").exists():
+    if llm_model == PACKAGED_LLM or Path(llm_model).expanduser().is_dir():  # nothing to download: it is here
+        return ""
+    if (cache / f"models--{llm_model.replace('/', '--')}").exists():
         return ""
     root = next(p for p in (cache, *cache.parents) if p.exists())
     free = shutil.disk_usage(root).free if disk_free is None else disk_free

@@ -105,3 +105,51 @@ def test_the_embedding_model_never_trusts_remote_code(monkeypatch):
     monkeypatch.setattr(sentence_transformers, "SentenceTransformer", lambda path, **kw: seen.update(kw) or path)
     load_embedding_model("BAAI/bge-small-en")
     assert seen["trust_remote_code"] is False
+
+
+# ---- issue 25, items 15 and 17 -----------------------------------------------------------------
+def test_a_local_model_folder_is_no_download(tmp_path):
+    """A folder given as llm_model is read where it is: no "First it downloads", no disk check."""
+    from helpers.llm import preflight
+    from helpers.settings import resolve_settings
+
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({
+        "model_type": "llama", "num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4,
+        "num_key_value_heads": 4, "intermediate_size": 128, "vocab_size": 1000, "torch_dtype": "float32"}))
+    settings = resolve_settings("offline", llm_model=str(folder), quantization="none")
+    line = preflight(settings, available=64e9, where="test", disk_free=0)
+    assert "downloads" not in line and line.startswith(f"{folder} (none")
+
+
+def test_the_converted_offline_model_is_keyed_by_the_gguf_content(tmp_path, monkeypatch):
+    """A folder converted from another GGUF file (or from before the key was recorded) is converted again;
+    one converted from this very content is reused without reading the GGUF."""
+    import transformers
+
+    from helpers.llm import SOURCE_FILE, converted_from, gguf_source, materialize_gguf
+
+    gguf_dir = tmp_path / "package"
+    gguf_dir.mkdir()
+    (gguf_dir / "model.gguf").write_bytes(b"GGUF version 2 weights")
+    out = tmp_path / "models" / "SmolLM2-135M-Instruct"
+    out.mkdir(parents=True)
+    for name in ("config.json", "model.safetensors"):
+        (out / name).write_text("{}")  # an earlier conversion, of some other file
+
+    class Converting(Exception):
+        pass
+
+    def convert(*args, **kwargs):
+        raise Converting
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", convert)
+    with pytest.raises(Converting):
+        materialize_gguf(gguf_dir, "model.gguf", out)
+    (out / SOURCE_FILE).write_text(json.dumps({"gguf_file": "model.gguf", "sha256": "0" * 64}))
+    with pytest.raises(Converting):
+        materialize_gguf(gguf_dir, "model.gguf", out)
+    (out / SOURCE_FILE).write_text(json.dumps(gguf_source(gguf_dir, "model.gguf")))
+    assert materialize_gguf(gguf_dir, "model.gguf", out) == out, "the same content: reused, nothing read"
+    assert converted_from(out)["sha256"] == __import__("hashlib").sha256(b"GGUF version 2 weights").hexdigest()
