@@ -92,6 +92,19 @@ def embed_documents(
                         lambda: embedding_model.encode(docs, show_progress_bar=show_progress_bar))
 
 
+def reduced_path(cache_dir: Path, embeddings: np.ndarray, reducer) -> Path:
+    """Where ``reducer``'s (e.g. the 2-D UMAP's) coordinates of ``embeddings`` are cached: keyed by the
+    embeddings and by the reducer itself, its class (umap-learn's or cuML's: ``use_cuml``) and every
+    setting (``get_params()``: neighbours, distance, components, seed, ...), so changed settings never
+    bring back stale coordinates. Use: ``cached_array(reduced_path(cache, embeddings, umap_2d),
+    lambda: umap_2d.fit_transform(embeddings))``."""
+    kind = type(reducer)
+    params = sorted(reducer.get_params().items()) if hasattr(reducer, "get_params") else []
+    plain = (type(None), bool, int, float, str, tuple, list)  # an object's repr may hold its address
+    shown = [(k, v if isinstance(v, plain) else type(v).__name__) for k, v in params]
+    return Path(cache_dir) / "reduced" / f"{content_key(embeddings, f'{kind.__module__}.{kind.__qualname__}', shown)}.npy"
+
+
 # ---------------------------------------------------------------- steps 2-5 + representations
 def scaled_min_cluster_size(n_docs: int, reference: int = 150, docs_per_unit: int = 100, floor: int = 10) -> int:
     """``min_cluster_size`` for a corpus of ``n_docs``: one per 100 docs, between 10 and 150.

@@ -189,3 +189,24 @@ def test_the_safetensors_folder_notebook_03_writes_is_accepted(tmp_path):
     for name in ("topics.json", "config.json", "ctfidf_config.json", "topic_embeddings.safetensors", "ctfidf.safetensors"):
         (model / name).write_text("{}")
     assert safe_model_folder(model) == model
+
+
+def test_the_2d_coordinates_cache_is_keyed_by_the_reducer_and_its_settings(tmp_path):
+    """Issue 25, item 11: other UMAP settings, another seed or cuML's UMAP never reuse cached coordinates."""
+    from umap import UMAP
+
+    from helpers.topics import reduced_path
+
+    embeddings = np.random.RandomState(0).normal(size=(30, 8)).astype(np.float32)
+    umap_2d = dict(n_neighbors=15, n_components=2, min_dist=0.0, metric="cosine", random_state=42)
+    same = reduced_path(tmp_path, embeddings, UMAP(**umap_2d))
+    assert reduced_path(tmp_path, embeddings, UMAP(**umap_2d)) == same, "the same settings: the same file"
+
+    class CumlUMAP(UMAP):  # what use_cuml brings: another class with the same settings
+        pass
+
+    others = [UMAP(**{**umap_2d, "n_neighbors": 30}), UMAP(**{**umap_2d, "random_state": 7}),
+              UMAP(**{**umap_2d, "metric": "euclidean"}), UMAP(**{**umap_2d, "min_dist": 0.1}), CumlUMAP(**umap_2d)]
+    paths = {reduced_path(tmp_path, embeddings, model) for model in others}
+    assert len(paths) == len(others) and same not in paths
+    assert reduced_path(tmp_path, embeddings[::-1], UMAP(**umap_2d)) != same, "other embeddings"
