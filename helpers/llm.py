@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .files import atomic_folder
-from .machine import DTYPE_NAMES, default_cache_dir, nf4_compute_dtype, quiet_noisy_loggers, resolve_precision
+from .machine import (
+    DTYPE_NAMES, GPUS, PROFILE_GPUS, default_cache_dir, gpu_summary, nf4_compute_dtype, quiet_noisy_loggers,
+    resolve_precision,
+)
 from .settings import PACKAGED_LLM, Settings
 
 
@@ -330,21 +333,28 @@ def download_check(llm_model: str, checkpoint_bytes: float, disk_free: Optional[
 
 
 def preflight(settings: Settings, available: Optional[float] = None, where: str = "", copies: int = 1,
-              batch: Optional[int] = None, disk_free: Optional[float] = None) -> str:
+              batch: Optional[int] = None, disk_free: Optional[float] = None,
+              gpu: Optional[str | dict[str, Any]] = None) -> str:
     """Will ``settings.llm_model`` fit, quantized as asked, generating a batch of labels? One line with the
     estimate when it does; a ``MemoryError`` with the numbers and what to change when it does not.
 
-    ``available`` and ``where`` default to :func:`free_memory_here`; ``copies`` models at once
-    (notebook 01 holds one); ``batch`` defaults to ``label_batch_size`` x ``label_candidates``. A model
-    not downloaded yet is checked against the disk too (:func:`download_check`, ``disk_free``).
+    The estimate is made for ``gpu`` (a name in :data:`helpers.machine.GPUS`, e.g. "T4"), else the GPU
+    in this machine, else the GPU the profile is sized for (colab-t4: a T4) when none is visible, else
+    this machine's RAM: "auto" precision is resolved for that target, never for the host, so the numbers
+    are the same on any machine. ``available`` and ``where`` default to the target's free memory;
+    ``copies`` models at once (notebook 01 holds one); ``batch`` defaults to ``label_batch_size`` x
+    ``label_candidates``. A model not downloaded yet is checked against the disk too
+    (:func:`download_check`, ``disk_free``).
     """
+    here = gpu_summary()
+    target = GPUS[gpu] if isinstance(gpu, str) else gpu or here or GPUS.get(PROFILE_GPUS.get(settings.profile, ""))
     if available is None:
-        available, where = free_memory_here()
+        available, where = free_memory_here() if target is here else (target["free_gib"] * 2**30, f"a {target['name']}")
     try:
         shape = model_shape(settings.llm_model, settings.cache_dir)
     except OSError as error:  # a Hub model whose config cannot be read from here
         return f"No memory estimate for {settings.llm_model}: its config.json could not be read ({type(error).__name__})."
-    dtype = {"bf16": 2, "fp16": 2, "fp32": 4}.get(resolve_precision(settings.precision)) if settings.precision else None
+    dtype = {"bf16": 2, "fp16": 2, "fp32": 4}.get(resolve_precision(settings.precision, target)) if settings.precision else None
     batch = batch or settings.label_batch_size * settings.label_candidates
     prompt = prompt_tokens_of(settings)
 

@@ -54,6 +54,12 @@ def gpu_summary() -> Optional[dict[str, Any]]:
             "free_gib": round(free / 2**30, 1), "bf16": torch.cuda.is_bf16_supported()}
 
 
+# GPUs an estimate can be made for without one at hand: their memory and whether they compute bfloat16.
+# A T4 (compute capability 7.5, Colab's free GPU) computes float16 only.
+GPUS = {"T4": {"name": "Tesla T4", "memory_gib": 14.7, "free_gib": 14.7, "bf16": False}}  # torch's reading on Colab
+PROFILE_GPUS = {"colab-t4": "T4"}  # the GPU a profile is sized for: its estimates are made for it where none is visible
+
+
 def cpu_supports_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
     """True when the CPU computes bfloat16 natively (AVX512-BF16 or AMX-BF16 in its flags)."""
     try:
@@ -62,20 +68,31 @@ def cpu_supports_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
         return False
 
 
-def resolve_precision(precision: str = "auto") -> str:
+def torch_computes_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """True when torch will compute bfloat16 natively on this CPU: it picked its AVX-512 kernels
+    (``torch.backends.cpu.get_cpu_capability()``, which ``ATEN_CPU_CAPABILITY=avx2`` holds back, as on an
+    AVX2-only laptop) and the CPU has AVX512-BF16 or AMX-BF16 (:func:`cpu_supports_bf16`)."""
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability().startswith("AVX512") and cpu_supports_bf16(cpuinfo)
+
+
+def resolve_precision(precision: str = "auto", gpu: Optional[str | dict[str, Any]] = None) -> str:
     """``precision`` itself, or for "auto" what the hardware computes natively.
 
     A GPU with bfloat16 (compute capability 8.0 and up) -> "bf16"; a GPU without it (a T4,
-    7.5) -> "fp16"; a CPU with AVX512-BF16/AMX -> "bf16" (BENCHMARKS.md); any other CPU -> "fp32".
+    7.5) -> "fp16"; a CPU where torch computes bf16 (:func:`torch_computes_bf16`) -> "bf16"
+    (BENCHMARKS.md); any other CPU -> "fp32". ``gpu`` (a name in :data:`GPUS`, or a
+    :func:`gpu_summary`) resolves it for that GPU instead of this machine's.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"Unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}.")
     if precision != "auto":
         return precision
-    gpu = gpu_summary()
+    gpu = GPUS[gpu] if isinstance(gpu, str) else gpu or gpu_summary()
     if gpu:
         return "bf16" if gpu["bf16"] else "fp16"
-    return "bf16" if cpu_supports_bf16() else "fp32"
+    return "bf16" if torch_computes_bf16() else "fp32"
 
 
 DTYPE_NAMES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}  # a precision's torch dtype, by name

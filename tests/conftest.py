@@ -33,3 +33,11 @@ def assert_secret_absent(root, secret: str) -> None:
     for path in root.rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
+
+
+@pytest.fixture
+def no_gpu(monkeypatch):
+    """This process sees no GPU, as on the CPU machines these tests describe (a GPU machine runs them too)."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

@@ -8,35 +8,65 @@ from helpers.machine import gpu_status, profile_for_this_machine, setup_notebook
 from helpers.settings import resolve_settings
 
 
-def test_a_gpu_profile_without_a_gpu_says_what_to_change():
+def test_a_gpu_profile_without_a_gpu_says_what_to_change(no_gpu):
     with pytest.raises(RuntimeError, match=r"needs a GPU and none is visible.*T4 GPU.*profile = 'offline'"):
         gpu_status(resolve_settings("colab-t4"))
     assert "CPU" in gpu_status(resolve_settings("offline"))
 
 
-def test_colab_editions_switch_to_offline_without_a_gpu():
+def test_colab_editions_switch_to_offline_without_a_gpu(no_gpu):
     profile, note = profile_for_this_machine("colab-t4")
     assert profile == "offline" and "No GPU" in note and "T4 GPU" in note
     assert profile_for_this_machine("offline")[0] == "offline"
 
 
-def test_auto_precision_follows_what_the_cpu_computes_natively(tmp_path, monkeypatch):
-    import helpers.machine as llm
+def test_auto_precision_follows_what_the_cpu_computes_natively(tmp_path, monkeypatch, no_gpu):
+    import torch
+
+    import helpers.machine as machine
 
     with_bf16, without = tmp_path / "with", tmp_path / "without"
     with_bf16.write_text("flags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni\n")
     without.write_text("flags\t\t: fpu sse avx2 avx512f\n")
-    assert llm.cpu_supports_bf16(str(with_bf16)) and not llm.cpu_supports_bf16(str(without))
-    assert not llm.cpu_supports_bf16(str(tmp_path / "missing"))
-    monkeypatch.setattr(llm, "cpu_supports_bf16", lambda: False)
-    assert llm.resolve_precision("auto") == "fp32" and llm.resolve_precision("bf16") == "bf16"
-    monkeypatch.setattr(llm, "cpu_supports_bf16", lambda: True)
-    assert llm.resolve_precision("auto") == "bf16"
+    assert machine.cpu_supports_bf16(str(with_bf16)) and not machine.cpu_supports_bf16(str(without))
+    assert not machine.cpu_supports_bf16(str(tmp_path / "missing"))
+    monkeypatch.setattr(machine, "cpu_supports_bf16", lambda cpuinfo=None: True)
+    for capability, precision in (("AVX512", "bf16"), ("AVX2", "fp32"), ("DEFAULT", "fp32")):
+        monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+        assert machine.resolve_precision("auto") == precision, capability
+    monkeypatch.setattr(machine, "cpu_supports_bf16", lambda cpuinfo=None: False)  # AVX-512 without its bf16 part
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    assert machine.resolve_precision("auto") == "fp32" and machine.resolve_precision("bf16") == "bf16"
     with pytest.raises(ValueError, match="Unknown precision 'half'"):
-        llm.resolve_precision("half")
+        machine.resolve_precision("half")
 
 
-def test_setup_notebook_says_profile_device_precision_and_versions(capsys):
+def test_a_target_gpu_resolves_auto_for_that_gpu_whatever_this_machine_has(monkeypatch, no_gpu):
+    import helpers.machine as machine
+
+    for host_bf16 in (True, False):
+        monkeypatch.setattr(machine, "torch_computes_bf16", lambda cpuinfo=None: host_bf16)
+        assert machine.resolve_precision("auto", "T4") == "fp16"
+        assert machine.resolve_precision("auto", {"bf16": True}) == "bf16"  # an A100, an H100
+        assert machine.resolve_precision("auto") == ("bf16" if host_bf16 else "fp32")
+
+
+def test_an_avx2_machine_can_be_simulated_with_aten_cpu_capability():
+    """CI's second pass holds torch to AVX2 this way: "auto" must then pick fp32, as on an AVX2-only laptop."""
+    import subprocess
+    import sys
+
+    code = "from helpers.machine import resolve_precision as r, torch_computes_bf16 as t; print(r('auto', None), t())"
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "avx2"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split()
+    import torch
+
+    assert out[-1] == "False", "torch held to AVX2 computes no bfloat16"
+    if not torch.cuda.is_available():  # on a GPU machine the GPU decides "auto"
+        assert out[-2] == "fp32"
+
+
+def test_setup_notebook_says_profile_device_precision_and_versions(capsys, no_gpu):
     device = setup_notebook(resolve_settings("offline"))
     out = capsys.readouterr().out
     assert device == "cpu"

