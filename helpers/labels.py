@@ -402,7 +402,8 @@ def key_phrases(docs_per_topic: Mapping[int, list[str]], top_n: int = 3, stop_wo
     nothing ("said", "told", "year", "new", ...), and not cut a name short. Only the first ``lead_words`` words of each
     document are read: the lead of an article or abstract names its subject, and the rest
     costs time. Each comes back in the casing most frequent in the documents ("Tony Blair",
-    "interest rates").
+    "interest rates"). The topic x n-gram matrices stay sparse (millions of n-grams on a large
+    corpus): only the n-grams some topic has ``min_count`` times are looked at, one topic at a time.
     """
     from bertopic.vectorizers import ClassTfidfTransformer
     from sklearn.feature_extraction.text import CountVectorizer
@@ -410,18 +411,23 @@ def key_phrases(docs_per_topic: Mapping[int, list[str]], top_n: int = 3, stop_wo
     topics = sorted(docs_per_topic)
     vectorizer = CountVectorizer(ngram_range=(1, 3), stop_words=None if stop_words == "none" else stop_words)
     leads = {t: [" ".join(d.split()[:lead_words]) for d in docs_per_topic[t]] for t in topics}
-    counts = vectorizer.fit_transform([" ".join(leads[t]) for t in topics])
-    weights = ClassTfidfTransformer().fit_transform(counts).toarray()
-    vocabulary = vectorizer.get_feature_names_out()
+    counts = vectorizer.fit_transform([" ".join(leads[t]) for t in topics]).tocsr()
+    counts.sort_indices()  # each row's n-grams in vocabulary order: ties go the same way every run
+    weights = ClassTfidfTransformer().fit_transform(counts).tocsr()  # over every n-gram, as before pruning
+    frequent = np.flatnonzero(counts.max(axis=0).toarray().ravel() >= min_count)  # a 1 x n-grams row, not a matrix
+    vocabulary = vectorizer.get_feature_names_out()[frequent]
+    counts, weights = counts[:, frequent], weights[:, frequent]
     lengths = np.array([v.count(" ") + 1 for v in vocabulary])
-    empty = np.array([v.split()[0] in _EMPTY_WORDS or v.split()[-1] in _EMPTY_WORDS for v in vocabulary])
-    dense = counts.toarray()
+    empty = np.array([v.split()[0] in _EMPTY_WORDS or v.split()[-1] in _EMPTY_WORDS for v in vocabulary], dtype=bool)
     phrases = {}
     for row, topic in enumerate(topics):
+        columns, found = counts[row].indices, counts[row].data
+        typical = weights[row, columns].toarray().ravel() if len(columns) else np.zeros(0)
         chosen = []
         for n in (1, 2, 3):
-            scores = np.where((lengths == n) & (dense[row] >= min_count) & ~empty, weights[row], -1.0)
-            chosen += [vocabulary[k] for k in np.argsort(-scores)[:top_n] if scores[k] > 0]
+            scores = np.where((lengths[columns] == n) & (found >= min_count) & ~empty[columns], typical, -1.0)
+            order = np.argsort(-scores, kind="stable")[:top_n]
+            chosen += [vocabulary[columns[k]] for k in order if scores[k] > 0]
         phrases[topic] = [cased for cased in (_usual_casing(p, leads[topic]) for p in chosen) if cased]
     return phrases
 

@@ -122,6 +122,53 @@ def test_key_phrases_are_typical_of_their_topic_in_the_documents_casing():
     assert all(p.count("(") == p.count(")") for ps in bracketed.values() for p in ps), bracketed
 
 
+def _phrase_corpus(topics: int, random_words: int, pool: int = 200_000) -> dict[int, list[str]]:
+    """Each topic's own phrase ("alpha7 beta7 gamma7", three times), plus documents of random words
+    from a ``pool`` as large as a big corpus's vocabulary."""
+    rng = np.random.RandomState(0)
+    words = np.array([f"w{i}x" for i in range(pool)])
+    return {t: [f"alpha{t} beta{t} gamma{t} " * 3] + [" ".join(rng.choice(words, 100)) for _ in range(random_words // 100)]
+            for t in range(topics)}
+
+
+def test_key_phrases_stay_sparse_and_bounded_when_the_vocabulary_grows(monkeypatch):
+    """Issue 25, item 18: no dense topic x n-gram matrix (millions of n-grams on a large corpus): with 100x
+    the n-grams, the peak memory stays far below one dense topic x n-gram matrix, and no 2-D matrix of
+    more than one row is ever made dense."""
+    import tracemalloc
+
+    import scipy.sparse as sp
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    densified = []
+
+    def recording(method):
+        def dense(self, *args, **kwargs):
+            densified.append(self.shape)
+            return method(self, *args, **kwargs)
+        return dense
+
+    for cls in (sp.csr_matrix, sp.csc_matrix, sp.coo_matrix, sp.csr_array, sp.csc_array, sp.coo_array):
+        for name in ("toarray", "todense"):
+            monkeypatch.setattr(cls, name, recording(getattr(cls, name)))
+    topics = 200
+    small, big = _phrase_corpus(topics, 0), _phrase_corpus(topics, 300)
+    n_grams = [len(CountVectorizer(ngram_range=(1, 3)).fit([" ".join(d) for d in docs.values()]).vocabulary_)
+               for docs in (small, big)]
+    assert n_grams[1] >= 80 * n_grams[0], n_grams
+    key_phrases(small)  # imports and warm-up outside the measure
+    tracemalloc.start()
+    try:
+        phrases = key_phrases(big)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    dense = topics * n_grams[1] * 8  # one float64 topic x n-gram matrix
+    assert peak < dense / 4, f"peak {peak / 1e6:.0f} MB, one dense matrix {dense / 1e6:.0f} MB"
+    assert all(shape[0] == 1 for shape in densified), f"dense topic x n-gram matrices: {set(densified)}"
+    assert all(f"Alpha{t} beta{t} gamma{t}" in phrases[t] for t in range(topics)), phrases[0]
+
+
 def _candidate(text, source, coverage, failures=()):
     return {"text": text, "source": source, "coverage": coverage, "failures": list(failures)}
 
