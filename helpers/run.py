@@ -285,7 +285,9 @@ def execute(paths: list[Path], parameters: dict[str, Any], run_dir: Path, log_ou
                     raise NotebookFailed(f"{path.name} failed: {error.ename}: {error.evalue}", output) from None
                 log.append({"notebook": path.name, "seconds": round(time.perf_counter() - start, 1)})
                 print(f"[run] {path.name} done in {log[-1]['seconds']} s", flush=True)
-                (run_dir / "run_log.json").write_text(json.dumps(log, indent=2))
+                from .files import atomic_write  # a run stopped while writing keeps the previous log whole
+
+                atomic_write(run_dir / RUN_LOG, lambda tmp: Path(tmp).write_text(json.dumps(log, indent=2)))
         finally:
             if km is not None:
                 km.shutdown_kernel(now=True)

@@ -318,3 +318,30 @@ def test_the_rebinding_check_sees_assignments_imports_and_loop_targets(tmp_path)
     path = _notebook(tmp_path / "01_x.ipynb", code("a, b = 1, 2\nfor c in []: pass\nimport d\nprint(e)"),
                      parameters="a = 1\nb = 2\nc = 3\nd = 4\ne = 5")
     assert sorted(name for _, name in _rebound_parameters(path)) == ["a", "b", "c", "d"]
+
+
+def test_run_log_is_written_atomically(tmp_path, monkeypatch):
+    """Issue 25, item 20: a run stopped while writing run_log.json leaves the previous log whole."""
+    from pathlib import Path
+
+    import papermill
+
+    from helpers.run import execute, notebook_paths
+
+    RUN_LOG = "run_log.json"
+    (tmp_path / RUN_LOG).write_text('[{"notebook": "previous", "seconds": 1.0}]')
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *args, **kwargs: None)
+    write_text = Path.write_text
+
+    def disk_full(self, data, *args, **kwargs):
+        if "run_log" in self.name:
+            write_text(self, data[:5], *args, **kwargs)
+            raise OSError("No space left on device")
+        return write_text(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        execute(notebook_paths()[:1], {}, tmp_path, fresh_kernels=True)
+    monkeypatch.setattr(Path, "write_text", write_text)
+    assert (tmp_path / RUN_LOG).read_text() == '[{"notebook": "previous", "seconds": 1.0}]'
+    assert sorted(p.name for p in tmp_path.iterdir()) == [RUN_LOG], "no half-written temporary file left"
