@@ -271,12 +271,36 @@ def test_batch_size_one_and_n_give_the_same_answers(small_llm):
     assert _answers(generator, tokenizer, 1) == _answers(generator, tokenizer, 3)
 
 
-@pytest.mark.parametrize("candidates", [1, 2])
-def test_same_parameters_give_the_same_answers_twice(small_llm, candidates):
-    tokenizer, _, generator = small_llm
-    first = _answers(generator, tokenizer, 2, candidates)
-    assert first == _answers(generator, tokenizer, 2, candidates)
-    assert all(len(a) == candidates and all(x.strip() for x in a) for a in first)
+ANSWERS_IN_A_NEW_PROCESS = """
+import json, sys
+from conftest import *  # noqa: F403 (the offline environment)
+from helpers.llm import load_llm, make_generator
+from test_labels import _answers
+tokenizer, model = load_llm("packaged:SmolLM2-135M-Instruct", "none")
+generator = make_generator(model, tokenizer)
+print(json.dumps({n: _answers(generator, tokenizer, 2, n) for n in (1, 2)}))
+"""
+
+
+def test_same_parameters_give_the_same_answers_in_two_processes():
+    """Determinism across processes (a fresh interpreter, fresh seeds and caches), not just two calls in one."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), str(here.parent), os.environ.get("PYTHONPATH", "")])}
+    runs = []
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", ANSWERS_IN_A_NEW_PROCESS], env=env, cwd=here,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert runs[0] == runs[1]
+    for n, answers in runs[0].items():
+        assert all(len(a) == int(n) and all(x.strip() for x in a) for a in answers), answers
 
 
 def test_answers_stop_at_the_end_of_their_first_line_long_before_the_budget(small_llm):
