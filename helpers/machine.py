@@ -126,6 +126,18 @@ def gpu_status(settings: Settings) -> str:
     return f"GPU: {gpu['name']} with {gpu['memory_gib']} GiB ({gpu['free_gib']} GiB free)."
 
 
+def free_memory() -> None:
+    """Give back the memory of what nothing references any more: ``gc.collect()`` and, on a GPU, what torch's
+    allocator still reserves (``torch.cuda.empty_cache()``), which the next memory preflight would count as used."""
+    import gc
+    import sys
+
+    gc.collect()
+    torch = sys.modules.get("torch")  # never imported: nothing of torch's to free
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def package_versions(names: tuple[str, ...] = KEY_PACKAGES) -> dict[str, str]:
     """Installed versions of the series' main packages ("missing" when not installed)."""
     from importlib import metadata

@@ -216,7 +216,7 @@ def without_solutions(path: Path, folder: Path) -> Path:
 
 RESET = ("get_ipython().run_line_magic('reset', '-f')\n"
          "__import__('sys').modules.get('matplotlib.pyplot') and __import__('matplotlib.pyplot').pyplot.close('all')\n"
-         "__import__('gc').collect()")
+         "__import__('helpers.machine').machine.free_memory()  # gc, and the GPU memory torch still reserves")
 
 
 def start_kernel(cwd: Path):

@@ -13,7 +13,7 @@ from helpers.settings import resolve_settings
 T4 = 15.0e9  # a free Colab T4: 15 GB, nothing else on it
 
 
-@pytest.fixture(autouse=True, params=[True, False], ids=["host-bf16", "host-fp32"])
+@pytest.fixture(params=[True, False], ids=["host-bf16", "host-fp32"])
 def host_precision(request, monkeypatch):
     """Every verdict below is about a T4: it must not change with what this machine computes natively."""
     import torch
@@ -24,7 +24,7 @@ def host_precision(request, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a GPU machine runs these the same way
 
 
-def test_13b_in_nf4_fits_a_t4_with_room_to_generate():
+def test_13b_in_nf4_fits_a_t4_with_room_to_generate(host_precision):
     line = preflight(resolve_settings("colab-t4"), T4, "a T4", disk_free=100e9)
     assert line.startswith("meta-llama/Llama-2-13b-chat-hf (nf4, 13.02B parameters) needs about 11.4 GB: 7.2 GB weights")
     assert "a T4 has 15.0 GB free" in line
@@ -32,24 +32,24 @@ def test_13b_in_nf4_fits_a_t4_with_room_to_generate():
     assert T4 - estimate["total"] > 3e9, "room left over for longer prompts"
 
 
-def test_13b_in_fp16_does_not_fit_and_the_message_says_what_to_change():
+def test_13b_in_fp16_does_not_fit_and_the_message_says_what_to_change(host_precision):
     with pytest.raises(MemoryError, match=r"Will not fit: .*\(none, 13.02B parameters\) needs about 3\d.\d GB: 26.0 GB "
                                           r"weights.* a T4 has 15.0 GB free. To fit, use quantization = 'nf4', a smaller "
                                           r"model"):
         preflight(resolve_settings("colab-t4", quantization="none"), T4, "a T4")
 
 
-def test_two_13b_models_in_nf4_do_not_fit_a_t4():
+def test_two_13b_models_in_nf4_do_not_fit_a_t4(host_precision):
     with pytest.raises(MemoryError, match=r"14.4 GB weights \(2 copies\).*free the first model before loading the next"):
         preflight(resolve_settings("colab-t4"), T4, "a T4", copies=2)
 
 
-def test_a_batch_too_large_for_a_t4_gets_the_batch_that_fits():
+def test_a_batch_too_large_for_a_t4_gets_the_batch_that_fits(host_precision):
     with pytest.raises(MemoryError, match=r"KV cache for 8 prompts.* To fit, set label_batch_size to 4"):
         preflight(resolve_settings("colab-t4", label_batch_size=8), T4, "a T4")
 
 
-def test_the_download_is_checked_against_the_disk_first():
+def test_the_download_is_checked_against_the_disk_first(host_precision):
     settings = resolve_settings("colab-t4")
     assert "First it downloads about 26.0 GB (100 GB free on disk)." in preflight(settings, T4, "a T4", disk_free=100e9)
     with pytest.raises(OSError, match=r"Downloading meta-llama/Llama-2-13b-chat-hf needs about 26.0 GB of disk and .* "
@@ -58,7 +58,7 @@ def test_the_download_is_checked_against_the_disk_first():
     assert "downloads" not in preflight(resolve_settings("offline"), 2e9, disk_free=1.0), "the packaged model is here"
 
 
-def test_a_t4_estimate_is_made_for_the_t4_whatever_computes_it():
+def test_a_t4_estimate_is_made_for_the_t4_whatever_computes_it(host_precision):
     settings = resolve_settings("colab-t4", quantization="none")
     with pytest.raises(MemoryError, match=r"26.0 GB weights.* a Tesla T4 has 15.8 GB free"):
         preflight(settings, gpu="T4")  # a T4 loads full precision in float16, never in this host's fp32
@@ -68,7 +68,7 @@ def test_a_t4_estimate_is_made_for_the_t4_whatever_computes_it():
                                                                                  disk_free=100e9)
 
 
-def test_7b_and_the_offline_model_fit():
+def test_7b_and_the_offline_model_fit(host_precision):
     assert "6.74B parameters" in preflight(resolve_settings("colab-t4", llm_model="meta-llama/Llama-2-7b-chat-hf"), T4,
                                            disk_free=100e9)
     assert "0.13B parameters" in preflight(resolve_settings("offline"), 2e9, "a 2 GB laptop")
@@ -85,41 +85,58 @@ def test_the_estimate_matches_the_offline_models_measured_footprint(quantization
     assert estimate["weights"] == pytest.approx(model.get_memory_footprint(), rel=0.05)
 
 
-def test_notebook_01_frees_each_model_before_loading_the_next():
+def _run_01_loading_comparison_and_exercise(settings) -> list[int]:
+    """Notebook 01's section 2 (loading), 4 (comparison) and exercise 2's solution, as written, with every
+    ``from_pretrained`` of a causal LM counted: returns how many chat models were alive at each load."""
     import time
 
+    import nbformat
     import pandas as pd
     import torch
-    from transformers import pipeline
+    import transformers
+    from cells import NOTEBOOKS
 
     import helpers.llm
-    from helpers.llm import footprint_mb
     from helpers.prompts import as_chat
 
-    class Stand:  # the model and pipeline of section 2, which the comparison frees first
-        pass
+    alive_at_load, original = [], transformers.AutoModelForCausalLM.from_pretrained.__func__
+    models = []
 
-    first, first_pipeline = Stand(), Stand()
-    first_pipeline.model = first
-    loaded, alive_at_load = [weakref.ref(first)], []
-
-    def load_llm(*args, **kwargs):
+    def counted(cls, *args, **kwargs):
         gc.collect()
-        alive_at_load.append(sum(ref() is not None for ref in loaded))
-        tokenizer, model = helpers.llm.load_llm(*args, **kwargs)
-        loaded.append(weakref.ref(model))
-        return tokenizer, model
+        alive_at_load.append(sum(ref() is not None for ref in models))
+        model = original(cls, *args, **kwargs)
+        models.append(weakref.ref(model))
+        return model
 
-    settings = resolve_settings("offline")
-    namespace = dict(model=first, generator=first_pipeline, settings=settings, model_id=settings.llm_model, gc=gc,
-                     time=time, pd=pd, torch=torch, pipeline=pipeline, as_chat=as_chat, footprint_mb=footprint_mb,
-                     load_llm=load_llm)
-    del first, first_pipeline
-    run_cell("01_quantized_loading.ipynb", "teach:compare", namespace)
-    gc.collect()
-    assert alive_at_load == [0, 0, 0], "no model alive when the next one loads"
-    assert [ref() for ref in loaded] == [None] * 4, "and none left after the comparison"
-    assert len(namespace["comparison"]) == 3
+    namespace = dict(settings=settings, model_id=settings.llm_model, gc=gc, time=time, pd=pd, torch=torch,
+                     as_chat=as_chat, **{name: getattr(helpers.llm, name) for name in (
+                         "explained_loading_errors", "footprint_mb", "load_llm", "model_path", "preflight")})
+    solution = next(c.source for c in nbformat.read(NOTEBOOKS / "01_quantized_loading.ipynb", as_version=4).cells
+                    if "solution" in c.metadata.get("tags", []) and "famous bridges" in c.source)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", classmethod(counted))
+        for tag in ("teach:bnb-config", "teach:load", "teach:compare"):
+            run_cell("01_quantized_loading.ipynb", tag, namespace)
+        exec(compile(solution, "01[exercise 2]", "exec"), namespace)
+    assert len(namespace["comparison"]) == len(settings.compare_quantizations.split(","))
+    return alive_at_load
+
+
+def test_notebook_01_loads_the_t4s_model_once_across_loading_comparison_and_exercises(no_gpu):
+    """colab-t4 compares only nf4, the quantization it loads: section 2's model serves all three. The 135M model
+    at full precision stands in for the 13B one in nf4 (the same code path: the comparison lists only the
+    quantization loaded; nf4 generation on a CPU takes minutes)."""
+    settings = resolve_settings("offline", quantization="none", compare_quantizations="none", sanity_max_new_tokens=8)
+    assert resolve_settings("colab-t4").compare_quantizations == resolve_settings("colab-t4").quantization
+    assert _run_01_loading_comparison_and_exercise(settings) == [0], "one load, with nothing else alive"
+
+
+def test_notebook_01_frees_each_model_before_loading_the_next(no_gpu):
+    """Offline compares three quantizations of the 135M model: never two models in memory at once."""
+    settings = resolve_settings("offline", sanity_max_new_tokens=8)
+    alive = _run_01_loading_comparison_and_exercise(settings)
+    assert alive == [0, 0, 0, 0], "section 2, the two other quantizations, the exercise's reload: each alone"
 
 
 def test_notebook_03_loads_one_llm():
