@@ -8,7 +8,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 LAB_ARGS ?=
 
-.PHONY: setup run test lab colab clean-runs
+.PHONY: setup run test test-avx2 colab-test lab colab clean-runs
 
 setup: $(VENV)/.installed
 
@@ -28,6 +28,15 @@ run: setup
 ## test: unit tests and every notebook executed with papermill on a small sample
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## test-avx2: the suite again as an AVX2-only CPU runs it (torch and oneDNN held to AVX2: "auto" precision is fp32)
+test-avx2: setup
+	ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## colab-test: every Colab edition in a Colab-like environment (Colab's package versions), each in a fresh runtime
+colab-test: setup
+	$(BIN)/python tools/colab_env.py build
+	$(BIN)/python -m pytest -m colab_runtime tests/test_colab_runtime.py $(PYTEST_ARGS)
 
 ## lab: JupyterLab on notebooks/ with the project's environment as its kernel (LAB_ARGS="--no-browser --port 8899")
 lab: setup

@@ -254,70 +254,84 @@ def evaluate_run(
     npmi = dict(zip(order, npmi_per_topic([words[name].get(t, []) for name, t in order], tokenized, npmi_top_n)))
 
     topic_centroids = centroids(document_embeddings, topics)
-    centroid_matrix = np.array([topic_centroids[t] for t in topic_ids])
     dominant = dominant_categories(topics, categories) if categories else {}
     names = sorted(set(categories))
-    category_vectors = embed(names) if categories else None
-
-    retrieve = lexical_retriever(documents.abstract.tolist())
+    context = dict(topics=topics, topic_ids=topic_ids, words=words, texts=texts, npmi=npmi, fallback=fallback,
+                   embed=embed, document_embeddings=document_embeddings, dominant=dominant, names=names,
+                   centroid_matrix=np.array([topic_centroids[t] for t in topic_ids]), diversity_top_n=diversity_top_n,
+                   category_vectors=embed(names) if categories else None,
+                   retrieve=lexical_retriever(documents.abstract.tolist()))
     representations, per_topic = {}, {t: {} for t in topic_ids}
     for name in words:
-        shown = [texts[name].get(t, "") or " " for t in topic_ids]
-        text_vectors = embed(shown)
-        faith = faithfulness(text_vectors, centroid_matrix)
-        semantic = label_confidence(text_vectors, document_embeddings, topics, topic_ids)
-        lexical = retrieval_precision(retrieve(shown), topics, topic_ids)
-        nearest = nearest_categories(text_vectors, category_vectors, names) if categories else None
-        # a label that fell back to keywords is not the LLM's: its row scores the other topics only
-        scored = [i for i, t in enumerate(topic_ids)
-                  if not (name == "LLM label" and fallback is not None and bool(fallback.get(t, False)))]
-        ids = [topic_ids[i] for i in scored]
-        topic_words = [words[name].get(t, []) for t in ids]
-        row: dict[str, Any] = {
-            "scored_topics": len(ids),
-            "npmi": nan_mean(npmi[(name, t)] for t in ids),
-            "npmi_scored_topics": sum(math.isfinite(npmi[(name, t)]) for t in ids),
-            "diversity": topic_diversity(topic_words, diversity_top_n) if ids else float("nan"),
-            "diversity_top10": topic_diversity(topic_words, 10) if ids else float("nan"),
-            "words_per_topic": float(np.median([len(w[:diversity_top_n]) for w in topic_words])) if ids else float("nan"),
-        }
-        if len(ids) >= 2:
-            row.update({k: v for k, v in faithfulness(text_vectors[scored], centroid_matrix[scored]).items()
-                        if k != "per_topic"})
-        row.update(confidence=nan_mean(semantic[i] for i in scored), confidence_lexical=nan_mean(lexical[i] for i in scored))
-        row["category_match"] = (float(np.mean([nearest[i] == dominant[topic_ids[i]][0] for i in scored]))
-                                 if categories and scored else None)
-        if name == "LLM label" and fallback is not None:
-            row["fallback_share"] = float(np.mean([bool(fallback.get(t, False)) for t in topic_ids]))
-        representations[name] = row
-        for i, t in enumerate(topic_ids):
-            per_topic[t][name] = {"text": texts[name].get(t, ""), "npmi": npmi[(name, t)],
-                                  "faithfulness": faith["per_topic"][i], "confidence": semantic[i],
-                                  "confidence_lexical": lexical[i],
-                                  **({"nearest_category": nearest[i]} if nearest else {})}
-
+        representations[name], entries = score_representation(name, context)
+        for t, entry in zip(topic_ids, entries):
+            per_topic[t][name] = entry
     sizes = Counter(topics)
+    return to_json_ready({
+        "format_version": EVALUATION_FORMAT_VERSION,
+        "method": {"npmi_top_n": npmi_top_n, "diversity_top_n": diversity_top_n,
+                   "coherence_stop_words": coherence_stop_words, "coherence": "gensim CoherenceModel c_npmi",
+                   "categories": names or None},
+        "run": run_scores(topics, topic_ids, categories),
+        "representations": representations,
+        "topics": [{"topic": t, "size": sizes[t],
+                    **({"dominant_category": dominant[t][0], "purity": dominant[t][1]} if categories else {}),
+                    "representations": per_topic[t]} for t in topic_ids],
+    })
+
+
+def score_representation(name: str, c: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One representation's row of :func:`evaluate_run` (``c``: what it computed for the run) and its
+    per-topic entries, in ``c["topic_ids"]`` order."""
+    topic_ids, words, texts, npmi, fallback = c["topic_ids"], c["words"], c["texts"], c["npmi"], c["fallback"]
+    categories = c["category_vectors"] is not None
+    shown = [texts[name].get(t, "") or " " for t in topic_ids]
+    text_vectors = c["embed"](shown)
+    faith = faithfulness(text_vectors, c["centroid_matrix"])
+    semantic = label_confidence(text_vectors, c["document_embeddings"], c["topics"], topic_ids)
+    lexical = retrieval_precision(c["retrieve"](shown), c["topics"], topic_ids)
+    nearest = nearest_categories(text_vectors, c["category_vectors"], c["names"]) if categories else None
+    # a label that fell back to keywords is not the LLM's: its row scores the other topics only
+    scored = [i for i, t in enumerate(topic_ids)
+              if not (name == "LLM label" and fallback is not None and bool(fallback.get(t, False)))]
+    ids = [topic_ids[i] for i in scored]
+    topic_words = [words[name].get(t, []) for t in ids]
+    top_n = c["diversity_top_n"]
+    row: dict[str, Any] = {
+        "scored_topics": len(ids),
+        "npmi": nan_mean(npmi[(name, t)] for t in ids),
+        "npmi_scored_topics": sum(math.isfinite(npmi[(name, t)]) for t in ids),
+        "diversity": topic_diversity(topic_words, top_n) if ids else float("nan"),
+        "diversity_top10": topic_diversity(topic_words, 10) if ids else float("nan"),
+        "words_per_topic": float(np.median([len(w[:top_n]) for w in topic_words])) if ids else float("nan"),
+    }
+    if len(ids) >= 2:
+        row.update({k: v for k, v in faithfulness(text_vectors[scored], c["centroid_matrix"][scored]).items()
+                    if k != "per_topic"})
+    row.update(confidence=nan_mean(semantic[i] for i in scored), confidence_lexical=nan_mean(lexical[i] for i in scored))
+    row["category_match"] = (float(np.mean([nearest[i] == c["dominant"][topic_ids[i]][0] for i in scored]))
+                             if categories and scored else None)
+    if name == "LLM label" and fallback is not None:
+        row["fallback_share"] = float(np.mean([bool(fallback.get(t, False)) for t in topic_ids]))
+    entries = [{"text": texts[name].get(t, ""), "npmi": npmi[(name, t)], "faithfulness": faith["per_topic"][i],
+                "confidence": semantic[i], "confidence_lexical": lexical[i],
+                **({"nearest_category": nearest[i]} if nearest else {})} for i, t in enumerate(topic_ids)]
+    return row, entries
+
+
+def run_scores(topics: list[int], topic_ids: list[int], categories: list[str]) -> dict[str, Any]:
+    """The run-level numbers of :func:`evaluate_run`: size, topics, outliers, and agreement with the categories."""
     run_level: dict[str, Any] = {
         "documents": len(topics),
         "topic_count": len(topic_ids),
-        "outlier_share": sizes.get(-1, 0) / len(topics),
+        "outlier_share": Counter(topics).get(-1, 0) / len(topics),
     }
     if categories:
         with_outliers = agreement(topics, categories)
         without = agreement(topics, categories, include_outliers=False)
         run_level.update({**with_outliers, "nmi_without_outliers": without["nmi"] if without else None,
                           "ari_without_outliers": without["ari"] if without else None})
-    return to_json_ready({
-        "format_version": EVALUATION_FORMAT_VERSION,
-        "method": {"npmi_top_n": npmi_top_n, "diversity_top_n": diversity_top_n,
-                   "coherence_stop_words": coherence_stop_words, "coherence": "gensim CoherenceModel c_npmi",
-                   "categories": names or None},
-        "run": run_level,
-        "representations": representations,
-        "topics": [{"topic": t, "size": sizes[t],
-                    **({"dominant_category": dominant[t][0], "purity": dominant[t][1]} if categories else {}),
-                    "representations": per_topic[t]} for t in topic_ids],
-    })
+    return run_level
 
 
 def to_json_ready(value: Any) -> Any:

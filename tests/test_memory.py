@@ -111,7 +111,8 @@ def _run_01_loading_comparison_and_exercise(settings) -> list[int]:
 
     namespace = dict(settings=settings, model_id=settings.llm_model, gc=gc, time=time, pd=pd, torch=torch,
                      as_chat=as_chat, **{name: getattr(helpers.llm, name) for name in (
-                         "explained_loading_errors", "footprint_mb", "load_llm", "model_path", "preflight")})
+                         "explained_loading_errors", "footprint_mb", "load_llm", "model_path", "preflight",
+                         "prepare_for_batching")})
     solution = next(c.source for c in nbformat.read(NOTEBOOKS / "01_quantized_loading.ipynb", as_version=4).cells
                     if "solution" in c.metadata.get("tags", []) and "famous bridges" in c.source)
     with pytest.MonkeyPatch.context() as patch:

@@ -102,20 +102,23 @@ def runtime_environment(paths: dict[str, Path]) -> dict[str, str]:
             "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
 
 
-def run_edition(name: str, root: Path, parameters: dict, base: Path = BASE, timeout: int = 1500) -> dict:
-    """Execute ``colab/<name>.ipynb`` in a fresh runtime under ``root``; what it took and what it changed."""
+def run_edition(edition: Path, root: Path, parameters: dict, base: Path = BASE, timeout: int = 1500,
+                secrets: dict[str, str] | None = None) -> dict:
+    """Execute the edition ``edition`` (a ``colab/*.ipynb``) in a fresh runtime under ``root``, with ``secrets``
+    (e.g. a fake ``HF_TOKEN``) in its environment; what it took and what its install cells changed."""
     paths = fresh_runtime(root, base)
     python = paths["env"] / "bin" / "python"
     before = installed(python)
-    command = [sys.executable, "-m", "papermill", str(OUT / f"{name}.ipynb"), str(root / "executed.ipynb"),
+    command = [sys.executable, "-m", "papermill", str(edition), str(root / "executed.ipynb"),
                "--cwd", str(paths["content"]), "-k", "python3", "--no-progress-bar"]
     for key, value in parameters.items():
         command += ["-p", key, str(value)]
     start = time.perf_counter()
-    result = subprocess.run(command, env=runtime_environment(paths), capture_output=True, text=True, timeout=timeout)
+    env = {**runtime_environment(paths), **(secrets or {})}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
     after = installed(python)
     return {
-        "edition": name, "returncode": result.returncode, "seconds": round(time.perf_counter() - start, 1),
+        "edition": edition.stem, "returncode": result.returncode, "seconds": round(time.perf_counter() - start, 1),
         "log": (result.stdout + result.stderr)[-4000:], "executed": root / "executed.ipynb", "paths": paths,
         "changed": {n: [v, after.get(n)] for n, v in before.items() if after.get(n) != v},
         "added": sorted(set(after) - set(before)),
@@ -135,7 +138,7 @@ def main() -> int:
         return 0
     failed = 0
     for name in args.editions or sorted(p.stem for p in OUT.glob("*.ipynb")):
-        report = run_edition(name, Path(args.root) / name, {"sample_size": args.sample_size})
+        report = run_edition(OUT / f"{name}.ipynb", Path(args.root) / name, {"sample_size": args.sample_size})
         failed += report["returncode"] != 0
         print(f"{name}: {'ok' if report['returncode'] == 0 else 'FAILED'} in {report['seconds']:.0f} s; "
               f"the install cells changed {report['changed'] or 'nothing Colab had'}")
