@@ -86,3 +86,40 @@ def test_every_distribution_the_shipped_helpers_import_is_in_colab_or_installed(
     missing = sorted({f"{m} ({d})" for m in modules for d in distributions.get(m, [])
                       if build_colab.normalized(d) not in provided})
     assert not missing, f"imported by the shipped helpers, neither in Colab nor installed: {missing}"
+
+
+def test_keep_on_drive_puts_the_run_folder_on_the_mounted_drive_and_does_nothing_outside_colab(tmp_path, monkeypatch,
+                                                                                              capsys):
+    import sys
+    import types
+
+    import helpers.colab as colab
+
+    mounted = []
+
+    def mount(where):
+        mounted.append(where)
+        (tmp_path / "drive" / "MyDrive").mkdir(parents=True)
+
+    monkeypatch.setitem(sys.modules, "google.colab", types.SimpleNamespace(drive=types.SimpleNamespace(mount=mount)))
+    monkeypatch.setattr(colab, "DRIVE", tmp_path / "drive")
+    monkeypatch.setattr(colab, "DRIVE_FOLDER", tmp_path / "drive" / "MyDrive" / "topic-modeling-llama2")
+    assert colab.drive_run_dir("runs/interactive", False) == "runs/interactive" and not mounted
+    monkeypatch.setattr(colab, "running_in_colab", lambda: False)
+    assert colab.drive_run_dir("runs/interactive", True) == "runs/interactive" and not mounted
+    assert "outside Colab the results stay in runs/interactive" in capsys.readouterr().out
+    monkeypatch.setattr(colab, "running_in_colab", lambda: True)
+    run = colab.drive_run_dir("runs/interactive", True)
+    assert run == str(tmp_path / "drive" / "MyDrive" / "topic-modeling-llama2" / "runs" / "interactive")
+    assert mounted == [str(tmp_path / "drive")] and (tmp_path / run).is_dir()
+    assert colab.drive_run_dir(run, True) == run and len(mounted) == 1, "running the cell again changes nothing"
+
+
+def test_an_edition_after_03_finds_its_results_without_running_03_again(tmp_path):
+    from helpers.colab import make_results_of_03
+    from helpers.topics import REQUIRED_RESULTS
+
+    for name in REQUIRED_RESULTS:
+        (tmp_path / name).touch()
+    assert make_results_of_03(str(tmp_path), "not a notebook: never read", "offline") == \
+        f"Notebook 03's results are in {tmp_path}."

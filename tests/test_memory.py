@@ -147,11 +147,16 @@ def test_notebook_03_loads_one_llm():
 
     code = "\n".join(c.source for c in nbformat.read(NOTEBOOKS / "03_topic_modeling.ipynb", as_version=4).cells
                      if c.cell_type == "code")
-    assert code.count("load_llm(") == 1 and "from_pretrained(" not in code
+    assert code.count("open_labeler(") == 1 and "load_llm(" not in code and "from_pretrained(" not in code
     import ast
+    import inspect
 
-    def inside_a_loop(node, parents=()):  # is a load_llm call under a for or while?
-        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "load_llm":
+    from helpers.labeler import open_labeler
+
+    assert inspect.getsource(open_labeler).count("load_llm(") == 1, "and open_labeler loads it once"
+
+    def inside_a_loop(node, parents=()):  # is the open_labeler call under a for or while?
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "open_labeler":
             return any(isinstance(p, (ast.For, ast.While, ast.comprehension)) for p in parents)
         return any(inside_a_loop(child, (*parents, node)) for child in ast.iter_child_nodes(node))
 

@@ -22,7 +22,7 @@ def _static_map(tmp_path, x, y, topics, labels, confidence=None, top_n_labels=50
     table = pd.DataFrame({"topic": list(labels), "label": list(labels.values()),
                           "confidence": [(confidence or {}).get(t, 1.0) for t in labels]})
     return run_cell("04_visualization.ipynb", "teach:static-map", documents=documents, labels=table, plt=plt,
-                    map_frame=map_frame, atomic_write=atomic_write, run_dir=tmp_path, figure_size=6,
+                    map_frame=map_frame, atomic_write=atomic_write, run_path=tmp_path, figure_size=6,
                     top_n_labels=top_n_labels, weak_label_confidence=0.5)
 
 

@@ -125,3 +125,35 @@ def test_notebook_03_caches_embeddings_where_the_evaluation_reads_them(tmp_path)
     vectors, reused = embed_documents(load_embedding_model(settings.embedding_model, other), settings.embedding_model,
                                       docs, tmp_path, show_progress_bar=False, precision=other)
     assert not reused and not np.array_equal(vectors, cell["embeddings"])
+
+
+def test_notebook_06_builds_the_labeler_03_builds(small_llm):
+    """06 asks again only for changed topics with the same labeler 03 labelled them with: same settings, prompt,
+    keyword prompt, answer cache, documents per prompt (issue 25: its copy of the setup was tied to nothing)."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from helpers.labels import BatchedTextGeneration, llm_representation
+    from helpers.machine import default_cache_dir
+    from helpers.prompts import build_keyword_prompt, build_prompt
+
+    settings = resolve_settings("offline", label_candidates=3, label_batch_size=5)
+    tokenizer, _, generator = small_llm
+    embeddings, titles = np.zeros((4, 3)), ["a", "b", "c", "d"]
+    labels = pd.DataFrame({"topic": [0], "label": ["Shares"], "source": ["llm"], "fallback": [False],
+                           "confidence": [1.0], "raw": ["Shares"], "reference_label": ["Shares"], "llm_failures": [""]})
+    cell = run_cell("06_refining_topics.ipynb", "labeler", settings=settings, embeddings=embeddings, titles=titles,
+                    cache=default_cache_dir(settings.cache_dir), labels=labels, original_topics=[0, 0, 0, 0],
+                    topic_model=SimpleNamespace(), open_labeler=lambda s: (generator, tokenizer),
+                    BatchedTextGeneration=BatchedTextGeneration, build_prompt=build_prompt,
+                    build_keyword_prompt=build_keyword_prompt, CountVectorizer=CountVectorizer)
+    helper = llm_representation(settings, generator, build_prompt(OFFLINE_LLM, tokenizer),
+                                build_keyword_prompt(OFFLINE_LLM, tokenizer), embeddings, titles)
+    made = vars(cell["llm"])
+    assert made.keys() == vars(helper).keys()
+    for key, value in vars(helper).items():
+        if key != "records_":  # 06's holds 03's labels, remembered
+            assert made[key] is value or made[key] == value, key
+    assert [r["label"] for r in made["records_"]] == ["Shares"]
