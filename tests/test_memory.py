@@ -178,3 +178,19 @@ def test_a_t4_computes_nf4_in_float16(monkeypatch):
         == torch.bfloat16 == quantization_config("nf4").bnb_4bit_compute_dtype
     assert "a T4 (compute capability 7.5) has no native bfloat16" in cell_source("01_quantized_loading.ipynb",
                                                                                    "teach:bnb-config")
+
+
+def test_the_kv_cache_estimate_is_what_the_offline_model_actually_caches(small_llm):
+    """The KV-cache part of the preflight, against the cache the packaged model really builds for a batch of prompts
+    (measured: the bytes of every layer's keys and values), not against the estimate's own printed numbers."""
+    import torch
+
+    tokenizer, model, _ = small_llm
+    batch = tokenizer(["Shares rose as the bank reported record profits. " * 12] * 3, return_tensors="pt")
+    with torch.no_grad():
+        cache = model(**batch, use_cache=True).past_key_values
+    measured = sum(layer.keys.nbytes + layer.values.nbytes for layer in cache.layers)
+    tokens = batch.input_ids.shape[1]
+    estimate = memory_estimate(model_shape("packaged:SmolLM2-135M-Instruct"), "none", model.dtype.itemsize,
+                               prompt_tokens=tokens, new_tokens=0, batch=3)
+    assert estimate["kv_cache"] == pytest.approx(measured, rel=0.01)
