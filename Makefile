@@ -29,9 +29,10 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## test-avx2: the suite again as an AVX2-only CPU runs it (torch and oneDNN held to AVX2: "auto" precision is fp32)
+## test-avx2: the suite again as an AVX2-only CPU runs it (torch and oneDNN held to AVX2: "auto" precision is fp32),
+## with its own cache, so nothing computed in the other precision is replayed
 test-avx2: setup
-	ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 $(BIN)/python -m pytest $(PYTEST_ARGS)
+	ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 TOPIC_LLAMA2_CACHE=$(CURDIR)/.cache-avx2 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## colab-test: every Colab edition in a Colab-like environment (Colab's package versions), each in a fresh runtime
 colab-test: setup

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+from .auth import token_source
 from .machine import running_in_colab
 from .topics import REQUIRED_RESULTS
 
@@ -56,7 +57,10 @@ def with_parameters(notebook, parameters: dict[str, Any]):
 
 def make_results_of_03(run_dir: str, notebook_03: str, profile: str, sample_size: Optional[int] = None) -> str:
     """Notebook 03's results in ``run_dir``: there already (one sentence), or made now by running 03
-    (``notebook_03``, its source as JSON) in a kernel of its own, which says so first and how long it takes."""
+    (``notebook_03``, its source as JSON) in a kernel of its own, which says so first and how long it takes.
+    03 gets this notebook's ``profile``, ``run_dir`` and ``sample_size``; its other knobs keep 03's defaults.
+    A Colab secret ``HF_TOKEN`` is put in the environment first (that kernel is no Colab kernel: the Hub
+    would not find the secret there)."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -66,6 +70,7 @@ def make_results_of_03(run_dir: str, notebook_03: str, profile: str, sample_size
     print(f"This runtime has no results of notebook 03 in {run_dir} (a notebook opened on its own starts with an "
           f"empty disk), so notebook 03 runs first, with profile {profile!r}: {TIME_OF_03.get(profile, 'minutes')}.",
           flush=True)
+    token_source()  # a Colab secret HF_TOKEN into this kernel's environment, which 03's kernel inherits
     parameters = {"profile": profile, "run_dir": str(Path(run_dir).resolve()), "sample_size": sample_size}
     notebook = with_parameters(nbformat.reads(notebook_03, as_version=4), parameters)
     start = time.perf_counter()

@@ -347,6 +347,8 @@ def preflight(settings: Settings, available: Optional[float] = None, where: str 
     (:func:`download_check`, ``disk_free``).
     """
     here = gpu_summary()
+    if isinstance(gpu, str):
+        resolve_precision("auto", gpu)  # an unknown name: one sentence naming the known ones
     target = GPUS[gpu] if isinstance(gpu, str) else gpu or here or GPUS.get(PROFILE_GPUS.get(settings.profile, ""))
     if available is None:
         available, where = free_memory_here() if target is here else (target["free_gib"] * 2**30, f"a {target['name']}")

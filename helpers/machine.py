@@ -89,6 +89,8 @@ def resolve_precision(precision: str = "auto", gpu: Optional[str | dict[str, Any
         raise ValueError(f"Unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}.")
     if precision != "auto":
         return precision
+    if isinstance(gpu, str) and gpu not in GPUS:
+        raise ValueError(f"No GPU named {gpu!r} is known here; use one of {', '.join(GPUS)}, or leave gpu out.")
     gpu = GPUS[gpu] if isinstance(gpu, str) else gpu or gpu_summary()
     if gpu:
         return "bf16" if gpu["bf16"] else "fp16"

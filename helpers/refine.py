@@ -29,8 +29,21 @@ def read_edited_labels(path: str | Path, labels: pd.DataFrame) -> dict[int, str]
     if unknown:
         raise ValueError(f"{path.name} names topics this run does not have: {unknown}. Edit the labels_to_edit.csv "
                          f"of this run folder.")
-    return {int(t): str(label).strip() for t, label in zip(edited.topic, edited.label)
-            if str(label).strip() and str(label).strip() != known[int(t)]}
+    original = edited.llm_label.astype(str) if "llm_label" in edited.columns else edited.topic.astype(int).map(known)
+    stale = [int(t) for t, was in zip(edited.topic, original) if was != known[int(t)]]
+    if stale:  # written from an earlier run of 03 into this folder: its topics are not this run's
+        raise ValueError(f"{path.name} was written from an earlier run of notebook 03 (topic {stale[0]} was "
+                         f"{original[edited.topic.astype(int) == stale[0]].iloc[0]!r}, it is {known[stale[0]]!r} now): "
+                         f"copy your labels into a fresh labels_to_edit.csv (delete this one and run 06 to get it).")
+    return {int(t): str(label).strip() for t, label, was in zip(edited.topic, edited.label, original)
+            if str(label).strip() and str(label).strip() != was}
+
+
+def labels_to_edit(labels: pd.DataFrame) -> pd.DataFrame:
+    """The table notebook 06 writes for you to edit: each topic's label, where it came from, and the LLM's
+    label it was written from (``llm_label``: an edit is a label that differs from it, and a file written
+    from an earlier run of 03 is recognised)."""
+    return labels[["topic", "label", "source"]].assign(llm_label=labels.label)
 
 
 def carry_labels(yours: Mapping[int, str], mapping: Mapping[int, int], sizes: Mapping[int, int]) -> dict[int, str]:

@@ -81,6 +81,9 @@ def test_each_edition_runs_from_its_badge_on_colabs_packages(name, base, tmp_pat
                                    secrets={"HF_TOKEN": FAKE_TOKEN})
     assert report["returncode"] == 0, report["log"]
     assert report["changed"] == {}, f"the install cells changed Colab's own packages: {report['changed']}"
+    colab = colab_env.colab_packages()
+    other = {n: [v, colab[n]] for n, v in report["added"].items() if colab.get(n) and v != colab[n]}
+    assert not other, f"installed beside Colab's runtime at another version than Colab's own: {other}"
     printed = _printed(report["executed"])
     assert "switched to 'offline'" in printed, "no GPU here: the edition switches to the offline profile"
     run = report["paths"]["content"] / "runs" / "interactive"
@@ -102,7 +105,11 @@ def test_each_edition_runs_from_its_badge_on_colabs_packages(name, base, tmp_pat
     if name.startswith("06"):
         labels = pd.read_csv(run / "refined" / "labels.csv", keep_default_na=False)
         assert labels[labels.topic != -1].label.str.len().gt(0).all(), "every refined topic is named"
-    assert_secret_absent(root, FAKE_TOKEN)
+    for where in (report["paths"]["content"], report["paths"]["home"], report["executed"].parent / "executed.ipynb"):
+        if where.is_file():
+            assert FAKE_TOKEN.encode() not in where.read_bytes()
+        else:
+            assert_secret_absent(where, FAKE_TOKEN)  # what the edition wrote (the environment copy is Colab's)
 
 
 def test_the_colab_like_environment_has_colabs_versions(base):

@@ -48,6 +48,8 @@ def test_a_target_gpu_resolves_auto_for_that_gpu_whatever_this_machine_has(monke
         monkeypatch.setattr(machine, "torch_computes_bf16", lambda cpuinfo=None: host_bf16)
         assert machine.resolve_precision("auto", "T4") == "fp16"
         assert machine.resolve_precision("auto", {"bf16": True}) == "bf16"  # an A100, an H100
+    with pytest.raises(ValueError, match=r"No GPU named 'T5' is known here; use one of T4"):
+        machine.resolve_precision("auto", "T5")
         assert machine.resolve_precision("auto") == ("bf16" if host_bf16 else "fp32")
 
 
@@ -56,12 +58,13 @@ def test_an_avx2_machine_can_be_simulated_with_aten_cpu_capability():
     import subprocess
     import sys
 
-    code = "from helpers.machine import resolve_precision as r, torch_computes_bf16 as t; print(r('auto', None), t())"
+    code = ("import torch; from helpers.machine import resolve_precision as r, torch_computes_bf16 as t; "
+            "print(torch.backends.cpu.get_cpu_capability(), r('auto', None), t())")
     env = {**os.environ, "ATEN_CPU_CAPABILITY": "avx2"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split()
     import torch
 
-    assert out[-1] == "False", "torch held to AVX2 computes no bfloat16"
+    assert out[-3] == "AVX2" and out[-1] == "False", "torch held to AVX2 computes no bfloat16"
     if not torch.cuda.is_available():  # on a GPU machine the GPU decides "auto"
         assert out[-2] == "fp32"
 

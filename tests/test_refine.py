@@ -36,3 +36,23 @@ def test_an_inner_node_prompt_takes_both_children_in_turn():
     assert groups["4"]["prompt"] == "- representative of 0\n- representative of 1\n- representative of 2\n|a, b, c"
     assert groups["5"]["prompt"].startswith("- representative of 0\n- representative of 3\n- representative of 1")
     assert len(groups["5"]["documents"]) == 10 and groups["6"]["titles"] == ["t4", "t5", "t6", "t7", "t8"]
+
+
+def test_an_edits_file_written_from_an_earlier_run_of_03_is_recognised_not_applied(tmp_path):
+    """06 reads labels_to_edit.csv in place; after 03 ran again into the same folder, that file's topics are the old
+    run's: applying its labels would name the wrong topics (issue 25, review)."""
+    import pandas as pd
+    import pytest
+
+    from helpers.refine import labels_to_edit, read_edited_labels
+
+    before = pd.DataFrame({"topic": [-1, 0, 1], "label": ["Outliers", "Stock markets", "Football"],
+                           "source": ["", "llm", "llm"]})
+    table = labels_to_edit(before)
+    table.loc[table.topic == 1, "label"] = "Premier League"
+    table.to_csv(tmp_path / "labels_to_edit.csv", index=False)
+    assert read_edited_labels(tmp_path / "labels_to_edit.csv", before) == {1: "Premier League"}
+    after = before.assign(label=["Outliers", "Elections", "Football"])  # 03 again: topic 0 is another topic now
+    with pytest.raises(ValueError, match=r"written from an earlier run of notebook 03 \(topic 0 was 'Stock markets', "
+                                         r"it is 'Elections' now\): copy your labels into a fresh"):
+        read_edited_labels(tmp_path / "labels_to_edit.csv", after)

@@ -35,7 +35,6 @@ KERNEL = ("ipykernel", "ipython", "jupyter-client", "jupyter-core", "nbclient", 
 NOT_HERE = ("torch", "torchvision", "torchaudio", "torchcodec", "torchao", "triton", "jax", "jaxlib", "tensorflow",
             # torch 2.13 needs setuptools>=77 (Colab's torch 2.11: 75.2); Colab's tifffile needs Python 3.12
             "setuptools", "tifffile")
-COLAB_OWN = ("numpy", "pandas", "torch", "transformers")  # changing one of these forces a runtime restart
 
 
 def constraints(path: Path) -> Path:
@@ -55,8 +54,8 @@ def base_packages() -> list[str]:
 
 def build(base: Path = BASE) -> Path:
     """Create ``base`` (once; delete it to rebuild): torch first, then Colab's versions of the rest."""
-    stamp = base / ".built"
-    if stamp.exists() and stamp.read_text() == COLAB_RUNTIME.read_text():
+    stamp, recipe = base / ".built", "\n".join([COLAB_RUNTIME.read_text(), TORCH, *base_packages()])
+    if stamp.exists() and stamp.read_text() == recipe:  # built from this list, these requirements, this torch
         return base
     shutil.rmtree(base, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(base)], check=True)
@@ -64,7 +63,7 @@ def build(base: Path = BASE) -> Path:
     pip = [str(base / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     subprocess.run([*pip, TORCH], check=True)
     subprocess.run([*pip, "-c", str(constraints(base / "colab-constraints.txt")), TORCH, *base_packages()], check=True)
-    stamp.write_text(COLAB_RUNTIME.read_text())
+    stamp.write_text(recipe)
     return base
 
 
@@ -82,7 +81,9 @@ def fresh_runtime(root: Path, base: Path = BASE) -> dict[str, Path]:
     shutil.rmtree(root, ignore_errors=True)
     paths = {"env": root / "env", "content": root / "content", "home": root / "home", "jupyter": root / "jupyter"}
     root.mkdir(parents=True)
-    subprocess.run(["cp", "-al", str(base), str(paths["env"])], check=True)
+    if subprocess.run(["cp", "-al", str(base), str(paths["env"])], capture_output=True).returncode:
+        shutil.rmtree(paths["env"], ignore_errors=True)  # another filesystem: hard links cannot cross it, copy
+        subprocess.run(["cp", "-a", str(base), str(paths["env"])], check=True)
     for key in ("content", "home"):
         paths[key].mkdir(parents=True)
     spec = paths["jupyter"] / "kernels" / "python3"
@@ -121,7 +122,7 @@ def run_edition(edition: Path, root: Path, parameters: dict, base: Path = BASE, 
         "edition": edition.stem, "returncode": result.returncode, "seconds": round(time.perf_counter() - start, 1),
         "log": (result.stdout + result.stderr)[-4000:], "executed": root / "executed.ipynb", "paths": paths,
         "changed": {n: [v, after.get(n)] for n, v in before.items() if after.get(n) != v},
-        "added": sorted(set(after) - set(before)),
+        "added": {n: v for n, v in after.items() if n not in before},
     }
 
 
