@@ -123,3 +123,32 @@ def test_an_edition_after_03_finds_its_results_without_running_03_again(tmp_path
         (tmp_path / name).touch()
     assert make_results_of_03(str(tmp_path), "not a notebook: never read", "offline") == \
         f"Notebook 03's results are in {tmp_path}."
+
+
+def test_an_edition_after_03_runs_03_with_its_settings_and_the_colab_secret(tmp_path, monkeypatch, capsys):
+    """Without 03's results, 04-06 run 03 in a kernel of their own: it gets the notebook's profile, folder and sample,
+    and the Colab secret HF_TOKEN through the environment (the Hub reads Colab secrets only in Colab's own kernel)."""
+    import nbclient
+
+    import helpers.auth
+
+    seen = {}
+
+    class Client:
+        def __init__(self, notebook, **kwargs):
+            seen["cells"] = [c.source for c in notebook.cells if "injected-parameters" in c.metadata.get("tags", [])]
+
+        def execute(self):
+            seen["token"] = __import__("os").environ.get("HF_TOKEN")
+
+    monkeypatch.setenv("HF_TOKEN", "")  # recorded, so the token set below is taken back after the test
+    monkeypatch.delenv("HF_TOKEN")
+    monkeypatch.setattr(helpers.auth, "colab_secret", lambda name="HF_TOKEN": "hf_FAKE-secret-for-03")
+    monkeypatch.setattr(nbclient, "NotebookClient", Client)
+    from helpers.colab import make_results_of_03
+
+    note = make_results_of_03(str(tmp_path / "run"), (REPO / "notebooks" / "03_topic_modeling.ipynb").read_text(),
+                              "colab-t4", 300)
+    assert seen["token"] == "hf_FAKE-secret-for-03" and note.startswith("Notebook 03 ran in")
+    assert seen["cells"] == [f"profile = 'colab-t4'\nrun_dir = {str((tmp_path / 'run').resolve())!r}\nsample_size = 300"]
+    assert "so notebook 03 runs first, with profile 'colab-t4': about 25 minutes on a T4" in capsys.readouterr().out
