@@ -4,8 +4,9 @@
     python tools/colab_env.py run [EDITION ...]     # each edition in a fresh copy of it, an empty folder and cache
 
 ``build`` makes a virtual environment with Colab's versions (``tools/colab_runtime/pip-freeze.gpu.txt``)
-of every package of ``requirements.txt`` that Colab has, and of Colab's kernel (IPython 7.34, ipykernel
-6.17.1). Two differences cannot be avoided here: this machine's Python 3.11 (Colab: 3.13) and its CPU
+of every package of ``requirements.txt`` that Colab has, of Colab's kernel (IPython 7.34, ipykernel
+6.17.1), and of every package Colab has that the editions' install cells would otherwise add (xarray,
+toolz, wrapt, ...: in Colab they are there before the install cells run). Two differences cannot be avoided here: this machine's Python 3.11 (Colab: 3.13) and its CPU
 build of torch 2.13.0 (Colab: 2.11.0+cu128). ``run`` gives every edition what opening it from its badge
 gives: a copy of that environment (hard links: pip replaces files, it never writes into them), an empty
 working folder, an empty home (no cache, no models, no Hugging Face login), and executes it with papermill
@@ -25,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_colab import COLAB_RUNTIME, OUT, REPO, colab_packages, normalized, requirement_pins  # noqa: E402
+from build_colab import COLAB_RUNTIME, OUT, REPO, colab_lacks, colab_packages, normalized, requirement_pins  # noqa: E402
 
 ENV_ROOT = REPO / ".colab-env"
 BASE = ENV_ROOT / "base"
@@ -54,7 +55,7 @@ def base_packages() -> list[str]:
 
 def build(base: Path = BASE) -> Path:
     """Create ``base`` (once; delete it to rebuild): torch first, then Colab's versions of the rest."""
-    stamp, recipe = base / ".built", "\n".join([COLAB_RUNTIME.read_text(), TORCH, *base_packages()])
+    stamp, recipe = base / ".built", "\n".join([COLAB_RUNTIME.read_text(), TORCH, *base_packages(), *colab_lacks()])
     if stamp.exists() and stamp.read_text() == recipe:  # built from this list, these requirements, this torch
         return base
     shutil.rmtree(base, ignore_errors=True)
@@ -62,9 +63,21 @@ def build(base: Path = BASE) -> Path:
     subprocess.run([str(base / "bin" / "python"), "-m", "ensurepip", "--upgrade"], check=True, capture_output=True)
     pip = [str(base / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     subprocess.run([*pip, TORCH], check=True)
-    subprocess.run([*pip, "-c", str(constraints(base / "colab-constraints.txt")), TORCH, *base_packages()], check=True)
+    colab_pins = constraints(base / "colab-constraints.txt")
+    subprocess.run([*pip, "-c", str(colab_pins), TORCH, *base_packages()], check=True)
+    subprocess.run([*pip, "-c", str(colab_pins), TORCH, *colab_dependencies_of_the_installs(pip, base)], check=True)
     stamp.write_text(recipe)
     return base
+
+
+def colab_dependencies_of_the_installs(pip: list[str], base: Path) -> list[str]:
+    """What the editions' install cells would add that Colab's runtime already has (xarray, toolz, wrapt, ...):
+    in Colab those are there, at Colab's versions, before the install cells run; so they are here too."""
+    report = base / "install-report.json"
+    subprocess.run([*pip, "--dry-run", "--report", str(report), *colab_lacks()], check=True)
+    colab = colab_packages()
+    names = {normalized(item["metadata"]["name"]) for item in json.loads(report.read_text())["install"]}
+    return sorted(f"{name}=={colab[name]}" for name in names if colab.get(name) and name not in NOT_HERE)
 
 
 def installed(python: Path) -> dict[str, str]:
