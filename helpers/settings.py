@@ -27,6 +27,8 @@ QUANTIZATIONS = ("nf4", "int8", "none")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")  # "auto": what the hardware computes natively (helpers.llm)
 LABEL_METHODS = ("batched", "reference")
 LLM_BACKENDS = ("transformers", "openai")  # a model loaded here, or any OpenAI-compatible server (helpers.serving)
+# a SentenceTransformer loaded here, or any OpenAI-compatible /v1/embeddings server (helpers.embedding_server)
+EMBEDDING_BACKENDS = ("sentence-transformers", "openai")
 STOP_WORDS = ("english", "none")
 
 
@@ -48,6 +50,11 @@ class Settings:
     skip_bad_lines: bool = False
     first_line_title: bool = False
     embedding_model: str = PACKAGED_EMBEDDINGS
+    embedding_backend: str = "sentence-transformers"
+    embedding_base_url: Optional[str] = None
+    embedding_api_key_env: str = "OPENAI_API_KEY"  # the name of the variable holding the key, never the key
+    embedding_concurrency: int = 4
+    embedding_batch_size: int = 32
     llm_model: str = PACKAGED_LLM
     llm_backend: str = "transformers"
     llm_base_url: Optional[str] = None
@@ -110,6 +117,7 @@ _CHOICES = {
     "precision": PRECISIONS,
     "label_method": LABEL_METHODS,
     "llm_backend": LLM_BACKENDS,
+    "embedding_backend": EMBEDDING_BACKENDS,
     "stop_words": STOP_WORDS,
 }
 
@@ -124,12 +132,21 @@ def looks_like_a_key(text: str) -> bool:
     return len(text) > 64 or any(re.search(r"[A-Za-z]", r) and re.search(r"[0-9]", r) for r in runs)
 
 
-def check_key_variable_name(name: str) -> None:
+def check_key_variable_name(name: str, knob: str = "llm_api_key_env") -> None:
     """Raise unless ``name`` is an UPPER_SNAKE environment-variable name; the message never repeats ``name``
     (it may be the key itself, pasted by mistake)."""
     if not ENV_NAME.fullmatch(name) or looks_like_a_key(name):
-        raise ValueError("llm_api_key_env is the name of an environment variable in UPPER_SNAKE case (e.g. "
+        raise ValueError(f"{knob} is the name of an environment variable in UPPER_SNAKE case (e.g. "
                          "OPENAI_API_KEY), not the key itself: put the key in that variable and give its name.")
+
+
+def check_embedding_backend(values: dict[str, Any]) -> None:
+    """Raise when the embedding server's settings cannot work: ``embedding_backend`` "openai" without
+    ``embedding_base_url``, or a key pasted as ``embedding_api_key_env``."""
+    if values.get("embedding_backend") == "openai" and not values.get("embedding_base_url"):
+        raise ValueError("embedding_backend 'openai' needs embedding_base_url, the server's address, e.g. "
+                         "-p embedding_base_url http://127.0.0.1:7997/v1 (README: Embeddings from a server).")
+    check_key_variable_name(values.get("embedding_api_key_env", "OPENAI_API_KEY"), "embedding_api_key_env")
 
 
 def redact_url(url: Optional[str]) -> Optional[str]:
@@ -229,7 +246,8 @@ def resolve_settings(profile: str = "offline", **overrides: Any) -> Settings:
                 + closest_hint(str(values[name]), list(choices))
             )
     for name in ("sample_size", "label_batch_size", "nr_docs", "label_max_new_tokens",
-                 "label_doc_words", "label_candidates", "llm_concurrency"):
+                 "label_doc_words", "label_candidates", "llm_concurrency", "embedding_concurrency",
+                 "embedding_batch_size"):
         if values.get(name) is not None and values[name] < 1:
             raise ValueError(f"Parameter {name!r} must be at least 1, got {values[name]}.")
     if values.get("min_cluster_size") is not None and values["min_cluster_size"] < 2:
@@ -243,6 +261,7 @@ def resolve_settings(profile: str = "offline", **overrides: Any) -> Settings:
             raise ValueError("label_method 'reference' runs BERTopic's TextGeneration on a model loaded here; "
                              "with llm_backend 'openai' use label_method 'batched'.")
     check_key_variable_name(values.get("llm_api_key_env", "OPENAI_API_KEY"))
+    check_embedding_backend(values)
     if values.get("replay_only") and values.get("label_method") == "reference":
         raise ValueError("replay_only replays the answers label_method 'batched' recorded; 'reference' records none: "
                          "set replay_only False or label_method 'batched'.")
@@ -257,7 +276,8 @@ def resolve_settings(profile: str = "offline", **overrides: Any) -> Settings:
 
 def as_dict(settings: Settings) -> dict[str, Any]:
     """The settings as a plain dict, e.g. to save next to a run's results or print: credentials in
-    ``llm_base_url`` are redacted (:func:`redact_url`), so none is ever saved or shown."""
+    ``llm_base_url`` and ``embedding_base_url`` are redacted (:func:`redact_url`), so none is ever saved or shown."""
     values = dataclasses.asdict(settings)
     values["llm_base_url"] = redact_url(values["llm_base_url"])
+    values["embedding_base_url"] = redact_url(values["embedding_base_url"])
     return values
