@@ -10,11 +10,11 @@ then labels the same topics with the same LLM and prompt, timed:
 (a) reference: BERTopic's ``TextGeneration`` with the reference's generation settings
     (sampled at temperature 0.1, up to 500 new tokens, repetition_penalty 1.1, one topic
     at a time); the label is the answer's first line, as the reference reads it;
-(b) ours: :class:`helpers.labels.BatchedTextGeneration` (batched, greedy, a budget large
+(b) ours: :class:`helpers.batched_generation.BatchedTextGeneration` (batched, greedy, a budget large
     enough to finish, stop at line end; the reference's prompt and the short keywords-only
     prompt in one batched call, plus key phrases; the strict rubric and the coverage choice).
 
-Both are judged by the strict rubric, :func:`helpers.labels.label_failures`, with the same
+Both are judged by the strict rubric, :func:`helpers.rubric.label_failures`, with the same
 inputs: the prompt, the topic's documents and titles, the raw answer and whether the token
 budget ended it. Prints seconds, the ratio, the strict pass rate of each method and, for
 ours, of each source (the LLM's own answers, key phrases, keyword fallbacks) and of the
@@ -109,7 +109,8 @@ def confidences(labels: dict[int, str], embed, embeddings, corpus, documents) ->
 def run(args) -> dict[str, Any]:
     import numpy as np
 
-    from helpers.labels import budget_was_hit, first_line, label_failures, llm_representation, vocabulary_of
+    from helpers.batched_generation import budget_was_hit, llm_representation
+    from helpers.rubric import first_line, label_failures, vocabulary_of
     from helpers.llm import load_llm, make_generator
     from helpers.prompts import build_keyword_prompt, build_prompt
     from helpers.settings import resolve_settings

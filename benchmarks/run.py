@@ -275,7 +275,8 @@ def stages_at(n: int, settings, embedder, generator, tokenizer) -> dict[str, flo
 
     from helpers.data import load_corpus
     from helpers.evaluation import evaluate_run
-    from helpers.labels import BatchedTextGeneration, labels_table
+    from helpers.batched_generation import BatchedTextGeneration
+    from helpers.labels import labels_table
     from helpers.prompts import build_keyword_prompt, build_prompt
     from helpers.topics import fit_min_cluster_size
 
@@ -429,7 +430,7 @@ def part_limit(stage_seconds: dict[str, float] | None, n_docs: int | None) -> di
 def part_server(n_topics: int = 12) -> dict[str, Any]:
     """Local batched labelling vs ``transformers serve`` through the openai backend, the same prompts."""
     from helpers.data import load_corpus
-    from helpers.labels import BatchedTextGeneration
+    from helpers.batched_generation import BatchedTextGeneration
     from helpers.llm import load_llm, make_generator, model_path
     from helpers.machine import DTYPE_NAMES, resolve_precision
     from helpers.prompts import ChatMarkup, build_keyword_prompt, build_prompt, fill_prompt

@@ -2,7 +2,7 @@
 ``replay_only``, nothing at all.
 
 Notebooks 03 and 06 call :func:`open_labeler`. Whoever answers, the answer cache
-(:class:`helpers.labels.AnswerCache`) is keyed by :func:`answer_identity`, built from the
+(:class:`helpers.answer_cache.AnswerCache`) is keyed by :func:`answer_identity`, built from the
 settings alone (backend, model name, quantization and precision as set), never from what
 was loaded (the resolved dtype, the bitsandbytes config, the folder a model was read from):
 answers recorded on a GPU replay on a laptop, in another cache folder, with no GPU and no
@@ -27,7 +27,7 @@ def answer_identity(settings: Settings) -> dict[str, Any]:
 
 
 class ReplayOnly:
-    """A generator that never generates: :class:`helpers.labels.BatchedTextGeneration` with
+    """A generator that never generates: :class:`helpers.batched_generation.BatchedTextGeneration` with
     ``replay_only`` takes every answer from the cache and refuses (with one sentence) before it
     would call this. It carries the tokenizer and the settings' :func:`answer_identity`."""
 

@@ -32,7 +32,7 @@ START_HINT = "start one (e.g. `transformers serve <model folder> --port 8000`, R
 
 
 class ChatServer:
-    """An OpenAI-compatible server as a generator for :class:`helpers.labels.BatchedTextGeneration`.
+    """An OpenAI-compatible server as a generator for :class:`helpers.batched_generation.BatchedTextGeneration`.
 
     Requests go out ``concurrency`` at a time; the ``openai`` client retries 429, 5xx, timeouts and
     dropped connections ``retries`` times with exponential backoff. An answer is greedy
@@ -144,7 +144,7 @@ class ChatServer:
 
 
 def line_answer(text: str, finish_reason: Optional[str]) -> str:
-    """A server's answer as the local path stops it (:func:`helpers.labels.make_stop_at_line_end`): up to the
+    """A server's answer as the local path stops it (:func:`helpers.batched_generation.make_stop_at_line_end`): up to the
     end of its first line with content, leading newlines not counting, the line end kept. A model that
     ended by itself gets the line end too; only an answer the token budget cut (``finish_reason`` "length")
     has none, so the budget rule reads it from the text, recorded or replayed."""

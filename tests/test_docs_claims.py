@@ -37,3 +37,11 @@ def test_the_label_comparison_leads_with_the_lexical_measure_the_choice_never_us
     paragraph = next(p for p in _paragraphs("README.md") if "Measured on the offline default" in p)
     measured = paragraph[paragraph.index("Measured on the offline default"):]
     assert measured.index("lexical") < measured.index("embedding"), measured[:300]
+
+
+def test_the_package_docstring_names_every_helper_module():
+    import helpers
+
+    modules = sorted(p.stem for p in Path(helpers.__file__).parent.glob("*.py") if p.stem != "__init__")
+    missing = [m for m in modules if f"``{m}``" not in helpers.__doc__]
+    assert not missing, f"helpers/__init__.py's docstring does not name: {missing}"

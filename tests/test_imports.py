@@ -8,8 +8,9 @@ from helpers.machine import NUMBA_UNCACHED
 
 IMPORT_ONLY = """
 import sys
-import helpers.labels, helpers.evaluation
-from helpers.labels import BatchedTextGeneration, labels_table
+import helpers.batched_generation, helpers.labels, helpers.evaluation
+from helpers.batched_generation import BatchedTextGeneration
+from helpers.labels import labels_table
 heavy = sorted(m for m in ("bertopic", "umap", "datashader", "hdbscan", "numba", "gguf") if m in sys.modules)
 import numba
 from numba.core.decorators import jit
@@ -49,7 +50,7 @@ def test_the_labeler_is_still_a_bertopic_representation_model():
     from bertopic.representation._base import BaseRepresentation
     from sklearn.base import clone
 
-    import helpers.labels as labels
+    import helpers.batched_generation as labels
 
     llm = labels.BatchedTextGeneration(None, "[KEYWORDS]", batch_size=3)
     assert isinstance(llm, BaseRepresentation) and isinstance(llm, labels.BatchedTextGeneration)

@@ -45,7 +45,7 @@ def test_answers_a_loaded_model_recorded_replay_from_the_settings_alone(tmp_path
     """Recorded with the model loaded (default cache, where it was converted); replayed with replay_only from
     another cache folder: the identity holds no dtype, bitsandbytes config or model folder, so it matches."""
     from helpers.labeler import open_labeler
-    from helpers.labels import BatchedTextGeneration
+    from helpers.batched_generation import BatchedTextGeneration
     from helpers.prompts import build_keyword_prompt, fill_prompt
 
     prompts = [fill_prompt(build_keyword_prompt(PACKAGED_LLM, None), [], words)

@@ -2,10 +2,10 @@ import pytest
 
 import numpy as np
 
-from helpers.labels import (
-    COPIED, CUT, ECHO, EMPTY, FALLBACK, INVENTED, LIST, REPETITIVE, SENTENCE, TOO_LONG, BatchedTextGeneration,
-    choose_label, clean_label, invented_words, key_phrases, label_failures, repair_label, retrieval_precision,
-)
+from helpers.batched_generation import BatchedTextGeneration
+from helpers.keyphrases import key_phrases
+from helpers.labels import choose_label, retrieval_precision
+from helpers.rubric import COPIED, CUT, ECHO, EMPTY, FALLBACK, INVENTED, LIST, REPETITIVE, SENTENCE, TOO_LONG, clean_label, invented_words, label_failures, repair_label
 from helpers.prompts import fill_prompt, llama2_prompt
 
 PROMPT = fill_prompt(llama2_prompt(), ["Shares in the airline rose 5% after it reported a record profit for the year."], ["shares", "profit"])
@@ -205,7 +205,7 @@ class FakeGenerator:
 
 
 def test_generation_goes_in_batches_and_keeps_the_order(monkeypatch):
-    import helpers.labels as labels
+    import helpers.batched_generation as labels
 
     monkeypatch.setattr(labels, "make_stop_at_line_end", lambda tokenizer: None)
     prompts = [f"p{i}" for i in range(7)]
@@ -217,7 +217,7 @@ def test_generation_goes_in_batches_and_keeps_the_order(monkeypatch):
 
 
 def test_recorded_answers_replay_and_a_killed_run_resumes(monkeypatch, tmp_path):
-    import helpers.labels as labels
+    import helpers.batched_generation as labels
 
     monkeypatch.setattr(labels, "make_stop_at_line_end", lambda tokenizer: None)
     prompts = [f"p{i}" for i in range(5)]
@@ -333,7 +333,7 @@ class FakeTopicModel:
 def test_each_topic_gets_the_passing_candidate_and_says_where_it_came_from(monkeypatch):
     import pandas as pd
 
-    import helpers.labels as labels
+    import helpers.batched_generation as labels
 
     monkeypatch.setattr(labels, "make_stop_at_line_end", lambda tokenizer: None)
     docs = ["Economy growth slowed, the bank said."] * 3 + ["Film awards: the Oscar for best actor."] * 3
@@ -361,7 +361,7 @@ def test_each_topic_gets_the_passing_candidate_and_says_where_it_came_from(monke
 def test_a_topic_where_nothing_passes_falls_back_to_its_keywords(monkeypatch):
     import pandas as pd
 
-    import helpers.labels as labels
+    import helpers.batched_generation as labels
 
     monkeypatch.setattr(labels, "make_stop_at_line_end", lambda tokenizer: None)
     documents = pd.DataFrame({"Document": ["Economy growth slowed."] * 3, "Topic": [0] * 3, "ID": range(3)})
@@ -437,7 +437,7 @@ def _written_defaults(function) -> dict[str, str]:
 def test_the_settings_are_the_one_source_of_every_labeling_default(small_llm):
     import inspect
 
-    from helpers.labels import llm_representation
+    from helpers.batched_generation import llm_representation
     from helpers.llm import load_llm
     from helpers.settings import Settings, resolve_settings
 

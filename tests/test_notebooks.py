@@ -52,7 +52,7 @@ def test_topics_were_found(run_dir):
 
 
 def test_every_label_passes_the_strict_rubric_and_says_where_it_came_from(run_dir):
-    from helpers.labels import label_failures
+    from helpers.rubric import label_failures
 
     topics = pd.read_csv(run_dir / "topics.csv")
     labels = pd.read_csv(run_dir / "labels.csv", keep_default_na=False)
@@ -409,7 +409,7 @@ def test_a_run_on_your_own_files(tmp_path, shape):
 
 # ---- notebook 06: refining without losing the labels (issue 14) ---------------------------
 def test_06_reduces_outliers_and_every_topic_keeps_an_llm_label(run_dir):
-    from helpers.labels import label_failures
+    from helpers.rubric import label_failures
 
     refined = run_dir / "refined"
     before = pd.read_parquet(run_dir / "documents.parquet")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers.labels import BatchedTextGeneration
+from helpers.batched_generation import BatchedTextGeneration
 from helpers.llm import model_path
 from helpers.prompts import ChatMarkup, build_keyword_prompt, build_prompt, chat_messages, fill_prompt, parse_chat
 from helpers.serving import ChatServer, LocalServer, free_port
@@ -126,7 +126,7 @@ def test_the_token_budget_rule_holds_for_a_server_too():
     """A server has no tokenizer here: its finish_reason says the budget cut an answer, and the rubric sees it."""
     import pandas as pd
 
-    from helpers.labels import CUT
+    from helpers.rubric import CUT
 
     docs = ["Best film Oscar nominations were announced, with The Aviator leading."] * 3
     prompt = ChatMarkup().apply_chat_template([{"role": "user", "content": "Docs: [DOCUMENTS] Keywords: [KEYWORDS]"}])
@@ -145,7 +145,7 @@ def test_the_token_budget_rule_holds_for_a_server_too():
 
 
 def label_failures_of(text, **kwargs):
-    from helpers.labels import label_failures
+    from helpers.rubric import label_failures
 
     return label_failures(text, answer=text, **kwargs)
 

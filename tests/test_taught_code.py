@@ -81,7 +81,7 @@ def test_use_cuml_without_cuml_says_so_and_keeps_the_cpu_models(capsys):
 
 @pytest.mark.parametrize("method", ["batched", "reference"])
 def test_notebook_03_builds_the_llm_representation_llm_representation_returns(method, small_llm):
-    from helpers.labels import BatchedTextGeneration, llm_representation
+    from helpers.batched_generation import BatchedTextGeneration, llm_representation
     from helpers.machine import default_cache_dir
     from helpers.prompts import build_keyword_prompt, build_prompt
 
@@ -135,7 +135,7 @@ def test_notebook_06_builds_the_labeler_03_builds(small_llm):
     import pandas as pd
     from sklearn.feature_extraction.text import CountVectorizer
 
-    from helpers.labels import BatchedTextGeneration, llm_representation
+    from helpers.batched_generation import BatchedTextGeneration, llm_representation
     from helpers.machine import default_cache_dir
     from helpers.prompts import build_keyword_prompt, build_prompt
 

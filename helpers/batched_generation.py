@@ -1,0 +1,356 @@
+"""BatchedTextGeneration: batched, greedy LLM topic labels, a drop-in for BERTopic's ``TextGeneration``.
+
+It asks the LLM for several candidates per topic in one batched call, cleans and repairs
+them (:mod:`helpers.rubric`), adds the topic's key phrases (:mod:`helpers.keyphrases`) and
+keeps the candidate that passes the rubric and covers the topic's documents best
+(:func:`helpers.labels.choose_label`). One file per representation, as in BERTopic.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
+
+import numpy as np
+import pandas as pd
+
+from .answer_cache import AnswerCache, generator_identity
+from .keyphrases import key_phrases
+from .labels import choose_label, label_confidence, unit_rows
+from .machine import default_cache_dir
+from .prompts import fill_prompt
+from .rubric import answer_line, clean_label, keywords_label, label_failures, repair_label, vocabulary_of, words_of
+from .settings import Settings
+
+
+def make_stop_at_line_end(tokenizer):
+    """A ``StoppingCriteria`` that ends each sequence once its answer has a full line.
+
+    Leading newlines do not count; the check is per row, so one batch member that
+    finished does not stop the others.
+    """
+    import torch
+    from transformers import StoppingCriteria
+
+    class StopAtLineEnd(StoppingCriteria):
+        def __init__(self):
+            self.start = None
+
+        def __call__(self, input_ids, scores, **kwargs):
+            if self.start is None:
+                self.start = input_ids.shape[1] - 1
+            texts = tokenizer.batch_decode(input_ids[:, self.start:], skip_special_tokens=True)
+            return torch.tensor([("\n" in t.lstrip()) for t in texts], device=input_ids.device)
+
+    return StopAtLineEnd()
+
+
+def budget_was_hit(answer: str, tokenizer, max_new_tokens: int) -> bool:
+    """True when the token budget, not the end of a line or the model, ended ``answer``."""
+    if tokenizer is None or "\n" in answer.strip():
+        return False
+    return len(tokenizer(answer, add_special_tokens=False).input_ids) >= max_new_tokens - 1
+
+
+@lru_cache(maxsize=1)
+def _as_representation(cls: type) -> type:
+    """``cls`` as a BERTopic representation model (a subclass of its ``BaseRepresentation``, the same name).
+    BERTopic is imported here, when the first labeler is made, not when this module is: importing
+    ``helpers.batched_generation`` (or ``helpers.evaluation``) pulls in neither BERTopic, UMAP nor datashader."""
+    from bertopic.representation._base import BaseRepresentation
+
+    return type(cls.__name__, (cls, BaseRepresentation), {"__module__": cls.__module__, "__doc__": cls.__doc__,
+                                                            "__qualname__": _REPRESENTATION})
+
+
+_REPRESENTATION = "_BatchedRepresentation"  # the name pickle finds that class by (module __getattr__ below)
+
+
+def __getattr__(name: str):
+    if name == _REPRESENTATION:
+        return _as_representation(BatchedTextGeneration)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class BatchedTextGeneration:
+    """Batched, greedy LLM topic labels a reader would keep; use it wherever ``TextGeneration`` fits.
+
+    Builds every topic's prompt first (the same ``[DOCUMENTS]``/``[KEYWORDS]`` filling
+    and the same representative documents as BERTopic's ``TextGeneration``), then asks
+    the LLM for ``candidates`` answers per topic in one batched call (beam search: the
+    same answers every run; greedy when 1), stopping at the end of the first line. Each
+    answer is cleaned and repaired (:func:`clean_label`, :func:`repair_label`); the topic's
+    key phrases (:func:`key_phrases`) join them; every candidate is judged by the strict
+    rubric (:func:`label_failures`) and :func:`choose_label` keeps one. A topic where
+    nothing passes falls back to its keywords.
+
+    ``embeddings`` are the documents' embeddings, in the order given to ``fit``: they
+    measure each candidate's coverage and the chosen label's confidence
+    (:func:`label_confidence`); without them the documents are embedded here. ``titles``,
+    in the same order, let the rubric catch a copied headline.
+
+    Usage:
+    ```python
+    from helpers.batched_generation import BatchedTextGeneration
+    llm = BatchedTextGeneration(generator, prompt=prompt, batch_size=8, candidates=3, embeddings=embeddings)
+    topic_model = BERTopic(representation_model={"LLM": llm})
+    ```
+    After fitting, ``llm.records_`` lists per topic the prompt, raw answers, every
+    candidate with its verdict, the label, where it came from and its confidence.
+    """
+
+    def __new__(cls, *args, **kwargs):
+        # an instance of BERTopic's BaseRepresentation too (BERTopic checks), made without importing it here
+        return super().__new__(_as_representation(cls) if cls is BatchedTextGeneration else cls)
+
+    def __init__(
+        self,
+        generator,
+        prompt: str,
+        nr_docs: int = Settings.nr_docs,
+        diversity: Optional[float] = None,
+        doc_length: Optional[int] = None,
+        tokenizer: Union[str, Callable, None] = None,
+        batch_size: int = Settings.label_batch_size,
+        max_new_tokens: int = Settings.label_max_new_tokens,
+        candidates: int = Settings.label_candidates,
+        keyword_prompt: Optional[str] = None,
+        key_phrases: int = 3,
+        embeddings: Optional[np.ndarray] = None,
+        titles: Optional[Sequence[str]] = None,
+        random_state: int = Settings.seed,
+        show_progress: bool = True,
+        cache_dir: Union[str, Path, None] = None,
+        replay_only: bool = False,
+    ):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+        if candidates < 1:
+            raise ValueError(f"candidates must be at least 1, got {candidates}.")
+        self.generator = generator
+        self.prompt = prompt
+        self.nr_docs = nr_docs
+        self.diversity = diversity
+        self.doc_length = doc_length
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.max_new_tokens = max_new_tokens
+        self.candidates = candidates
+        self.keyword_prompt = keyword_prompt
+        self.key_phrases = key_phrases
+        self.embeddings = embeddings
+        self.titles = titles
+        self.random_state = random_state
+        self.show_progress = show_progress
+        self.cache_dir = cache_dir
+        self.replay_only = replay_only
+        self.records_: list[dict[str, Any]] = []
+        self.replayed_, self.generated_ = 0, 0
+
+    def topic_prompts(self, topic_model, documents, c_tf_idf, topics) -> dict[int, str]:
+        """Each topic's filled prompt, from the same representative docs as TextGeneration."""
+        from bertopic.representation._utils import truncate_document
+
+        repr_docs, _, _, _ = topic_model._extract_representative_docs(
+            c_tf_idf, documents, topics, 500, self.nr_docs, self.diversity
+        )
+        prompts = {}
+        for topic, docs in repr_docs.items():
+            docs = [truncate_document(topic_model, self.doc_length, self.tokenizer, d) for d in docs]
+            prompts[topic] = fill_prompt(self.prompt, docs, [w for w, _ in topics[topic]])
+        return prompts
+
+    def answer_cache(self) -> Optional[AnswerCache]:
+        """The record of this labeler's answers (``cache_dir``), or ``None`` when it keeps none."""
+        if self.cache_dir is None:
+            return None
+        return AnswerCache(self.cache_dir, generator_identity(
+            self.generator, max_new_tokens=self.max_new_tokens, candidates=self.candidates, greedy=True))
+
+    def generate(self, prompts: list[str]) -> list[list[str]]:
+        """``candidates`` answers per prompt (beam search, or greedy for one), ``batch_size`` prompts at a time.
+
+        With a ``cache_dir``, a prompt answered before by the same model and settings is replayed, and
+        each batch's answers are recorded as soon as they come (a killed run resumes there);
+        ``replay_only`` refuses to generate. ``replayed_`` and ``generated_`` count the prompts.
+        """
+        from tqdm.auto import tqdm
+        from transformers import StoppingCriteriaList, set_seed
+
+        from .llm import prepare_for_batching
+
+        cache = self.answer_cache()
+        answers: list[Optional[list[str]]] = [cache.get(p) if cache else None for p in prompts]
+        todo = [i for i, a in enumerate(answers) if a is None]
+        self.replayed_, self.generated_ = len(prompts) - len(todo), len(todo)
+        if todo and self.replay_only:
+            raise LookupError(
+                f"{len(todo)} of {len(prompts)} prompts have no recorded answer from this model and these settings, "
+                f"and replay_only is on: run once with replay_only = False where the model is at hand to record them."
+            )
+        if callable(getattr(self.generator, "stream_answers", None)):  # a chat server (helpers.serving): concurrent
+            progress = tqdm(total=len(todo), desc="LLM labels (requests)", disable=not self.show_progress or not todo)
+            for i, got in self.generator.stream_answers({i: prompts[i] for i in todo}, self.max_new_tokens, self.candidates):
+                answers[i] = got
+                if cache:
+                    cache.put(prompts[i], got)
+                progress.update()
+            progress.close()
+            return answers
+        set_seed(self.random_state)
+        tokenizer = getattr(self.generator, "tokenizer", None)
+        if tokenizer is not None:  # any pipeline: batching needs left padding
+            prepare_for_batching(tokenizer)
+        beams = {"num_beams": self.candidates, "num_return_sequences": self.candidates} if self.candidates > 1 else {}
+        starts = range(0, len(todo), self.batch_size)
+        for start in tqdm(starts, desc="LLM labels (batches)", disable=not self.show_progress or not todo):
+            rows = todo[start : start + self.batch_size]
+            outputs = self.generator(
+                [prompts[i] for i in rows],
+                batch_size=len(rows),
+                do_sample=False,
+                temperature=None,
+                top_p=None,
+                top_k=None,
+                repetition_penalty=None,
+                max_new_tokens=self.max_new_tokens,
+                return_full_text=False,
+                stopping_criteria=StoppingCriteriaList([make_stop_at_line_end(tokenizer)]),
+                **beams,
+            )
+            for i, out in zip(rows, outputs):
+                answers[i] = [o["generated_text"] for o in out]
+                if cache:
+                    cache.put(prompts[i], answers[i])
+        return answers
+
+    def extract_topics(
+        self, topic_model, documents, c_tf_idf, topics: Mapping[int, list[tuple[str, float]]]
+    ) -> dict[int, list[tuple[str, float]]]:
+        """One label per topic, in BERTopic's ``[(label, 1), ("", 0), ...]`` shape; see the class docstring."""
+        prompts = self.topic_prompts(topic_model, documents, c_tf_idf, topics)
+        ids = documents.ID.to_numpy() if "ID" in documents else np.arange(len(documents))
+        doc_topics = documents.Topic.to_numpy()
+        texts = documents.Document.tolist()
+        embed = topic_model.embedding_model.embed
+        vectors = unit_rows(self.embeddings[ids] if self.embeddings is not None else embed(texts))
+        members = {t: np.flatnonzero(doc_topics == t) for t in prompts}
+        id_sets = {t: frozenset(ids[rows].tolist()) for t, rows in members.items()}
+        before = {frozenset(r["ids"]): r for r in self.records_ if "ids" in r}  # the last fit's topics
+        kept = {t: before[id_set] for t, id_set in id_sets.items() if id_set in before}
+        groups = {}
+        for topic, prompt in prompts.items():
+            if topic in kept:  # the same documents as before: the same label, nothing asked
+                continue
+            rows = members[topic]
+            groups[topic] = dict(prompt=prompt, keywords=[w for w, _ in topics[topic]], documents=[texts[i] for i in rows],
+                                 titles=[str(self.titles[ids[i]]) for i in rows] if self.titles is not None else [],
+                                 vectors=vectors[rows])
+        fresh = {r["topic"]: r for r in self.label_groups(groups, embed)} if groups else {}
+        self.changes_ = {"kept": sorted(kept), "regenerated": [], "new": []}
+        for topic in fresh:  # a topic holding most of two or more earlier topics (a merge) is new, else it changed
+            sources = [r for r in before.values()
+                       if r["topic"] != -1 and len(r["ids"] & id_sets[topic]) > len(r["ids"]) / 2]
+            self.changes_["new" if len(sources) != 1 else "regenerated"].append(topic)
+        self.records_ = [{**(kept[t] if t in kept else fresh[t]), "topic": t, "ids": id_sets[t]} for t in prompts]
+        confidences = label_confidence(
+            embed([r["label"] for r in self.records_]), vectors, doc_topics, [r["topic"] for r in self.records_])
+        for record, confidence in zip(self.records_, confidences):
+            record["confidence"] = confidence
+        return {r["topic"]: [(r["label"], 1)] + [("", 0)] * 9 for r in self.records_}
+
+    def remember(self, labels: pd.DataFrame, topics: Sequence[int]) -> None:
+        """Start from a saved run's labels (``labels.csv``) and its documents' ``topics``: a later fit
+        (``update_topics``, ``reduce_topics``, ``merge_topics``) keeps the label of every topic whose
+        documents did not change, and asks the LLM only for the others (``changes_`` says which)."""
+        topics = np.asarray(topics)
+        self.records_ = [dict(topic=int(r.topic), label=r.label, source=r.source, fallback=bool(r.fallback),
+                              confidence=r.confidence, raw=r.raw, answers=[r.raw], prompt="",
+                              candidates=[dict(text=r.reference_label, source="llm",
+                                               failures=[f for f in r.llm_failures.split("; ") if f])],
+                              ids=frozenset(np.flatnonzero(topics == r.topic).tolist()))
+                         for r in labels.itertuples()]
+
+    def label_groups(self, groups: Mapping[Any, Mapping[str, Any]], embed: Callable) -> list[dict[str, Any]]:
+        """Label any groups of documents the way topics are labelled (notebook 06 labels the hierarchy's
+        inner nodes with it). Each group has its filled ``prompt``, ``keywords``, ``documents``, their
+        ``titles`` and their unit-length ``vectors``; ``embed`` embeds texts. One record per group."""
+        asked = [g["prompt"] for g in groups.values()]
+        if self.keyword_prompt:  # the short second prompt, in the same batched call
+            asked += [fill_prompt(self.keyword_prompt, [], list(g["keywords"])[:10]) for g in groups.values()]
+        generated = self.generate(asked)
+        n = len(groups)
+        answers = [generated[i] + (generated[i + n] if self.keyword_prompt else []) for i in range(n)]
+        docs = {key: list(g["documents"]) for key, g in groups.items()}
+        phrases = key_phrases(docs, self.key_phrases) if self.key_phrases else {key: [] for key in groups}
+        tokenizer = getattr(self.generator, "tokenizer", None)
+        # a server holds its tokenizer: it says itself which answers the budget cut (helpers.serving)
+        cut = getattr(self.generator, "budget_was_hit", None) or (lambda raw, n: budget_was_hit(raw, tokenizer, n))
+
+        per_group = {}
+        for (key, group), raws in zip(groups.items(), answers):
+            candidates = []
+            for raw in raws:
+                text = clean_label(raw, group["prompt"])
+                # the budget cut this label only when it ends where the answer ended
+                hit = cut(raw, self.max_new_tokens) and words_of(text)[-1:] == words_of(raw)[-1:]
+                candidates.append(dict(text=repair_label(text, hit), source="llm", raw=raw, budget_hit=hit,
+                                       line=answer_line(raw, group["prompt"])))
+            candidates += [dict(text=p, source="key phrase", raw="", budget_hit=False, line=p) for p in phrases[key]]
+            per_group[key] = list({(c["text"].lower(), c["source"]): c for c in candidates}.values())
+        everything = [c for candidates in per_group.values() for c in candidates]
+        candidate_vectors = unit_rows(embed([c["text"] or " " for c in everything]))  # one call for all groups
+        for candidate, vector in zip(everything, candidate_vectors):
+            candidate["vector"] = vector
+
+        records = []
+        for (key, group), raws in zip(groups.items(), answers):
+            candidates, centre = per_group[key], np.asarray(group["vectors"]).mean(axis=0)
+            vocabulary = vocabulary_of([*group["documents"], *group["titles"]])
+            for candidate in candidates:
+                candidate["coverage"] = float(candidate.pop("vector") @ centre)
+                candidate["failures"] = label_failures(candidate["text"], group["prompt"], group["documents"],
+                                                       group["titles"], vocabulary=vocabulary,
+                                                       repaired_from=candidate["line"])
+            chosen = choose_label(candidates)
+            records.append(dict(
+                topic=key, prompt=group["prompt"], raw=raws[0], answers=raws, candidates=candidates,
+                label=chosen["text"] if chosen else keywords_label(list(group["keywords"])),
+                source=chosen["source"] if chosen else "keywords", fallback=chosen is None,
+            ))
+        return records
+
+
+def llm_representation(
+    settings: Settings,
+    generator,
+    prompt: str,
+    keyword_prompt: Optional[str] = None,
+    embeddings: Optional[np.ndarray] = None,
+    titles: Optional[Sequence[str]] = None,
+):
+    """The LLM representation model the run's ``settings`` ask for: ours or the reference's.
+
+    ``settings.label_method`` "batched" is :class:`BatchedTextGeneration` with the settings'
+    documents per prompt, words per document, batch size, token budget, candidates and seed
+    (``keyword_prompt``, ``embeddings`` and ``titles`` as it takes them); "reference" is
+    BERTopic's ``TextGeneration`` with the pipeline's own generation settings (the reference's:
+    sampled at 0.1, up to 500 tokens, one topic at a time). Documents are cut to
+    ``settings.label_doc_words`` words in both, when set. The settings are the one source of
+    every default: nothing here or in the notebooks repeats them.
+    """
+    tokenizer = "whitespace" if settings.label_doc_words else None
+    common = dict(nr_docs=settings.nr_docs, doc_length=settings.label_doc_words, tokenizer=tokenizer,
+                  random_state=settings.seed)
+    if settings.label_method == "batched":
+        return BatchedTextGeneration(
+            generator, prompt, batch_size=settings.label_batch_size, max_new_tokens=settings.label_max_new_tokens,
+            candidates=settings.label_candidates, keyword_prompt=keyword_prompt, embeddings=embeddings, titles=titles,
+            cache_dir=default_cache_dir(settings.cache_dir) / "answers", replay_only=settings.replay_only, **common,
+        )
+    if settings.label_method == "reference":
+        from bertopic.representation import TextGeneration
+
+        return TextGeneration(generator, prompt=prompt, **common)
+    raise ValueError(f"Unknown label_method {settings.label_method!r}; use 'batched' or 'reference'.")

@@ -1,0 +1,358 @@
+"""The strict label rubric and the cleaning and repair of an LLM answer.
+
+The reference keeps "whatever comes before the first newline" of a 500-token sampled
+answer. Small models ramble, echo the prompt, write a headline sentence, or are cut by
+the token budget mid-word. :func:`clean_label` strips the decoration of an answer
+("Label: '...'", quotes, "The topic is ..."), :func:`repair_label` shortens it at a phrase
+boundary, and :func:`label_failures` is the rubric every method's labels are judged by:
+a filter the labeler applies, not a quality score.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from functools import lru_cache
+from typing import Optional, Sequence
+
+
+from .prompts import EXAMPLE_LABEL
+
+
+MAX_LABEL_WORDS = 6  # "2 to 5 words" asked; a label over 6 words reads as a headline
+
+# Phrases of the prompt itself: a line carrying one of them is an echo, not a label.
+ECHO_MARKERS = (
+    "i have a topic",
+    "the topic is described by",
+    "based on the information about the topic",
+    "make sure you to only return",
+    "please create a short label",
+    "[documents]",
+    "[keywords]",
+    "<<sys>>",
+    "[inst]",
+    "[/inst]",
+    "you are a helpful",
+    EXAMPLE_LABEL.lower(),  # the one-shot example's answer, copied
+)
+
+# Words a label does not end on: what is left when the token budget cut a sentence.
+_DANGLING = {
+    "a", "an", "the", "of", "in", "on", "and", "or", "to", "for", "with", "by", "at", "from", "as",
+    "is", "are", "was", "were", "has", "have", "had", "will", "be", "that", "its", "their", "his", "her",
+}
+_CLAUSE_BREAKS = (": ", " - ", " – ", "; ", ", ", " (")
+
+_PREFIX = re.compile(
+    r"^(?:(?:sure|okay|ok|certainly)[!,.]?\s*)?"
+    r"(?:(?:here(?:'s| is)\s+)?(?:a|the|my)?\s*(?:short\s+)?(?:topic\s+)?"
+    r"(?:label|title|name)(?:\s+(?:of|for)\s+(?:this|the)\s+topic)?\s*(?:is)?(?:\s*:|\s+[-–])\s*"
+    r"|topic\s*(?:\d+)?(?:\s*:|\s+[-–])\s*"
+    r"|(?:this|the)\s+topic\s+(?:is\s+)?(?:titled|labeled|labelled|called|named|about)\s*:?\s*"
+    r"|(?:this|the)\s+topic(?:\s+in\s+\d+(?:\s+to\s+\d+)?\s+words?)?\s+(?:is|would\s+be)\s*:?\s*"
+    r"|(?:the\s+)?(?:short\s+)?(?:topic\s+)?label\s+(?:of|for)\s+this\s+topic\s+is\s*:?\s*)",
+    re.IGNORECASE,
+)
+_QUOTES = "\"'`“”‘’«»*_#"
+_SPECIAL_TOKENS = re.compile(r"</s>|<s>|<\|[^|>]*\|>|<\|endoftext\|>")
+_BULLET = re.compile(r"^\s*(?:[-*•]+|\d+[.)])\s+")
+
+
+def first_line(text: str) -> str:
+    """The first line of ``text`` that has any content, stripped."""
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def strip_decoration(line: str) -> str:
+    """Remove bullets, "Label:"-style prefixes, quotes, markdown and a final period."""
+    previous = None
+    while previous != line:
+        previous = line
+        line = _BULLET.sub("", line)
+        line = _PREFIX.sub("", line).strip()
+        line = line.strip(_QUOTES).strip()
+        line = line.rstrip(".:;,").strip()
+    return line
+
+
+def _headline(line: str) -> str:
+    """The part of a long answer before its first clause break ("Digital Music and Piracy: The Future ...")."""
+    if len(line.split()) <= MAX_LABEL_WORDS:
+        return line
+    cuts = [line.index(b) for b in _CLAUSE_BREAKS if b in line and len(line[: line.index(b)].split()) >= 2]
+    return line[: min(cuts)].strip() if cuts else line
+
+
+def is_prompt_echo(line: str, prompt: str = "") -> bool:
+    """True when ``line`` repeats the prompt instead of naming the topic.
+
+    Either it carries a phrase of the prompt template, or it repeats a whole
+    long line (over eight words) of the filled prompt, such as a document.
+    """
+    lowered = line.lower()
+    if any(marker in lowered for marker in ECHO_MARKERS):
+        return True
+    long_lines = {
+        strip_decoration(p).lower() for p in prompt.splitlines() if len(p.split()) > 8
+    }
+    return strip_decoration(line).lower() in long_lines
+
+
+def is_repetitive(line: str) -> bool:
+    """True when one word makes up a loop ("stock market stock market stock market")."""
+    words = [w for w in re.findall(r"\w+", line.lower()) if len(w) > 2]
+    return bool(words) and Counter(words).most_common(1)[0][1] >= 3
+
+
+# ---------------------------------------------------------------- the strict label rubric
+EMPTY = "empty"
+ECHO = "prompt echo"
+TOO_LONG = f"over {MAX_LABEL_WORDS} words"
+SENTENCE = "a sentence, not a name"
+CUT = "cut by the token budget"
+INVENTED = "invented word"
+FALLBACK = "keyword fallback"
+COPIED = "copied from one document"
+REPETITIVE = "repetitive"
+LIST = "a list of keywords"
+REASONS = (EMPTY, ECHO, TOO_LONG, SENTENCE, CUT, INVENTED, FALLBACK, COPIED, REPETITIVE, LIST)
+
+# Finite auxiliaries and modals: a label holding one is a clause ("... is proving more popular").
+_AUXILIARIES = {
+    "is", "are", "was", "were", "am", "been", "has", "have", "had", "does", "did", "would", "could", "should",
+    "must", "shall", "isn't", "aren't", "wasn't", "weren't", "hasn't", "haven't", "doesn't", "didn't", "won't",
+}
+_WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)*")
+
+
+def words_of(text: str) -> list[str]:
+    """The words of ``text``, lowercased, without a possessive "'s" ("Brown's" -> "brown")."""
+    return list(_words(text or ""))
+
+
+@lru_cache(maxsize=200_000)
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(re.sub(r"['’]s$", "", w.lower()) for w in _WORD.findall(text))
+
+
+def is_clause(label: str) -> bool:
+    """True when ``label`` reads as a sentence: it holds a finite verb, not just a name.
+
+    A finite verb is an auxiliary or modal ("is", "are", "has", "would"), or a word whose
+    only reading is an inflected verb ending in -s ("says", "sells"), or a past tense after
+    the first word ("GM decided", "Rugby World Ran on", while "Proposed merger" is a name).
+    The readings come from lemminflect's English lexicon.
+    """
+    return _finite_verb_at(_WORD.findall(label or "")) is not None
+
+
+def _variants(word: str) -> set[str]:
+    """``word`` and its inflections (lemminflect), e.g. "elections" -> {"election", "elections", ...}."""
+    from lemminflect import getAllInflections, getAllLemmas
+
+    forms = {word}
+    for lemmas in getAllLemmas(word).values():
+        for lemma in lemmas:
+            forms.add(lemma.lower())
+            forms.update(f.lower() for fs in getAllInflections(lemma).values() for f in fs)
+    return forms
+
+
+def vocabulary_of(documents: Sequence[str]) -> set[str]:
+    """Every word of ``documents``, lowercased (:func:`words_of`): what a label may use."""
+    return {w for doc in documents for w in words_of(doc)}
+
+
+def invented_words(label: str, documents: Sequence[str] = (), vocabulary: Optional[set[str]] = None) -> list[str]:
+    """The words and numbers of ``label`` that occur nowhere in ``documents`` (or ``vocabulary``).
+
+    Stop words do not count. A word is found when it, an inflection of it ("elections" for
+    "election"), or a word sharing its stem (its first ``len - 3`` letters, at least 5:
+    "economic" for "economy") occurs; a number must occur as written ("2022"). Hyphenated
+    words are checked part by part.
+    """
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    vocabulary = vocabulary if vocabulary is not None else vocabulary_of(documents)
+    missing = []
+    for word in words_of(label.replace("-", " ")):
+        if word in ENGLISH_STOP_WORDS or word in vocabulary:
+            continue
+        if any(c.isdigit() for c in word) or (
+            not (_variants(word) & vocabulary)
+            and (len(word) < 5 or not any(v.startswith(word[: max(5, len(word) - 3)]) for v in vocabulary))
+        ):
+            missing.append(word)
+    return missing
+
+
+@lru_cache(maxsize=100_000)
+def first_sentence(text: str) -> str:
+    """The first sentence (or line) of ``text``."""
+    line = first_line(text)
+    return re.split(r"(?<=[.!?])\s", line, maxsplit=1)[0]
+
+
+@lru_cache(maxsize=200_000)
+def _joined_words(text: str) -> str:
+    return " ".join(_words(text))
+
+
+def copied_from(label: str, titles: list[str], documents: list[str], min_words: int = 4) -> Optional[str]:
+    """The title or first sentence ``label`` was copied from, or ``None``.
+
+    Copied: the label is a whole title, or a run of at least ``min_words`` words of one
+    title or one document's first sentence.
+    """
+    target = " ".join(words_of(label))
+    if not target:
+        return None
+    for source in [*titles, *(first_sentence(d) for d in documents)]:
+        text = _joined_words(source)
+        if text == target or (len(target.split()) >= min_words and f" {target} " in f" {text} "):
+            return source
+    return None
+
+
+def label_failures(
+    label: Optional[str],
+    prompt: str = "",
+    documents: Sequence[str] = (),
+    titles: Sequence[str] = (),
+    answer: Optional[str] = None,
+    budget_hit: bool = False,
+    fallback: bool = False,
+    vocabulary: Optional[set[str]] = None,
+    repaired_from: Optional[str] = None,
+) -> list[str]:
+    """Every reason the strict rubric rejects ``label`` (an empty list: it passes).
+
+    The rubric, one rule per reason (``REASONS``): empty; a prompt echo (incl. the
+    one-shot example's label); over ``MAX_LABEL_WORDS`` words; a sentence rather than a
+    name (:func:`is_clause`); cut by the token budget (``budget_hit`` and the label ends
+    where the raw ``answer`` ended); a word or number found nowhere in the topic's
+    ``documents`` and ``titles`` (:func:`invented_words`; pass their ``vocabulary`` to judge
+    many labels of one topic without re-reading them); a keyword-list fallback
+    (``fallback``, counted apart); copied from one title or first sentence
+    (:func:`copied_from`); a word looping three times; a list of three or more keywords
+    written by the LLM ("England, Wales, Rugby, Nations"). The benchmark, notebook 05 and the
+    labeler itself judge every method's labels with it. ``repaired_from`` is the answer's line
+    before cleaning and repair shortened it (:func:`answer_line`): an echo or a copy there still
+    counts (a repair fixes the form of an answer, not where it came from).
+    """
+    if not isinstance(label, str) or not label.strip():
+        return [EMPTY]
+    failures = []
+    if fallback:
+        failures.append(FALLBACK)
+    origins = [label] + ([strip_decoration(repaired_from)] if repaired_from and repaired_from != label else [])
+    if any(is_prompt_echo(text, prompt) for text in origins):
+        failures.append(ECHO)
+    if len(label.split()) > MAX_LABEL_WORDS:
+        failures.append(TOO_LONG)
+    if is_clause(label):
+        failures.append(SENTENCE)
+    if budget_hit and answer and words_of(label)[-1:] == words_of(answer.strip())[-1:]:
+        failures.append(CUT)
+    if (documents or titles or vocabulary) and not fallback and invented_words(
+        label, [*documents, *titles], vocabulary
+    ):
+        failures.append(INVENTED)
+    if (documents or titles) and any(copied_from(text, list(titles), list(documents)) for text in origins):
+        failures.append(COPIED)
+    if is_repetitive(label):
+        failures.append(REPETITIVE)
+    if not fallback and label.count(",") >= 2:  # "England, Wales, Rugby, Nations": keywords, not a name
+        failures.append(LIST)
+    return failures
+
+
+_QUOTED = re.compile(r'^(?:the\s+topic\b.*?)?["“«]([^"”»]{2,80})["”»]', re.IGNORECASE)
+# Words a label may be cut before: prepositions and conjunctions start a new phrase.
+_PHRASE_STARTS = {
+    "of", "in", "on", "for", "with", "by", "at", "from", "to", "about", "against", "after", "over", "into", "as",
+    "and", "or", "but", "that", "which", "who", "while", "during", "between", "amid", "under", "vs", "versus",
+}
+
+
+def answer_line(raw: Optional[str], prompt: str = "") -> str:
+    """The first line of an answer as it came, without the prompt it may repeat or special tokens."""
+    if not isinstance(raw, str):
+        return ""
+    text = raw[len(prompt):] if prompt and raw.startswith(prompt) else raw
+    return first_line(_SPECIAL_TOKENS.sub("\n", text))
+
+
+def clean_label(raw: Optional[str], prompt: str = "") -> str:
+    """The label an LLM answer holds, undecorated (``""`` when there is none).
+
+    Drops a repeated prompt and special tokens, keeps the first non-empty line, takes
+    the quoted name out of 'The topic is "Tennis" in 2 to 5 words.', strips bullets,
+    "Label:"/"Topic:"/"This topic is titled" prefixes, quotes and a final period, and
+    keeps the headline of a long answer ("Digital Music and Piracy: The Future of ...").
+    Whether the label is any good is :func:`label_failures`' call.
+    """
+    line = answer_line(raw, prompt)
+    quoted = _QUOTED.match(line)
+    if quoted:
+        line = quoted.group(1)
+    return strip_decoration(_headline(strip_decoration(line)))
+
+
+def _finite_verb_at(tokens: list[str]) -> Optional[int]:
+    """Index of the first finite verb among ``tokens`` (see :func:`is_clause`), or ``None``."""
+    from lemminflect import getAllInflections, getAllLemmas
+
+    for i, token in enumerate(tokens):
+        word = token.lower()
+        if word in _AUXILIARIES:
+            return i
+        readings = getAllLemmas(word)
+        if set(readings) == {"VERB"} and word not in readings["VERB"]:
+            past = {f for lemma in readings["VERB"] for f in getAllInflections(lemma, upos="VERB").get("VBD", ())}
+            if word.endswith("s") or (i > 0 and (word.endswith("ed") or word in past)):
+                return i
+    return None
+
+
+def repair_label(label: str, budget_hit: bool = False, max_words: int = MAX_LABEL_WORDS) -> str:
+    """Shorten ``label`` at a phrase boundary, never mid-word.
+
+    When the token budget ended the answer (``budget_hit``) its last word may be cut
+    ("... WorldCom chief Bern"): it is dropped. A clause keeps its subject, the words
+    before the first finite verb ("Mobile phones are enjoying a boom" -> "Mobile
+    phones"). Over ``max_words`` words, the label is cut before the last preposition or
+    conjunction that leaves 2 to ``max_words`` words ("Economic and political challenges
+    of Gordon Brown's government" -> "Economic and political challenges"). Words a cut
+    phrase dangles on ("of", "the", "and") go last. Nothing is cut when no boundary fits.
+    """
+    words = label.split()
+    if budget_hit and len(words) > 1:
+        words = words[:-1]
+    verb = _finite_verb_at([w.strip(".,:;!?\"'()") for w in words])
+    if verb is not None and verb >= 2:
+        words = words[:verb]
+    if len(words) > max_words:
+        starts = [i for i, w in enumerate(words) if 2 <= i <= max_words and w.lower().strip(",;:") in _PHRASE_STARTS]
+        if starts:
+            words = words[: max(starts)]
+    while len(words) > 1 and words[-1].lower().strip(".,:;") in _DANGLING:
+        words.pop()
+    return balanced(" ".join(words).rstrip(".,:;-–( ").strip())
+
+
+def balanced(text: str) -> str:
+    """``text`` with its brackets closed or dropped: "Stock Exchange (LSE" -> "Stock Exchange (LSE)"."""
+    opened = text.count("(") - text.count(")")
+    if opened < 0:
+        return text.replace(")", "", -opened).strip()
+    return text + ")" * opened
+
+
+def keywords_label(keywords: list[str], n: int = 4) -> str:
+    """A fallback label from a topic's top keywords, e.g. "economy, growth, bank, rate"."""
+    return ", ".join(k for k in keywords[:n] if k)
