@@ -265,19 +265,29 @@ def cache_numba_kernels(modules: tuple[str, ...] = NUMBA_UNCACHED) -> int:
     return cached
 
 
-def setup_notebook(settings: Settings) -> str:
-    """The first call of every notebook: quiet the noisy loggers, cache numba's kernels on disk
-    (:func:`cache_numba_kernels`: the one place the series does it, and it says so), print the profile,
-    the device and its memory, the precision "auto" resolves to, and the key versions.
+def setup_notebook(profile: Any = "offline", more_settings: Optional[dict[str, Any]] = None, **knobs: Any) -> Settings:
+    """The one setup line of every notebook: ``settings = setup_notebook(profile, more_settings, knob=value, ...)``.
 
-    Returns the device (``cuda:N`` or ``cpu``); raises when the profile needs a GPU and none is there.
+    Resolves the profile with the notebook's knobs and ``more_settings`` (the knobs its parameters cell does
+    not show: file formats, a server, replay, cuML...; see ``helpers.settings.Settings``), quiets the noisy
+    loggers, caches numba's kernels on disk (:func:`cache_numba_kernels`: the one place the series does it,
+    and it says so), and prints the profile, the device and its memory, the precision "auto" resolves to,
+    and the key versions. ``profile`` may also be resolved settings. Returns the settings; raises when the
+    profile needs a GPU and none is there, or names a knob or value that does not exist, in one sentence.
     """
+    if isinstance(profile, Settings):
+        settings = profile
+    else:
+        clash = sorted(set(more_settings or {}) & set(knobs))
+        if clash:
+            raise ValueError(f"{clash[0]!r} is set twice, as a parameter and in more_settings: keep one.")
+        settings = resolve_settings(profile, **{**(more_settings or {}), **knobs})
     quiet_noisy_loggers()
     cached = cache_numba_kernels()
     where = "Colab" if running_in_colab() else "local"
-    print(f"profile {settings.profile!r} ({where}); {gpu_status(settings)}")
+    print(f"profile {settings.profile!r} ({where}); {gpu_status(settings)}; device {compute_device()}")
     print(f"numba: {cached} kernels of umap-learn and datashader cached on disk by this call (compiled once, "
           f"then loaded; numba.jit was wrapped only while it imported them)")
     print(f"precision 'auto' computes in {resolve_precision('auto')}; cache: {default_cache_dir(settings.cache_dir)}")
     print("versions:", ", ".join(f"{name} {version}" for name, version in package_versions().items()))
-    return compute_device()
+    return settings

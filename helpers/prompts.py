@@ -9,7 +9,10 @@ template, the example as a previous user/assistant turn.
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 
 SYSTEM_PROMPT = "You are a helpful, respectful and honest assistant for labeling topics."
 
@@ -49,26 +52,97 @@ def example_user_prompt() -> str:
     return USER_TEMPLATE.replace("[DOCUMENTS]", EXAMPLE_DOCUMENTS).replace("[KEYWORDS]", EXAMPLE_KEYWORDS)
 
 
-def llama2_prompt() -> str:
+@dataclass(frozen=True)
+class PromptParts:
+    """The prompt's three parts, as notebook 02 teaches them: the system prompt, the one-shot example (its user
+    turn and its answer) and the main prompt with ``[DOCUMENTS]``/``[KEYWORDS]``. The defaults are the reference's."""
+
+    system: str = SYSTEM_PROMPT
+    example: str = example_user_prompt()
+    example_label: str = EXAMPLE_LABEL
+    main: str = USER_TEMPLATE
+
+
+REFERENCE = PromptParts()
+PROMPT_FILE = "prompt.json"  # notebook 02 writes the parts into the run folder; 03 and 06 read them
+
+
+def _between(text: str, start: str, end: str, name: str) -> str:
+    if start not in text or end not in text.split(start, 1)[1]:
+        raise ValueError(f"{name} lost its {start!r} ... {end!r} markers: put them back around the text you edit.")
+    return text.split(start, 1)[1].rsplit(end, 1)[0]
+
+
+def parts_of_llama2_prompt(system_prompt: str, example_prompt: str, main_prompt: str) -> PromptParts:
+    """The parts of the reference's three Llama-2 strings (notebook 02's ``system_prompt``, ``example_prompt``
+    and ``main_prompt``), so that what a learner edits there is the prompt every later cell and notebook uses."""
+    system = _between(system_prompt, "<<SYS>>\n", "\n<</SYS>>", "system_prompt")
+    if "[/INST]" not in example_prompt:
+        raise ValueError("example_prompt lost its '[/INST]' before the example's answer: put it back.")
+    head, label = example_prompt.rsplit("[/INST]", 1)
+    example = head[1:] if head.startswith("\n") else head  # the string opens and closes with one newline
+    example = example[:-1] if example.endswith("\n\n") else example
+    main = _between(main_prompt, "[INST]\n", "[/INST]", "main_prompt")
+    if "[DOCUMENTS]" not in main and "[KEYWORDS]" not in main:
+        raise ValueError("main_prompt has neither [DOCUMENTS] nor [KEYWORDS]: keep at least one, BERTopic fills them "
+                         "per topic.")
+    return PromptParts(system=system, example=example, example_label=label.strip(), main=main)
+
+
+def llama2_prompt(parts: PromptParts = REFERENCE) -> str:
     """The reference's prompt, literally, in the Llama-2 chat template.
 
     ``<s>[INST] <<SYS>> system <</SYS>> example [/INST] answer`` followed by
     ``[INST] main prompt [/INST]``: the example is a finished first turn.
     """
-    system = f"\n<s>[INST] <<SYS>>\n{SYSTEM_PROMPT}\n<</SYS>>\n"
-    example = f"\n{example_user_prompt()}\n[/INST] {EXAMPLE_LABEL}\n"
-    main = f"\n[INST]\n{USER_TEMPLATE}[/INST]\n"
+    system = f"\n<s>[INST] <<SYS>>\n{parts.system}\n<</SYS>>\n"
+    example = f"\n{parts.example}\n[/INST] {parts.example_label}\n"
+    main = f"\n[INST]\n{parts.main}[/INST]\n"
     return system + example + main
 
 
-def chat_messages() -> list[dict[str, str]]:
+def chat_messages(parts: PromptParts = REFERENCE) -> list[dict[str, str]]:
     """System prompt, one-shot example (user + assistant) and the main prompt as chat turns."""
     return [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": example_user_prompt()},
-        {"role": "assistant", "content": EXAMPLE_LABEL},
-        {"role": "user", "content": USER_TEMPLATE},
+        {"role": "system", "content": parts.system},
+        {"role": "user", "content": parts.example},
+        {"role": "assistant", "content": parts.example_label},
+        {"role": "user", "content": parts.main},
     ]
+
+
+def edited_parts(parts: PromptParts) -> list[str]:
+    """The names of the parts that differ from the reference's (empty: the reference's prompt)."""
+    return [f.name for f in fields(PromptParts) if getattr(parts, f.name) != getattr(REFERENCE, f.name)]
+
+
+def prompt_name(parts: PromptParts) -> str:
+    """How the label table names the prompt: "reference", or "edited: system" (the parts that changed)."""
+    edited = edited_parts(parts)
+    return f"edited: {', '.join(edited)}" if edited else "reference"
+
+
+def save_prompt(run_dir, parts: PromptParts) -> Path:
+    """Write ``parts`` into ``run_dir/prompt.json`` (plain JSON) for notebooks 03 and 06."""
+    from .files import atomic_write
+
+    path = Path(run_dir) / PROMPT_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(asdict(parts), indent=2, ensure_ascii=False)
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def read_prompt(run_dir) -> PromptParts:
+    """The prompt notebook 02 saved in ``run_dir`` (``prompt.json``), else the reference's."""
+    path = Path(run_dir) / PROMPT_FILE
+    if not path.exists():
+        return REFERENCE
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    names = [f.name for f in fields(PromptParts)]
+    if not isinstance(saved, dict) or sorted(saved) != sorted(names):
+        raise ValueError(f"{path} is not a prompt notebook 02 wrote (it needs exactly {', '.join(names)}): "
+                         f"run notebook 02 again or delete the file to use the reference's prompt.")
+    return PromptParts(**{k: str(v) for k, v in saved.items()})
 
 
 class ChatMarkup:
@@ -113,20 +187,20 @@ def _rendered(model_id: str, tokenizer, messages: list[dict[str, str]], llama2_t
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
-def build_prompt(model_id: str, tokenizer=None) -> str:
+def build_prompt(model_id: str, tokenizer=None, parts: PromptParts = REFERENCE) -> str:
     """The labeling prompt for ``model_id``, with ``[DOCUMENTS]``/``[KEYWORDS]`` left to fill.
 
     Llama-2 models get :func:`llama2_prompt`; other chat models get the same turns
     rendered by ``tokenizer.apply_chat_template`` (ending with the assistant's cue).
     """
-    return _rendered(model_id, tokenizer, chat_messages(), llama2_prompt())
+    return _rendered(model_id, tokenizer, chat_messages(parts), llama2_prompt(parts))
 
 
-def build_keyword_prompt(model_id: str, tokenizer=None) -> str:
+def build_keyword_prompt(model_id: str, tokenizer=None, parts: PromptParts = REFERENCE) -> str:
     """The short keywords-only prompt for ``model_id``: the system prompt and ``KEYWORDS_TEMPLATE``,
     in the Llama-2 template or the model's own, like :func:`build_prompt`."""
-    messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": KEYWORDS_TEMPLATE}]
-    return _rendered(model_id, tokenizer, messages, f"<s>[INST] <<SYS>>\n{SYSTEM_PROMPT}\n<</SYS>>\n\n{KEYWORDS_TEMPLATE} [/INST]")
+    messages = [{"role": "system", "content": parts.system}, {"role": "user", "content": KEYWORDS_TEMPLATE}]
+    return _rendered(model_id, tokenizer, messages, f"<s>[INST] <<SYS>>\n{parts.system}\n<</SYS>>\n\n{KEYWORDS_TEMPLATE} [/INST]")
 
 
 def as_chat(tokenizer, text: str) -> str:

@@ -84,9 +84,27 @@ def check_names(parameters: dict[str, Any], declared: dict[Path, dict[str, Any]]
     from .settings import closest_hint
 
     valid = sorted({name for names in declared.values() for name in names})
+    if any("more_settings" in names for names in declared.values()):  # knobs outside the parameters cells
+        from .settings import knob_names
+
+        valid = sorted(set(valid) | set(knob_names()))
     for name in parameters:
         if name not in valid:
             raise SystemExit(f"Unknown parameter {name!r}. Valid parameters: {', '.join(valid)}.{closest_hint(name, valid)}")
+
+
+def notebook_parameters(declared: dict[str, Any], parameters: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """What one notebook receives: the parameters its ``parameters`` cell declares, and ``run_dir``; the other
+    knobs of :class:`helpers.settings.Settings` go into its ``more_settings`` dict, which its setup line resolves."""
+    from .settings import knob_names
+
+    given = {k: v for k, v in {**parameters, "run_dir": str(run_dir)}.items() if k in declared}
+    if "more_settings" in declared:
+        more = {k: v for k, v in parameters.items() if k not in declared and k in knob_names()}
+        more = {**dict(parameters.get("more_settings") or {}), **more}
+        if more:
+            given["more_settings"] = more
+    return given
 
 
 # Which notebooks read which notebook's results (``load_results``): re-running a notebook makes the results of
@@ -269,7 +287,7 @@ def execute(paths: list[Path], parameters: dict[str, Any], run_dir: Path, log_ou
         try:
             for path in paths:
                 declared = declared_parameters(path)
-                given = {k: v for k, v in {**parameters, "run_dir": str(run_dir)}.items() if k in declared}
+                given = notebook_parameters(declared, parameters, run_dir)
                 output = run_dir / path.name
                 print(f"[run] {path.name} ...", flush=True)
                 start = time.perf_counter()

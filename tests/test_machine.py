@@ -70,13 +70,20 @@ def test_an_avx2_machine_can_be_simulated_with_aten_cpu_capability():
 
 
 def test_setup_notebook_says_profile_device_precision_and_versions(capsys, no_gpu):
-    device = setup_notebook(resolve_settings("offline"))
+    settings = setup_notebook("offline", {"encoding": "latin-1"}, sample_size=300)
     out = capsys.readouterr().out
-    assert device == "cpu"
-    assert "profile 'offline' (local); No GPU: running on the CPU" in out
+    assert (settings.profile, settings.encoding, settings.sample_size) == ("offline", "latin-1", 300)
+    assert "profile 'offline' (local); No GPU: running on the CPU" in out and "device cpu" in out
     assert "precision 'auto' computes in" in out and "transformers " in out and "bertopic " in out
     with pytest.raises(RuntimeError, match="needs a GPU"):
-        setup_notebook(resolve_settings("colab-t4"))
+        setup_notebook("colab-t4")
+
+
+def test_setup_notebook_names_a_knob_set_twice_or_misspelled_in_one_sentence(no_gpu):
+    with pytest.raises(ValueError, match="'sample_size' is set twice"):
+        setup_notebook("offline", {"sample_size": 10}, sample_size=300)
+    with pytest.raises(ValueError, match="Unknown parameter 'encodng'.*encoding"):
+        setup_notebook("offline", {"encodng": "latin-1"})
 
 
 KERNELS_RUN = """

@@ -179,6 +179,17 @@ def test_no_unexplained_warnings_in_the_outputs(run_dir):
         assert warning not in _stream_text(_executed(run_dir, name)), (name, warning)
 
 
+def test_04_to_06_show_each_map_once_and_no_stray_return_values(run_dir):
+    for name in ("04_visualization.ipynb", "05_evaluation.ipynb", "06_refining_topics.ipynb"):
+        cells = [c for c in _executed(run_dir, name).cells if c.cell_type == "code"]
+        shown = "".join(str(o.get("data", {}).get("text/plain", "")) for c in cells for o in c.outputs)
+        assert "PosixPath(" not in shown, f"{name}: a cell ends in a call that returns a path"
+    lesson = [c for c in _executed(run_dir, "04_visualization.ipynb").cells
+              if c.cell_type == "code" and "solution" not in c.metadata.get("tags", [])]
+    images = [o for c in lesson for o in c.outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 2, "the static map and datamapplot's, each shown once"
+
+
 def test_05_scores_every_representation_within_range(run_dir):
     from helpers.evaluation import npmi_coherence, tokenize
 
@@ -334,11 +345,9 @@ def test_a_run_killed_during_03_resumes_with_the_cached_embeddings(tmp_path):
     import papermill
 
     cache, run = tmp_path / "cache", tmp_path / "run"
-    params = {"sample_size": 200, "cache_dir": str(cache), "run_dir": str(run)}
+    params = {"sample_size": 200, "more_settings": {"cache_dir": str(cache)}, "run_dir": str(run)}
     args = [sys.executable, "-m", "papermill", str(NOTEBOOKS / "03_topic_modeling.ipynb"), str(tmp_path / "killed.ipynb"),
-            "--cwd", str(NOTEBOOKS), "-k", "python3"]
-    for name, value in params.items():
-        args += ["-p", name, str(value)]
+            "--cwd", str(NOTEBOOKS), "-k", "python3", "-y", json.dumps(params)]
     process = subprocess.Popen(args, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while not list(cache.glob("embeddings/*.npy")) and time.time() < deadline and process.poll() is None:
@@ -354,6 +363,35 @@ def test_a_run_killed_during_03_resumes_with_the_cached_embeddings(tmp_path):
     assert re.search(r"embeddings \(200, 384\) computed in torch\.\w+ \(reused from the cache\)", outputs), outputs[-2000:]
     assert (run / "topics.csv").exists()
     assert not [p for p in cache.rglob(".*") if p.is_file()], "no half-written cache files"
+
+
+def test_a_system_prompt_edited_in_02_labels_03s_topics_and_the_table_names_it(run_dir, tmp_path):
+    """What a workshop tries first: change the prompt in 02, run 02 and 03, see other labels (issue 26)."""
+    import papermill
+
+    reference = "You are a helpful, respectful and honest assistant for labeling topics."
+    mine = "You are a sports reporter. You answer with one word in capital letters."
+    nb = nbformat.read(NOTEBOOKS / "02_prompt_engineering.ipynb", as_version=4)
+    (cell,) = [c for c in nb.cells if "teach:prompt" in c.metadata.get("tags", [])]
+    assert reference in cell.source
+    cell.source = cell.source.replace(reference, mine)  # the learner's edit, in the cell where the prompt is taught
+    nbformat.write(nb, tmp_path / "02_edited.ipynb")
+    run = tmp_path / "run"
+    for source, params in ((tmp_path / "02_edited.ipynb", {"run_dir": str(run)}),
+                           (NOTEBOOKS / "03_topic_modeling.ipynb", {"run_dir": str(run), "sample_size": SAMPLE})):
+        papermill.execute_notebook(str(source), str(tmp_path / f"out-{source.name}"), cwd=str(NOTEBOOKS),
+                                   parameters=params, kernel_name="python3",
+                                   progress_bar=False)
+    assert json.loads((run / "prompt.json").read_text())["system"] == mine
+    printed = _stream_text(nbformat.read(tmp_path / "out-03_topic_modeling.ipynb", as_version=4))
+    assert "prompt: edited: system" in printed
+    edited = pd.read_csv(run / "labels.csv", keep_default_na=False).set_index("topic")
+    before = pd.read_csv(run_dir / "labels.csv", keep_default_na=False).set_index("topic")
+    assert set(edited.prompt) == {"edited: system"} and set(before.prompt) == {"reference"}
+    shared = [t for t in edited.index.intersection(before.index) if t != -1]
+    assert shared, "the same sample gives topics to compare"
+    changed = [t for t in shared if edited.raw[t] != before.raw[t]]
+    assert changed, "an edited system prompt gives the LLM's answers another wording"
 
 
 # ---- your own data, end to end (issue 16) -------------------------------------------------
@@ -424,6 +462,8 @@ def test_06_reduces_outliers_and_every_topic_keeps_an_llm_label(run_dir):
         assert verdict == (["keyword fallback"] if row.source == "keywords" else []), (row.label, verdict)
     printed = _stream_text(_executed(run_dir, "06_refining_topics.ipynb"))
     assert "labels kept from notebook 03 (same documents)" in printed and "new (merged topics)" in printed
+    checks = re.findall(r"the labeler did the same: (\w+)", printed)  # 06's label_fate, written out, and changes_
+    assert checks and set(checks) == {"True"}, checks
     evaluation = json.loads((refined / "evaluation.json").read_text())
     assert evaluation["run"]["outlier_share"] < 0.05 and evaluation["representations"]["LLM label"]["npmi"] is not None
 

@@ -44,16 +44,17 @@ def test_notebook_01_loads_the_model_as_load_llm_does(small_llm):
 
 
 def test_notebook_02_writes_the_reference_prompt_that_build_prompt_returns(small_llm):
-    from helpers.prompts import build_prompt, chat_messages, is_llama2
+    from helpers.prompts import REFERENCE, build_prompt, chat_messages, is_llama2, parts_of_llama2_prompt
 
     cell = run_cell("02_prompt_engineering.ipynb", "teach:prompt")
     assert cell["prompt"] == build_prompt(LLAMA2)
     assert "[DOCUMENTS]" in cell["main_prompt"] and "[KEYWORDS]" in cell["main_prompt"]
     literal = cell["prompt"]
     for model_id, tokenizer in ((LLAMA2, None), (OFFLINE_LLM, small_llm[0])):
-        chat = run_cell("02_prompt_engineering.ipynb", "teach:chat-prompt", prompt=literal, tokenizer=tokenizer,
+        chat = run_cell("02_prompt_engineering.ipynb", "teach:chat-prompt", dict(cell), tokenizer=tokenizer,
                         settings=resolve_settings("offline", llm_model=model_id), chat_messages=chat_messages,
-                        is_llama2=is_llama2)
+                        is_llama2=is_llama2, parts_of_llama2_prompt=parts_of_llama2_prompt)
+        assert chat["parts"] == REFERENCE, "02's three strings are the reference's parts"
         assert chat["prompt"] == build_prompt(model_id, tokenizer)
     assert "<|im_start|>system" in chat["prompt"], "the offline model gets its own chat template"
 
@@ -83,7 +84,7 @@ def test_use_cuml_without_cuml_says_so_and_keeps_the_cpu_models(capsys):
 def test_notebook_03_builds_the_llm_representation_llm_representation_returns(method, small_llm):
     from helpers.batched_generation import BatchedTextGeneration, llm_representation
     from helpers.machine import default_cache_dir
-    from helpers.prompts import build_keyword_prompt, build_prompt
+    from helpers.prompts import REFERENCE, build_keyword_prompt, build_prompt
 
     settings = resolve_settings("offline", label_method=method, label_candidates=3)
     tokenizer, _, generator = small_llm
@@ -92,7 +93,7 @@ def test_notebook_03_builds_the_llm_representation_llm_representation_returns(me
     cell = run_cell("03_topic_modeling.ipynb", "teach:representations", settings=settings, generator=generator,
                     prompt=prompt, tokenizer=tokenizer, embeddings=embeddings, titles=titles,
                     BatchedTextGeneration=BatchedTextGeneration, build_keyword_prompt=build_keyword_prompt,
-                    cache=default_cache_dir(settings.cache_dir))
+                    cache=default_cache_dir(settings.cache_dir), parts=REFERENCE)
     helper = llm_representation(settings, generator, prompt, build_keyword_prompt(OFFLINE_LLM, tokenizer),
                                 embeddings, titles)
     assert type(cell["llm"]) is type(helper)
@@ -133,11 +134,10 @@ def test_notebook_06_builds_the_labeler_03_builds(small_llm):
     from types import SimpleNamespace
 
     import pandas as pd
-    from sklearn.feature_extraction.text import CountVectorizer
 
-    from helpers.batched_generation import BatchedTextGeneration, llm_representation
+    from helpers.batched_generation import llm_representation
     from helpers.machine import default_cache_dir
-    from helpers.prompts import build_keyword_prompt, build_prompt
+    from helpers.prompts import REFERENCE, build_keyword_prompt, build_prompt
 
     settings = resolve_settings("offline", label_candidates=3, label_batch_size=5)
     tokenizer, _, generator = small_llm
@@ -146,9 +146,7 @@ def test_notebook_06_builds_the_labeler_03_builds(small_llm):
                            "confidence": [1.0], "raw": ["Shares"], "reference_label": ["Shares"], "llm_failures": [""]})
     cell = run_cell("06_refining_topics.ipynb", "labeler", settings=settings, embeddings=embeddings, titles=titles,
                     cache=default_cache_dir(settings.cache_dir), labels=labels, original_topics=[0, 0, 0, 0],
-                    topic_model=SimpleNamespace(), open_labeler=lambda s: (generator, tokenizer),
-                    BatchedTextGeneration=BatchedTextGeneration, build_prompt=build_prompt,
-                    build_keyword_prompt=build_keyword_prompt, CountVectorizer=CountVectorizer)
+                    topic_model=SimpleNamespace(), generator=generator, tokenizer=tokenizer, parts=REFERENCE)
     helper = llm_representation(settings, generator, build_prompt(OFFLINE_LLM, tokenizer),
                                 build_keyword_prompt(OFFLINE_LLM, tokenizer), embeddings, titles)
     made = vars(cell["llm"])
@@ -157,3 +155,111 @@ def test_notebook_06_builds_the_labeler_03_builds(small_llm):
         if key != "records_":  # 06's holds 03's labels, remembered
             assert made[key] is value or made[key] == value, key
     assert [r["label"] for r in made["records_"]] == ["Shares"]
+
+
+def test_an_edited_string_of_02_is_the_prompt_02_and_its_chat_template_use(small_llm):
+    from helpers.prompts import build_prompt, chat_messages, edited_parts, is_llama2, parts_of_llama2_prompt
+
+    cell = run_cell("02_prompt_engineering.ipynb", "teach:prompt")
+    cell["system_prompt"] = cell["system_prompt"].replace("helpful, respectful and honest", "terse")
+    chat = run_cell("02_prompt_engineering.ipynb", "teach:chat-prompt", dict(cell), tokenizer=small_llm[0],
+                    settings=resolve_settings("offline"), chat_messages=chat_messages, is_llama2=is_llama2,
+                    parts_of_llama2_prompt=parts_of_llama2_prompt)
+    assert edited_parts(chat["parts"]) == ["system"]
+    assert "You are a terse assistant for labeling topics." in chat["prompt"]
+    assert chat["prompt"] == build_prompt(OFFLINE_LLM, small_llm[0], chat["parts"])
+
+
+def test_notebook_03_reads_the_labels_as_the_reference_does():
+    source = cell_source("03_topic_modeling.ipynb", "teach:reference-labels")
+    assert 'llama2_labels = [label[0][0].split("\\n")[0] for label in topic_model.get_topics(full=True)["LLM"].values()]' in source
+    assert "topic_model.set_topic_labels(llama2_labels)" in source
+
+
+def test_notebook_03s_short_batched_labeler_answers_as_the_full_one_does(small_llm):
+    from helpers.batched_generation import BatchedTextGeneration
+    from helpers.prompts import build_prompt, fill_prompt
+
+    tokenizer, _, generator = small_llm
+    topics = {"economy": ["Shares fell as the bank warned on profit.", "Stock markets rose on a rate cut."],
+              "film": ["The film won the Oscar for best actor.", "The actress starred in a new film."],
+              "tennis": ["She won the Wimbledon final in three sets."]}
+    prompts = [fill_prompt(build_prompt(OFFLINE_LLM, tokenizer), docs, topic.split()) for topic, docs in topics.items()]
+    short = run_cell("03_topic_modeling.ipynb", "teach:batched-labels")["batched_greedy_labels"]
+    full = BatchedTextGeneration(generator, "[KEYWORDS]", batch_size=8, max_new_tokens=16, show_progress=False)
+    expected = [answers[0].strip().split("\n")[0].strip() for answers in full.generate(prompts)]
+    assert short(generator, prompts, batch_size=8, max_new_tokens=16) == expected
+    assert all(expected), "the model answered every prompt"
+
+
+# ---- notebooks 05 and 06: our own measures and how a label is kept, written out (issue 26) -----------------
+TOPIC_WORDS = [["shares", "bank", "profit", "market", "rate"], ["film", "actor", "oscar", "award", "star"],
+               ["match", "goal", "team", "cup", "win"], ["bank", "rate", "film", "goal", "tax"]]
+TEXTS = ["Shares fell as the bank warned on profit and the market waited for a rate cut.",
+         "The film won the Oscar award; its actor is a star.", "The team scored a late goal to win the cup match.",
+         "The bank raised its rate and the market fell.", "The star actor of the film thanked the award jury.",
+         "A goal in the cup final made the team win the match.", "Tax on profit hit the bank and its shares."] * 3
+
+
+def test_notebook_05s_diversity_is_topic_diversity():
+    from helpers.evaluation import topic_diversity
+
+    taught = run_cell("05_evaluation.ipynb", "teach:diversity", keywords={0: ["a"]}, diversity_top_n=1)["topic_diversity"]
+    for top_n in (1, 3, 5, 25):
+        assert taught(TOPIC_WORDS, top_n) == topic_diversity(TOPIC_WORDS, top_n)
+    assert taught(TOPIC_WORDS, 5) == 16 / 20, "the words that repeat (bank, rate, film, goal) count once"
+
+
+def test_notebook_05s_npmi_is_the_gensim_call_npmi_per_topic_makes():
+    from helpers.evaluation import npmi_per_topic, tokenize
+
+    cell = run_cell("05_evaluation.ipynb", "teach:npmi", np=np, tokenize=tokenize, documents=__import__("pandas").DataFrame(
+        {"abstract": TEXTS}), keywords=dict(enumerate(TOPIC_WORDS)), npmi_top_n=5, coherence_stop_words="none")
+    for top_n in (3, 5):
+        tokens = tokenize(TEXTS)
+        assert cell["npmi_per_topic"](TOPIC_WORDS, tokens, top_n) == pytest.approx(npmi_per_topic(TOPIC_WORDS, tokens, top_n))
+    assert cell["npmi"] == pytest.approx(npmi_per_topic(TOPIC_WORDS, tokenize(TEXTS), 5))
+    assert cell["npmi"][0] > cell["npmi"][3], "words that occur together score above a mixed bag"
+
+
+def test_notebook_05s_faithfulness_is_the_helpers():
+    import pandas as pd
+
+    from helpers.evaluation import faithfulness
+    from helpers.topics import load_embedding_model
+
+    settings = resolve_settings("offline")
+    model = load_embedding_model(settings.embedding_model, settings.precision)  # the offline run's embedding model
+    documents = pd.DataFrame({"topic": [0, 1, 2, 0, 1, 2, -1] * 3})  # TEXTS: markets, films, football, tax (outliers)
+    labels = pd.DataFrame({"topic": [-1, 0, 1, 2], "label": ["Outliers", "Banks and markets", "Film awards", "Football"]})
+    embeddings = model.encode(TEXTS, show_progress_bar=False)
+    cell = run_cell("05_evaluation.ipynb", "teach:faithfulness", np=np, keywords={0: [], 1: [], 2: []},
+                    labels=labels, documents=documents, embeddings=embeddings, embedding_model=model)
+    centroids = np.array([embeddings[documents.topic == t].mean(axis=0) for t in (0, 1, 2)])
+    assert np.allclose(cell["centroids"], centroids), "each topic's mean document, outliers left out"
+    expected = {k: v for k, v in faithfulness(cell["label_vectors"], centroids).items() if k != "per_topic"}
+    taught = cell["faithfulness"](cell["label_vectors"], cell["centroids"])
+    assert taught == pytest.approx(expected)
+    assert taught["faithfulness_gap"] > 0.1, "each label is closer to its own topic than to the others"
+
+
+@pytest.mark.parametrize("before, after", [
+    ([0, 0, 1, 1, 2, 2, -1], [0, 0, 1, 1, 2, 2, -1]),  # nothing changed: every label kept
+    ([0, 0, 1, 1, 2, 2, -1], [0, 0, 0, 0, 1, 1, -1]),  # 0 and 1 merged: new; 2 (now 1) kept
+    ([0, 0, 1, 1, 2, 2, -1], [0, 0, 1, 1, 2, 2, 2]),  # 2 took the outlier: asked again
+    ([0, 0, 0, 1, 1, 1, -1, -1], [0, 0, 1, 1, 1, 1, 0, 0]),  # documents moved both ways
+    ([0, 0, 1, 1, 2, 2, 3, 3], [0, 0, 0, 1, 1, 1, 1, 1]),  # 0 took most of 1: asked again; 2 and 3 merged: new
+])
+def test_notebook_06s_label_fate_is_the_rule_label_fates_holds(before, after):
+    from helpers.refine import label_fates
+
+    taught = run_cell("06_refining_topics.ipynb", "teach:label-fate", np=np)["label_fate"]
+    assert taught(before, after) == label_fates(before, after)
+
+
+def test_label_fates_names_each_case():
+    from helpers.refine import label_fates, labeler_fates
+
+    assert label_fates([0, 0, 1, 1, 2, 2, -1], [0, 0, 0, 0, 1, 1, -1]) == {0: "new", 1: "kept"}
+    assert label_fates([0, 0, 1, 1, 2, 2, -1], [0, 0, 1, 1, 2, 2, 2]) == {0: "kept", 1: "kept", 2: "asked again"}
+    assert labeler_fates({"kept": [-1, 1], "regenerated": [2], "new": [0]}) == {1: "kept", 2: "asked again", 0: "new"}
