@@ -1,13 +1,56 @@
-"""What notebook 06 needs beyond BERTopic's own calls: your edited labels, carried through a merge,
-and the groups of documents the hierarchy's inner nodes are labelled from."""
+"""What notebook 06 needs beyond BERTopic's own calls: the run's own settings, which labels a refit keeps
+or asks again, your edited labels carried through a merge, and the groups of documents the hierarchy's
+inner nodes are labelled from."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
+
+
+def run_settings(saved: Mapping[str, Any], cache_dir: Optional[str] = None):
+    """The settings a run folder was made with (its ``settings.json``, as :func:`helpers.topics.load_results`
+    returns it), resolved again, so notebook 06 embeds, labels and caches as notebook 03 did; ``cache_dir``
+    replaces the run's cache folder when given."""
+    from .settings import knob_names, resolve_settings
+
+    knobs = {k: v for k, v in saved.items() if k in knob_names() and v is not None}
+    return resolve_settings(saved["profile"], **{**knobs, **({"cache_dir": cache_dir} if cache_dir else {})})
+
+
+def label_fates(before: Sequence[int], after: Sequence[int]) -> dict[int, str]:
+    """What the labeler does with each topic of a refit (notebook 06 writes this out as ``label_fate``).
+
+    ``before`` and ``after`` are each document's topic before and after ``reduce_topics``, ``merge_topics``
+    or ``update_topics``. A topic holding the very same documents as a topic before is "kept" (its label,
+    nothing asked); one holding most of the documents of two or more topics before is "new" (a merge); any
+    other is "asked again" (its documents changed). This is the rule ``BatchedTextGeneration.extract_topics``
+    applies after ``remember`` (its ``changes_``; :func:`labeler_fates` reads them the same way). The
+    outlier topic -1 is left out.
+    """
+    def documents_of(topics: Sequence[int]) -> dict[int, frozenset]:
+        topics = np.asarray(topics)
+        return {int(t): frozenset(np.flatnonzero(topics == t).tolist()) for t in np.unique(topics)}
+
+    old, new = documents_of(before), documents_of(after)
+    same = set(old.values())
+    fates = {}
+    for topic, docs in new.items():
+        if topic == -1:
+            continue
+        holds = [t for t, d in old.items() if t != -1 and len(d & docs) > len(d) / 2]
+        fates[topic] = "kept" if docs in same else "new" if len(holds) != 1 else "asked again"
+    return fates
+
+
+def labeler_fates(changes: Mapping[str, Sequence[int]]) -> dict[int, str]:
+    """The labeler's own record of its last refit (``BatchedTextGeneration.changes_``) in the words of
+    :func:`label_fates`, the outlier topic -1 left out."""
+    words = {"kept": "kept", "regenerated": "asked again", "new": "new"}
+    return {int(t): words[kind] for kind, topics in changes.items() for t in topics if t != -1}
 
 
 def read_edited_labels(path: str | Path, labels: pd.DataFrame) -> dict[int, str]:
