@@ -25,6 +25,11 @@ TF-IDF retriever the choice never used; every label side by side.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: benchmarks.llama2_topics importable
+
 import argparse
 import dataclasses
 import json
@@ -91,19 +96,78 @@ def judge(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "failures_by_reason": dict(reasons)}
 
 
-def confidences(labels: dict[int, str], embed, embeddings, corpus, documents) -> dict[str, float]:
-    """Mean confidence of ``labels`` with the embedding retriever and with a lexical TF-IDF one."""
+def confidences(labels: dict[int, str], embed, embeddings, corpus, documents) -> dict[str, Any]:
+    """The measures the label choice never used first: mean confidence with a lexical TF-IDF retriever,
+    agreement with the topic's majority BBC category measured lexically (:func:`lexical_categories`),
+    the duplicate rate (:mod:`helpers.distinct`); then the embedding confidence and each label's document
+    share (:func:`helpers.labels.document_share`). ``per_topic``: (embedding, lexical) confidence."""
     import numpy as np
 
-    from helpers.evaluation import lexical_retriever
-    from helpers.labels import label_confidence, retrieval_precision
+    from helpers.evaluation import dominant_categories, lexical_retriever
+    from helpers.label_measures import duplicate_rate, lexical_categories
+    from helpers.labels import document_share, label_confidence, retrieval_precision, word_index
 
     topics, ids = documents.Topic.to_numpy(), list(labels)
     texts = [labels[t] for t in ids]
-    semantic = label_confidence(embed(texts), embeddings, topics, ids)
+    vectors = embed(texts)
+    semantic = label_confidence(vectors, embeddings, topics, ids)
     lexical = retrieval_precision(lexical_retriever(corpus.abstract.tolist())(texts), topics, ids)
-    return {"confidence": round(float(np.nanmean(semantic)), 3), "confidence_lexical": round(float(np.nanmean(lexical)), 3),
+    dominant = dominant_categories(topics.tolist(), corpus.category.astype(str).tolist())
+    nearest = lexical_categories(corpus.abstract.tolist(), corpus.category.astype(str).tolist())(texts)
+    shares = {}
+    for t in ids:
+        docs = [corpus.abstract.iloc[i] for i in np.flatnonzero(topics == t)]
+        shares[t] = round(document_share(labels[t], word_index(docs), len(docs)), 3)
+    return {"confidence_lexical": round(float(np.nanmean(lexical)), 3),
+            "category_match_lexical": round(float(np.mean([nearest[i] == dominant[t][0] for i, t in enumerate(ids)])), 3),
+            "duplicate_rate": round(duplicate_rate(texts, vectors), 3),
+            "confidence": round(float(np.nanmean(semantic)), 3), "share": shares,
             "per_topic": {t: (round(a, 3), round(b, 3)) for t, a, b in zip(ids, semantic, lexical)}}
+
+
+def llama2_labels(embed) -> dict[str, Any]:
+    """What our pipeline does to the reference post's six Llama-2-13b-chat labels: each answer replayed as the
+    LLM's (:mod:`benchmarks.llama2_topics`: its topic's keywords and documents written from the post's tables),
+    cleaned, repaired, judged, chosen among the topic's key phrases and made distinct, as notebook 03 does."""
+    from benchmarks.llama2_topics import LLAMA2_TOPICS
+    from helpers.distinct import disambiguate
+    from helpers.rubric import clean_label, label_failures, repair_label, vocabulary_of
+
+    records = replayed_labels({t: (d["label"], d["keywords"], d["documents"]) for t, d in LLAMA2_TOPICS.items()},
+                              embed)
+    records = {r["topic"]: r for r in disambiguate(records, embed)}
+    out = {}
+    for topic, d in LLAMA2_TOPICS.items():
+        repaired = repair_label(clean_label(d["label"]), vocabulary=vocabulary_of(d["documents"]))
+        final = records[topic]["label"]
+        out[d["label"]] = {"cleaned and repaired": repaired, "rubric": label_failures(repaired, "", d["documents"]),
+                           "label": final, "source": records[topic]["source"],
+                           "kept": final == d["label"], "change": None if final == d["label"] else f"-> {final!r}"}
+    return out
+
+
+def replayed_labels(topics: dict, embed) -> list[dict[str, Any]]:
+    """Our labeler's records for ``topics`` ({topic: (the LLM's answer, keywords, documents)}), the answers replayed."""
+    from helpers.batched_generation import BatchedTextGeneration
+    from helpers.labels import unit_rows
+    from helpers.prompts import fill_prompt
+
+    prompts = {t: fill_prompt("[DOCUMENTS]\n[KEYWORDS]", docs[:4], words) for t, (_, words, docs) in topics.items()}
+
+    class Replay:
+        tokenizer = None
+
+        def stream_answers(self, asked, max_new_tokens, candidates):
+            for i, prompt in asked.items():
+                yield i, [next(a for t, (a, _, _) in topics.items() if prompts[t] == prompt)]
+
+        def budget_was_hit(self, raw, n):
+            return False
+
+    labeler = BatchedTextGeneration(Replay(), "[DOCUMENTS]\n[KEYWORDS]", show_progress=False)
+    groups = {t: dict(prompt=prompts[t], keywords=words, documents=docs, titles=[], vectors=unit_rows(embed(docs)))
+              for t, (_, words, docs) in topics.items()}
+    return labeler.label_groups(groups, embed)
 
 
 def run(args) -> dict[str, Any]:
@@ -170,7 +234,10 @@ def run(args) -> dict[str, Any]:
 
     embed = topic_model.embedding_model.embed
     n = len(topics)
+    keywords = {t: ", ".join(w for w, _ in words[:10]) for t, words in topics.items()}
     return {
+        "keywords": {**confidences(keywords, embed, embeddings, corpus, documents), "labels": keywords},
+        "llama2": llama2_labels(embed),
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, {os.cpu_count()} cores",
         "profile": settings.profile, "llm": settings.llm_model, "quantization": settings.quantization,
         "documents": len(corpus), "topics": n, "batch_size": args.batch_size,
@@ -187,6 +254,7 @@ def run(args) -> dict[str, Any]:
                  "llm_answers_before_choice": {name: judge(rows) for name, rows in raw_rows.items()},
                  "labels": {r["topic"]: r["label"] for r in our_rows},
                  "sources": {r["topic"]: r["source"] for r in our_rows},
+                 "renamed": {r["topic"]: [r["duplicate_of_label"], r["renamed"]] for r in ours.records_ if "renamed" in r},
                  "llm_answers": {r["topic"]: [c["text"] for c in r["candidates"] if c["source"] == "llm"]
                                  for r in ours.records_}},
         "speedup": round(ref_seconds / our_seconds, 1),
@@ -207,20 +275,28 @@ def main() -> None:
             json.dump(result, out, indent=2)
     print(f"machine: {result['machine']}; {result['documents']} documents, {result['topics']} topics, "
           f"{result['llm']} ({result['quantization']})")
+    for name in ("keywords", "reference", "ours"):
+        r = result[name]
+        print(f"{name:9s}: lexical confidence {r['confidence_lexical']:.3f}  category (lexical) "
+              f"{r['category_match_lexical']:.3f}  duplicates {r['duplicate_rate']:.3f}  "
+              f"(embedding confidence {r['confidence']:.3f})")
     for name in ("reference", "ours"):
         r = result[name]
-        print(f"{name:9s}: {r['seconds']:7.1f} s  {r['labels_per_s']:.3f} labels/s  strict pass {r['passed']}/{r['n']}"
-              f" ({r['pass_rate']:.0%})  confidence {r['confidence']:.2f} (lexical {r['confidence_lexical']:.2f})"
-              f"  failures {r['failures_by_reason']}")
+        print(f"{name:9s}: {r['seconds']:7.1f} s  {r['labels_per_s']:.3f} labels/s  rubric filter passes {r['passed']}/"
+              f"{r['n']} ({r['pass_rate']:.0%})  failures {r['failures_by_reason']}")
     for source, r in result["ours"]["by_source"].items():
         print(f"  ours, source {source!r}: {r['n']} labels, {r['passed']} pass")
     for name, r in result["ours"]["llm_answers_before_choice"].items():
         print(f"  the LLM's answers to the {name}, before any choice: {r['passed']}/{r['n']} pass {r['failures_by_reason']}")
     print(f"ours ({result['ours']['precision']}) is {result['speedup']} x faster; in the reference's fp32 it takes "
           f"{result['ours_fp32_seconds']} s: {result['speedup_same_precision']} x")
+    for label, r in result["llama2"].items():
+        print(f"  Llama-2 {label!r}: {'kept' if r['kept'] else 'changed ' + r['change']}")
+    for t, (before, why) in result["ours"]["renamed"].items():
+        print(f"  renamed {t}: {before!r} ({why})")
     for t in result["ours"]["labels"]:
         print(f"  {t:3d}  ref: {result['reference']['labels'][t][:60]!r:64s} ours ({result['ours']['sources'][t]}): "
-              f"{result['ours']['labels'][t]!r}")
+              f"{result['ours']['labels'][t]!r} share {result['ours']['share'][t]}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ One module per concern:
 - ``batched_generation``: ``BatchedTextGeneration``, our LLM representation (one file, as BERTopic's are);
 - ``rubric``: cleaning, repairing and judging an LLM answer; ``keyphrases``: each topic's key phrases;
 - ``labels``: choosing one label per topic and the label table; ``answer_cache``: LLM answers replayed from disk;
+- ``distinct``: no two topics of a run named alike; ``label_measures``: label measures the choice never used;
 - ``labeler``: the labeler a run's settings ask for (a model, a server, or replay);
 - ``evaluation``: coherence, diversity, faithfulness, agreement; ``plots``: static maps and metric panels;
 - ``refine``: notebook 06's edited labels; ``run``: the papermill runner.

@@ -17,7 +17,8 @@ import pandas as pd
 
 from .answer_cache import AnswerCache, generator_identity
 from .keyphrases import key_phrases
-from .labels import choose_label, label_confidence, unit_rows
+from .distinct import disambiguate
+from .labels import choose_label, document_share, label_confidence, unit_rows, word_index
 from .machine import default_cache_dir
 from .prompts import fill_prompt
 from .rubric import answer_line, clean_label, keywords_label, label_failures, repair_label, vocabulary_of, words_of
@@ -82,8 +83,10 @@ class BatchedTextGeneration:
     same answers every run; greedy when 1), stopping at the end of the first line. Each
     answer is cleaned and repaired (:func:`clean_label`, :func:`repair_label`); the topic's
     key phrases (:func:`key_phrases`) join them; every candidate is judged by the strict
-    rubric (:func:`label_failures`) and :func:`choose_label` keeps one. A topic where
-    nothing passes falls back to its keywords.
+    rubric (:func:`label_failures`) and :func:`choose_label` keeps one (by coverage, and by
+    the share of the topic's documents its words match). A topic where nothing passes falls
+    back to its keywords. With ``distinct`` (the default), no two topics keep near-duplicate
+    labels (:func:`helpers.distinct.disambiguate`).
 
     ``embeddings`` are the documents' embeddings, in the order given to ``fit``: they
     measure each candidate's coverage and the chosen label's confidence
@@ -123,6 +126,7 @@ class BatchedTextGeneration:
         show_progress: bool = True,
         cache_dir: Union[str, Path, None] = None,
         replay_only: bool = False,
+        distinct: bool = True,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
@@ -145,6 +149,7 @@ class BatchedTextGeneration:
         self.show_progress = show_progress
         self.cache_dir = cache_dir
         self.replay_only = replay_only
+        self.distinct = distinct
         self.records_: list[dict[str, Any]] = []
         self.replayed_, self.generated_ = 0, 0
 
@@ -254,6 +259,8 @@ class BatchedTextGeneration:
                        if r["topic"] != -1 and len(r["ids"] & id_sets[topic]) > len(r["ids"]) / 2]
             self.changes_["new" if len(sources) != 1 else "regenerated"].append(topic)
         self.records_ = [{**(kept[t] if t in kept else fresh[t]), "topic": t, "ids": id_sets[t]} for t in prompts]
+        if self.distinct:  # no two topics of the run named alike: the new labels give way to the kept ones
+            self.records_ = disambiguate(self.records_, embed, fixed=set(kept))
         confidences = label_confidence(
             embed([r["label"] for r in self.records_]), vectors, doc_topics, [r["topic"] for r in self.records_])
         for record, confidence in zip(self.records_, confidences):
@@ -288,38 +295,42 @@ class BatchedTextGeneration:
         # a server holds its tokenizer: it says itself which answers the budget cut (helpers.serving)
         cut = getattr(self.generator, "budget_was_hit", None) or (lambda raw, n: budget_was_hit(raw, tokenizer, n))
 
-        per_group = {}
+        per_group, vocabularies, indexes = {}, {}, {}
         for (key, group), raws in zip(groups.items(), answers):
+            vocabularies[key] = vocabulary_of([*group["documents"], *group["titles"]])
+            indexes[key] = word_index(group["documents"])
             candidates = []
             for raw in raws:
                 text = clean_label(raw, group["prompt"])
                 # the budget cut this label only when it ends where the answer ended
                 hit = cut(raw, self.max_new_tokens) and words_of(text)[-1:] == words_of(raw)[-1:]
-                candidates.append(dict(text=repair_label(text, hit), source="llm", raw=raw, budget_hit=hit,
-                                       line=answer_line(raw, group["prompt"])))
+                candidates.append(dict(text=repair_label(text, hit, vocabulary=vocabularies[key]), source="llm", raw=raw,
+                                       budget_hit=hit, line=answer_line(raw, group["prompt"])))
             candidates += [dict(text=p, source="key phrase", raw="", budget_hit=False, line=p) for p in phrases[key]]
             per_group[key] = list({(c["text"].lower(), c["source"]): c for c in candidates}.values())
         everything = [c for candidates in per_group.values() for c in candidates]
         candidate_vectors = unit_rows(embed([c["text"] or " " for c in everything]))  # one call for all groups
         for candidate, vector in zip(everything, candidate_vectors):
             candidate["vector"] = vector
+        return [self.judged_record(key, group, raws, per_group[key], vocabularies[key], indexes[key])
+                for (key, group), raws in zip(groups.items(), answers)]
 
-        records = []
-        for (key, group), raws in zip(groups.items(), answers):
-            candidates, centre = per_group[key], np.asarray(group["vectors"]).mean(axis=0)
-            vocabulary = vocabulary_of([*group["documents"], *group["titles"]])
-            for candidate in candidates:
-                candidate["coverage"] = float(candidate.pop("vector") @ centre)
-                candidate["failures"] = label_failures(candidate["text"], group["prompt"], group["documents"],
-                                                       group["titles"], vocabulary=vocabulary,
-                                                       repaired_from=candidate["line"])
-            chosen = choose_label(candidates)
-            records.append(dict(
-                topic=key, prompt=group["prompt"], raw=raws[0], answers=raws, candidates=candidates,
-                label=chosen["text"] if chosen else keywords_label(list(group["keywords"])),
-                source=chosen["source"] if chosen else "keywords", fallback=chosen is None,
-            ))
-        return records
+    @staticmethod
+    def judged_record(key, group: Mapping[str, Any], raws: list[str], candidates: list[dict[str, Any]],
+                      vocabulary: set[str], index: dict[str, set[int]]) -> dict[str, Any]:
+        """One group's record: every candidate's coverage, document share and rubric verdict, and the choice."""
+        centre = np.asarray(group["vectors"]).mean(axis=0)
+        for candidate in candidates:
+            candidate["coverage"] = float(candidate.pop("vector") @ centre)
+            candidate["share"] = document_share(candidate["text"], index, len(group["documents"]))
+            candidate["failures"] = label_failures(candidate["text"], group["prompt"], group["documents"],
+                                                   group["titles"], vocabulary=vocabulary,
+                                                   repaired_from=candidate["line"])
+        chosen = choose_label(candidates)
+        return dict(topic=key, prompt=group["prompt"], raw=raws[0], answers=raws, candidates=candidates,
+                    label=chosen["text"] if chosen else keywords_label(list(group["keywords"])),
+                    source=chosen["source"] if chosen else "keywords", fallback=chosen is None,
+                    share=chosen["share"] if chosen else float("nan"))
 
 
 def llm_representation(

@@ -10,7 +10,13 @@
   :func:`helpers.labels.retrieval_precision`), with the embedding retriever notebook 03's
   label choice used and with a lexical TF-IDF retriever it never saw;
 - agreement with known categories: NMI and ARI (scikit-learn), and how often a label is
-  closest to the name of its topic's dominant category.
+  closest to the name of its topic's dominant category (by embedding) or to its documents' words
+  (``category_match_lexical``, :func:`helpers.label_measures.lexical_categories`);
+- distinct labels: the share of topics whose label nearly duplicates another's (``duplicate_rate``);
+  the rubric's pass rate (``rubric_pass``) is reported as the filter it is, not as a score.
+
+The measures the label choice never used come first in :func:`representation_table`
+(``INDEPENDENT``): lexical confidence, lexical category agreement, duplicate rate.
 
 :func:`evaluate_run` puts them together for one run folder (notebook 05);
 :func:`compare_evaluations` sets two of them side by side.
@@ -25,15 +31,17 @@ from typing import Any, Callable, Optional
 import numpy as np
 import pandas as pd
 
+from .label_measures import duplicate_rate, lexical_categories, rubric_pass_rate
 from .labels import label_confidence, retrieval_precision
 
-EVALUATION_FORMAT_VERSION = 2  # 2: confidence and confidence_lexical
+EVALUATION_FORMAT_VERSION = 3  # 2: confidence and confidence_lexical; 3: category_match_lexical, duplicate_rate, rubric_pass
 KEYWORD_REPRESENTATIONS = {"c-TF-IDF": None, "KeyBERT": "KeyBERT", "MMR": "MMR"}  # name -> BERTopic aspect
 LABEL_REPRESENTATIONS = {"LLM label": "label", "LLM first line": "reference_label"}  # name -> labels.csv column
 # +1: higher is better, -1: lower is better, 0: neither (a fact about the run, not a score)
 DIRECTIONS = {
     "npmi": 1, "diversity": 1, "diversity_top10": 1, "faithfulness": 1, "faithfulness_shuffled": 0,
     "faithfulness_gap": 1, "category_match": 1, "fallback_share": -1, "confidence": 1, "confidence_lexical": 1,
+    "category_match_lexical": 1, "duplicate_rate": -1, "rubric_pass": 0,
     "topic_count": 0, "outlier_share": -1, "nmi": 1, "ari": 1, "nmi_without_outliers": 1, "ari_without_outliers": 1,
 }
 
@@ -208,6 +216,18 @@ def label_texts(labels: pd.DataFrame) -> dict[str, dict[int, str]]:
             for name, column in LABEL_REPRESENTATIONS.items() if column in rows.columns}
 
 
+def label_failure_columns(labels: pd.DataFrame) -> dict[str, dict[int, str]]:
+    """The rubric's verdict per label row: the first LLM answer's (``llm_failures``) for "LLM first line";
+    for "LLM label", a keyword fallback fails ("keyword fallback") and a chosen label passes (the filter)."""
+    rows = labels[labels.topic != -1]
+    out: dict[str, dict[int, str]] = {}
+    if "llm_failures" in rows.columns:
+        out["LLM first line"] = dict(zip(rows.topic.astype(int), rows.llm_failures.fillna("").astype(str)))
+    if "fallback" in rows.columns:
+        out["LLM label"] = {int(t): "keyword fallback" if bool(f) else "" for t, f in zip(rows.topic, rows.fallback)}
+    return out
+
+
 def lexical_retriever(documents: list[str]) -> Callable[[list[str]], np.ndarray]:
     """A TF-IDF retriever over ``documents`` (English stop words, sublinear tf), fitted once: it turns
     texts into their similarities to every document, by the words they share, not by what an
@@ -260,7 +280,8 @@ def evaluate_run(
                    embed=embed, document_embeddings=document_embeddings, dominant=dominant, names=names,
                    centroid_matrix=np.array([topic_centroids[t] for t in topic_ids]), diversity_top_n=diversity_top_n,
                    category_vectors=embed(names) if categories else None,
-                   retrieve=lexical_retriever(documents.abstract.tolist()))
+                   retrieve=lexical_retriever(documents.abstract.tolist()), failures=label_failure_columns(labels),
+                   lexical_category=lexical_categories(documents.abstract.tolist(), categories) if categories else None)
     representations, per_topic = {}, {t: {} for t in topic_ids}
     for name in words:
         representations[name], entries = score_representation(name, context)
@@ -291,6 +312,7 @@ def score_representation(name: str, c: dict[str, Any]) -> tuple[dict[str, Any], 
     semantic = label_confidence(text_vectors, c["document_embeddings"], c["topics"], topic_ids)
     lexical = retrieval_precision(c["retrieve"](shown), c["topics"], topic_ids)
     nearest = nearest_categories(text_vectors, c["category_vectors"], c["names"]) if categories else None
+    nearest_lexical = c["lexical_category"](shown) if categories else None
     # a label that fell back to keywords is not the LLM's: its row scores the other topics only
     scored = [i for i, t in enumerate(topic_ids)
               if not (name == "LLM label" and fallback is not None and bool(fallback.get(t, False)))]
@@ -311,11 +333,17 @@ def score_representation(name: str, c: dict[str, Any]) -> tuple[dict[str, Any], 
     row.update(confidence=nan_mean(semantic[i] for i in scored), confidence_lexical=nan_mean(lexical[i] for i in scored))
     row["category_match"] = (float(np.mean([nearest[i] == c["dominant"][topic_ids[i]][0] for i in scored]))
                              if categories and scored else None)
+    row["category_match_lexical"] = (float(np.mean([nearest_lexical[i] == c["dominant"][topic_ids[i]][0]
+                                                    for i in scored])) if categories and scored else None)
+    row["duplicate_rate"] = duplicate_rate([shown[i] for i in scored], text_vectors[scored]) if scored else None
+    if name in c["failures"]:
+        row["rubric_pass"] = rubric_pass_rate([c["failures"][name].get(t, "") for t in topic_ids])
     if name == "LLM label" and fallback is not None:
         row["fallback_share"] = float(np.mean([bool(fallback.get(t, False)) for t in topic_ids]))
     entries = [{"text": texts[name].get(t, ""), "npmi": npmi[(name, t)], "faithfulness": faith["per_topic"][i],
                 "confidence": semantic[i], "confidence_lexical": lexical[i],
-                **({"nearest_category": nearest[i]} if nearest else {})} for i, t in enumerate(topic_ids)]
+                **({"nearest_category": nearest[i], "nearest_category_lexical": nearest_lexical[i]} if nearest else {})}
+               for i, t in enumerate(topic_ids)]
     return row, entries
 
 
@@ -350,7 +378,10 @@ def to_json_ready(value: Any) -> Any:
 # ---------------------------------------------------------------- tables and comparison
 KEYWORD_ROWS = tuple(KEYWORD_REPRESENTATIONS)  # 10 or 25 words per topic
 LABEL_ROWS = tuple(LABEL_REPRESENTATIONS)  # a handful of words per topic
-NOT_SCORES = ("faithfulness_shuffled", "fallback_share", "words_per_topic", "npmi_scored_topics", "scored_topics")
+NOT_SCORES = ("faithfulness_shuffled", "fallback_share", "words_per_topic", "npmi_scored_topics", "scored_topics",
+              "rubric_pass")
+# what the label choice never used, first: the lexical retriever, lexical category agreement, the duplicate rate
+INDEPENDENT = ("confidence_lexical", "category_match_lexical", "duplicate_rate")
 
 
 def styled_representations(table: pd.DataFrame):
@@ -363,7 +394,7 @@ def styled_representations(table: pd.DataFrame):
         out = []
         for name, value in column.items():
             group = [n for n in (KEYWORD_ROWS if name in KEYWORD_ROWS else LABEL_ROWS) if n in column.index]
-            best = column[group].max()
+            best = column[group].min() if DIRECTIONS.get(column.name, 1) < 0 else column[group].max()
             out.append("font-weight: bold" if pd.notna(value) and value == best else "")
         return out
 
@@ -371,8 +402,12 @@ def styled_representations(table: pd.DataFrame):
 
 
 def representation_table(evaluation: dict[str, Any]) -> pd.DataFrame:
-    """One row per representation, one column per metric."""
-    return pd.DataFrame(evaluation["representations"]).T.rename_axis("representation")
+    """One row per representation, one column per metric: first the measures the label choice never used
+    (``INDEPENDENT``), then the others; ``rubric_pass`` (a filter, not a score) last."""
+    table = pd.DataFrame(evaluation["representations"]).T.rename_axis("representation")
+    first = [c for c in INDEPENDENT if c in table.columns]
+    last = [c for c in ("rubric_pass",) if c in table.columns]
+    return table[first + [c for c in table.columns if c not in first and c not in last] + last]
 
 
 def run_table(evaluation: dict[str, Any]) -> pd.Series:
@@ -525,6 +560,7 @@ def topic_table(evaluation: dict[str, Any], representation: str = "LLM label") -
             representation: shown.get("text"), "confidence": shown.get("confidence"),
             "confidence_lexical": shown.get("confidence_lexical"), "faithfulness": shown.get("faithfulness"),
             "nearest_category": shown.get("nearest_category"),
+            "nearest_category_lexical": shown.get("nearest_category_lexical"),
             "keywords_npmi": topic["representations"].get("c-TF-IDF", {}).get("npmi"),
         })
     return pd.DataFrame(rows).set_index("topic")

@@ -20,6 +20,9 @@ from .prompts import EXAMPLE_LABEL
 
 
 MAX_LABEL_WORDS = 6  # "2 to 5 words" asked; a label over 6 words reads as a headline
+# ... unless it is a whole name phrase whose every word is in the topic's documents: a capable model's
+# "Design Automation for Analog Circuits using Reinforcement Learning" (Llama-2-13b, the reference post)
+LONG_LABEL_WORDS = 10
 
 # Phrases of the prompt itself: a line carrying one of them is an echo, not a label.
 ECHO_MARKERS = (
@@ -144,13 +147,16 @@ def is_clause(label: str) -> bool:
 
     A finite verb is an auxiliary or modal ("is", "are", "has", "would"), or a word whose
     only reading is an inflected verb ending in -s ("says", "sells"), or a past tense after
-    the first word ("GM decided", "Rugby World Ran on", while "Proposed merger" is a name).
-    The readings come from lemminflect's English lexicon.
+    the first word of a phrase ("GM decided", "Rugby World Ran on", while "Proposed merger",
+    "Privacy in Federated Learning" and "Privacy-Preserving ML: Federated Learning" are names: a
+    phrase starts after a preposition, a determiner or a clause break, and the second part of a
+    hyphenated word is never a verb). The readings come from lemminflect's English lexicon.
     """
-    return _finite_verb_at(_WORD.findall(label or "")) is not None
+    return _finite_verb_at((label or "").split()) is not None
 
 
-def _variants(word: str) -> set[str]:
+@lru_cache(maxsize=100_000)
+def variants(word: str) -> frozenset[str]:
     """``word`` and its inflections (lemminflect), e.g. "elections" -> {"election", "elections", ...}."""
     from lemminflect import getAllInflections, getAllLemmas
 
@@ -159,7 +165,7 @@ def _variants(word: str) -> set[str]:
         for lemma in lemmas:
             forms.add(lemma.lower())
             forms.update(f.lower() for fs in getAllInflections(lemma).values() for f in fs)
-    return forms
+    return frozenset(forms)
 
 
 def vocabulary_of(documents: Sequence[str]) -> set[str]:
@@ -170,7 +176,7 @@ def vocabulary_of(documents: Sequence[str]) -> set[str]:
 def invented_words(label: str, documents: Sequence[str] = (), vocabulary: Optional[set[str]] = None) -> list[str]:
     """The words and numbers of ``label`` that occur nowhere in ``documents`` (or ``vocabulary``).
 
-    Stop words do not count. A word is found when it, an inflection of it ("elections" for
+    Stop words and words that join phrases ("using", "via") do not count. A word is found when it, an inflection of it ("elections" for
     "election"), or a word sharing its stem (its first ``len - 3`` letters, at least 5:
     "economic" for "economy") occurs; a number must occur as written ("2022"). Hyphenated
     words are checked part by part.
@@ -180,10 +186,10 @@ def invented_words(label: str, documents: Sequence[str] = (), vocabulary: Option
     vocabulary = vocabulary if vocabulary is not None else vocabulary_of(documents)
     missing = []
     for word in words_of(label.replace("-", " ")):
-        if word in ENGLISH_STOP_WORDS or word in vocabulary:
+        if word in ENGLISH_STOP_WORDS or word in _PHRASE_STARTS or word in vocabulary:
             continue
         if any(c.isdigit() for c in word) or (
-            not (_variants(word) & vocabulary)
+            not (variants(word) & vocabulary)
             and (len(word) < 5 or not any(v.startswith(word[: max(5, len(word) - 3)]) for v in vocabulary))
         ):
             missing.append(word)
@@ -243,6 +249,10 @@ def label_failures(
     labeler itself judge every method's labels with it. ``repaired_from`` is the answer's line
     before cleaning and repair shortened it (:func:`answer_line`): an echo or a copy there still
     counts (a repair fixes the form of an answer, not where it came from).
+
+    The length limit adapts to the model: a label of up to ``LONG_LABEL_WORDS`` words that fails on
+    nothing else, judged against the topic's documents (every word found there, a name not a sentence),
+    passes: a fluent name from a capable model is kept whole, a small model's long answer still fails.
     """
     if not isinstance(label, str) or not label.strip():
         return [EMPTY]
@@ -268,6 +278,8 @@ def label_failures(
         failures.append(REPETITIVE)
     if not fallback and label.count(",") >= 2:  # "England, Wales, Rugby, Nations": keywords, not a name
         failures.append(LIST)
+    if failures == [TOO_LONG] and len(label.split()) <= LONG_LABEL_WORDS and (documents or titles or vocabulary):
+        return []  # a whole name phrase, every word in the topic's documents: a capable model's label, kept whole
     return failures
 
 
@@ -276,6 +288,7 @@ _QUOTED = re.compile(r'^(?:the\s+topic\b.*?)?["“«]([^"”»]{2,80})["”»]',
 _PHRASE_STARTS = {
     "of", "in", "on", "for", "with", "by", "at", "from", "to", "about", "against", "after", "over", "into", "as",
     "and", "or", "but", "that", "which", "who", "while", "during", "between", "amid", "under", "vs", "versus",
+    "using", "via",
 }
 
 
@@ -303,23 +316,26 @@ def clean_label(raw: Optional[str], prompt: str = "") -> str:
     return strip_decoration(_headline(strip_decoration(line)))
 
 
-def _finite_verb_at(tokens: list[str]) -> Optional[int]:
-    """Index of the first finite verb among ``tokens`` (see :func:`is_clause`), or ``None``."""
+def _finite_verb_at(words: list[str]) -> Optional[int]:
+    """Index of the first finite verb among the whitespace-split ``words`` (see :func:`is_clause`), or ``None``."""
     from lemminflect import getAllInflections, getAllLemmas
 
-    for i, token in enumerate(tokens):
-        word = token.lower()
+    phrase_start = True
+    for i, raw in enumerate(words):
+        word = re.sub(r"['’]s$", "", raw.strip(".,:;!?\"'()“”‘’").lower())
         if word in _AUXILIARIES:
             return i
-        readings = getAllLemmas(word)
+        readings = getAllLemmas(word) if word and "-" not in word else {}
         if set(readings) == {"VERB"} and word not in readings["VERB"]:
             past = {f for lemma in readings["VERB"] for f in getAllInflections(lemma, upos="VERB").get("VBD", ())}
-            if word.endswith("s") or (i > 0 and (word.endswith("ed") or word in past)):
+            if word.endswith("s") or (not phrase_start and (word.endswith("ed") or word in past)):
                 return i
+        phrase_start = word in _PHRASE_STARTS or word in ("the", "a", "an") or raw.rstrip()[-1:] in ":;,(–"
     return None
 
 
-def repair_label(label: str, budget_hit: bool = False, max_words: int = MAX_LABEL_WORDS) -> str:
+def repair_label(label: str, budget_hit: bool = False, max_words: int = MAX_LABEL_WORDS,
+                 vocabulary: Optional[set[str]] = None) -> str:
     """Shorten ``label`` at a phrase boundary, never mid-word.
 
     When the token budget ended the answer (``budget_hit``) its last word may be cut
@@ -327,16 +343,21 @@ def repair_label(label: str, budget_hit: bool = False, max_words: int = MAX_LABE
     before the first finite verb ("Mobile phones are enjoying a boom" -> "Mobile
     phones"). Over ``max_words`` words, the label is cut before the last preposition or
     conjunction that leaves 2 to ``max_words`` words ("Economic and political challenges
-    of Gordon Brown's government" -> "Economic and political challenges"). Words a cut
-    phrase dangles on ("of", "the", "and") go last. Nothing is cut when no boundary fits.
+    of Gordon Brown's government" -> "Economic and political challenges"), unless the topic's
+    ``vocabulary`` (:func:`vocabulary_of` its documents) holds every word of a label of at most
+    ``LONG_LABEL_WORDS`` words: a whole name from a capable model stays whole ("Design Automation
+    for Analog Circuits using Reinforcement Learning"). Words a cut phrase dangles on ("of", "the",
+    "and") go last. Nothing is cut when no boundary fits.
     """
     words = label.split()
     if budget_hit and len(words) > 1:
         words = words[:-1]
-    verb = _finite_verb_at([w.strip(".,:;!?\"'()") for w in words])
+    verb = _finite_verb_at(words)
     if verb is not None and verb >= 2:
         words = words[:verb]
-    if len(words) > max_words:
+    whole = vocabulary is not None and len(words) <= LONG_LABEL_WORDS and not invented_words(
+        " ".join(words), vocabulary=vocabulary)
+    if len(words) > max_words and not whole:
         starts = [i for i, w in enumerate(words) if 2 <= i <= max_words and w.lower().strip(",;:") in _PHRASE_STARTS]
         if starts:
             words = words[: max(starts)]
