@@ -10,6 +10,7 @@ phrases, the way Toponymy's ``disambiguate_topics`` does, without asking the LLM
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any, Callable, Optional, Sequence
 
@@ -45,10 +46,17 @@ def head_phrase(label: str) -> frozenset[str]:
     return frozenset((getLemma(w, upos="NOUN") or [w])[0].lower() for w in head)
 
 
+def bracket_words(label: str) -> frozenset[str]:
+    """The words of the qualifier in brackets that ends ``label`` ("Olympic (Kelly Holmes)" -> {"kelly", "holmes"})."""
+    found = re.search(r"\(([^()]*)\)\s*$", label or "")
+    return frozenset(words_of(found.group(1))) if found else frozenset()
+
+
 def same_head(a: str, b: str) -> bool:
-    """True when one label's head phrase holds the other's ("Olympic" and "The Olympic Games")."""
+    """True when one label's head phrase holds the other's ("Olympic" and "The Olympic Games") and no
+    qualifier in brackets tells them apart ("The Olympic Games (Drugs test)" is not "Olympic Games")."""
     ha, hb = head_phrase(a), head_phrase(b)
-    return bool(ha and hb) and (ha <= hb or hb <= ha)
+    return bool(ha and hb) and (ha <= hb or hb <= ha) and bracket_words(a) == bracket_words(b)
 
 
 def near_duplicates(labels: Sequence[str], vectors: np.ndarray,
@@ -88,9 +96,11 @@ def disambiguate(records: list[dict[str, Any]], embed: Callable[[list[str]], np.
 
     Topics are settled in order of how well their label covers them (the chosen candidate's
     ``coverage``): the better fit keeps its label. A later topic whose label duplicates a settled
-    one takes its next passing candidate (best coverage first) that duplicates none, else its label
-    with a qualifier from its own passing key phrases (:func:`qualified`, judged by the rubric), else
-    keeps its label (counted by :func:`duplicate_counts`). Topics in ``fixed`` (kept from an earlier
+    one takes its next passing candidate (best coverage first) that duplicates none, or its label
+    with a qualifier from its own passing key phrases (:func:`qualified`, judged by the rubric): the
+    qualifier first when the label is the LLM's own (a good model's name is kept, made distinct),
+    else the candidate first; when neither is distinct it keeps its label (counted by
+    :func:`duplicate_counts`). Topics in ``fixed`` (kept from an earlier
     fit, or edited by hand) and keyword fallbacks are never renamed. A renamed record keeps its
     former label as ``duplicate_of_label`` and says why in ``renamed``.
     """
@@ -128,12 +138,10 @@ def _alternative(record: dict[str, Any], settled: list[str], clash: Callable) ->
     """The passing candidate, or the label with a qualifier, that duplicates no ``settled`` label."""
     passing = sorted((c for c in record.get("candidates", []) if not c["failures"] and c["text"] != record["label"]),
                      key=lambda c: -c.get("coverage", 0.0))
-    for candidate in passing:
-        if clash(candidate["text"], settled) is None:
-            return candidate
-    phrases = [c["text"] for c in passing if c["source"] == "key phrase"]
+    others = [c for c in passing if clash(c["text"], settled) is None]
     source = next((c["source"] for c in record.get("candidates", []) if c["text"] == record["label"]), record["source"])
-    for text in qualified(record["label"], phrases):
-        if clash(text, settled) is None and not label_failures(text):  # the words are the topic's own
-            return {"text": text, "source": source}
-    return None
+    qualifiers = [{"text": text, "source": source}
+                  for text in qualified(record["label"], [c["text"] for c in passing if c["source"] == "key phrase"])
+                  if clash(text, settled) is None and not label_failures(text)]  # the words are the topic's own
+    ordered = qualifiers + others if source == "llm" else others + qualifiers
+    return ordered[0] if ordered else None
