@@ -8,7 +8,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 LAB_ARGS ?=
 
-.PHONY: setup run test test-avx2 colab-test lab colab clean-runs
+.PHONY: setup run test test-avx2 colab-test lab colab editions clean-runs
 
 setup: $(VENV)/.installed
 
@@ -46,6 +46,10 @@ lab: setup
 ## colab: regenerate colab/ from notebooks/ and helpers/ (never edit colab/ by hand)
 colab: setup
 	$(BIN)/python tools/build_colab.py
+
+## editions: run the series offline on a sample and rewrite editions/ (the executed notebooks GitHub shows; needs chromium)
+editions: setup
+	$(BIN)/python tools/build_editions.py
 
 clean-runs:
 	rm -rf runs
