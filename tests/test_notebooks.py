@@ -542,3 +542,19 @@ def test_06_runs_on_a_run_with_no_outliers_and_reads_labels_edited_in_place(run_
     refined = pd.read_csv(run / "refined" / "labels.csv", keep_default_na=False)
     assert (after.topic != -1).all() and sorted(refined.topic) == sorted(after.topic.unique())
     assert "Edited in place" in refined.label.tolist() and (run / "hierarchy_llm.html").exists()
+
+
+def test_03s_labels_are_distinct_and_show_their_share_and_duplicates(run_dir):
+    """Issue 28: no two topics of a run share a label's head phrase or are closer than the measured threshold."""
+    from helpers.distinct import near_duplicates
+    from helpers.settings import PACKAGED_EMBEDDINGS
+    from helpers.topics import load_embedding_model
+
+    labels = pd.read_csv(run_dir / "labels.csv", keep_default_na=False)
+    named = labels[labels.topic != -1]
+    assert {"share", "duplicates"} <= set(labels.columns)
+    texts = named.label.astype(str).tolist()
+    model = load_embedding_model(PACKAGED_EMBEDDINGS)
+    assert near_duplicates(texts, model.encode(texts, show_progress_bar=False)) == [], texts
+    assert (named.duplicates == 0).all()
+    assert named.share.between(0, 1).all()
