@@ -19,6 +19,7 @@ from .files import atomic_folder, atomic_write
 from .machine import quiet_noisy_loggers
 from .settings import PACKAGED_EMBEDDINGS
 
+LOCAL_EMBEDDINGS = "sentence-transformers"  # embedding_backend's default: a model loaded here
 RUN_FORMAT_VERSION = 2  # 2: labels.csv has source, confidence and the rubric's verdict
 LLM_ASPECT = "LLM"
 
@@ -74,11 +75,30 @@ def load_embedding_model(name: str, precision: str = "fp32"):
                                model_kwargs={"dtype": torch_dtype(precision)})
 
 
-def embeddings_path(cache_dir: Path, model_name: str, docs: list[str], precision: str = "fp32") -> Path:
+def open_embedding_model(settings: Any):
+    """The embedding model ``settings`` (a :class:`helpers.settings.Settings` or a run's ``settings.json``)
+    name: a ``SentenceTransformer`` loaded here, or with ``embedding_backend`` "openai" the server
+    (:func:`helpers.embedding_server.open_embedding_server`, asked nothing until it embeds)."""
+    get = settings.get if isinstance(settings, dict) else lambda name, default=None: getattr(settings, name, default)
+    if get("embedding_backend", LOCAL_EMBEDDINGS) == "openai":
+        from .embedding_server import open_embedding_server
+
+        return open_embedding_server(get("embedding_base_url"), get("embedding_model"),
+                                     get("embedding_api_key_env", "OPENAI_API_KEY"), get("embedding_concurrency", 4),
+                                     get("embedding_batch_size", 32))
+    return load_embedding_model(get("embedding_model"), get("precision", "fp32"))
+
+
+def embeddings_path(cache_dir: Path, model_name: str, docs: list[str], precision: str = "fp32",
+                    backend: str = LOCAL_EMBEDDINGS) -> Path:
     """Where the embeddings of ``docs`` by ``model_name`` in ``precision`` ("auto" resolved on this machine)
-    are cached: keyed by the model, the dtype and every text, so a changed corpus never reuses stale vectors."""
+    are cached: keyed by the model, the dtype and every text, so a changed corpus never reuses stale vectors.
+    A server's (``backend`` "openai") are keyed by the model the server names and the texts, not by its URL
+    or key, nor by ``precision`` (the server chooses its own): their own files, never mixed with local ones."""
     from .machine import resolve_precision
 
+    if backend != LOCAL_EMBEDDINGS:
+        return Path(cache_dir) / "embeddings" / f"{content_key(backend, model_name, docs)}.npy"
     return Path(cache_dir) / "embeddings" / f"{content_key(model_name, resolve_precision(precision), docs)}.npy"
 
 
@@ -87,8 +107,11 @@ def embed_documents(
     precision: str = "fp32",
 ) -> tuple[np.ndarray, bool]:
     """Notebook 03's step 1 (``encode``, cached at :func:`embeddings_path`) for the notebooks and
-    benchmarks after it; ``precision`` is the one ``embedding_model`` computes in. Returns ``(embeddings, reused)``."""
-    return cached_array(embeddings_path(cache_dir, model_name, docs, precision),
+    benchmarks after it; ``precision`` is the one ``embedding_model`` computes in. ``embedding_model`` is a
+    ``SentenceTransformer`` or an embedding server (:func:`open_embedding_model`): its ``backend`` picks the
+    cache key. Returns ``(embeddings, reused)``."""
+    backend = getattr(embedding_model, "backend", LOCAL_EMBEDDINGS)
+    return cached_array(embeddings_path(cache_dir, model_name, docs, precision, backend),
                         lambda: embedding_model.encode(docs, show_progress_bar=show_progress_bar))
 
 
@@ -176,7 +199,9 @@ def save_results(
     model_dir = run_dir / "topic_model"
     # A Hub id is saved as a pointer BERTopic.load can follow; the packaged model has none
     # (load_results passes the loaded model in), so loading never tries to resolve it online.
-    pointer = False if embedding_model_name == PACKAGED_EMBEDDINGS else embedding_model_name
+    # A server's model name (embedding_backend "openai") is no pointer either: load_results opens the server.
+    local = settings.get("embedding_backend", LOCAL_EMBEDDINGS) == LOCAL_EMBEDDINGS
+    pointer = False if embedding_model_name == PACKAGED_EMBEDDINGS or not local else embedding_model_name
     if pointer is False:  # BERTopic warns that no embedding model is saved: load_results brings it, on purpose
         quiet_noisy_loggers()
     atomic_folder(model_dir, lambda tmp: topic_model.save(
@@ -257,8 +282,8 @@ def load_results(run_dir: Path, embedding_model=None) -> dict[str, Any]:
     model_dir = safe_model_folder(run_dir / "topic_model")  # checked before anything is loaded
     from bertopic import BERTopic
 
-    if embedding_model is None:
-        embedding_model = load_embedding_model(settings["embedding_model"], settings.get("precision", "fp32"))
+    if embedding_model is None:  # the run's own: loaded here, or its embedding server
+        embedding_model = open_embedding_model(settings)
     return {
         "embedding_model": embedding_model,
         "topic_model": BERTopic.load(str(model_dir), embedding_model=embedding_model),

@@ -1,0 +1,150 @@
+"""Embeddings from a server: any OpenAI-compatible ``/v1/embeddings`` endpoint as notebook 03's step 1.
+
+vLLM, Hugging Face text-embeddings-inference and Infinity all serve this API; with
+``embedding_backend = "openai"`` the documents are sent there in batches, several at a time, instead
+of being embedded by a model loaded here. :class:`EmbeddingServer` has the same ``encode`` as a
+``SentenceTransformer`` (so :func:`helpers.topics.embed_documents` caches its vectors by content the
+same way) and BERTopic's embedder API (``embed``), so KeyBERTInspired, MMR and ``transform`` ask the
+server too: nothing is loaded here.
+
+The API key is read from an environment variable (``embedding_api_key_env``, default
+``OPENAI_API_KEY``) and stays inside the client: it is never a parameter, and it is not part of any
+output, settings file or cache key. The URL is not part of the cache key either: the same model on
+another server gives the same vectors.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from .settings import redact_url
+
+BACKEND = "openai"
+START_HINT = ("start one (e.g. `infinity_emb v2 --model-id <model folder> --port 7997`, or vLLM's or "
+              "text-embeddings-inference's server) or fix embedding_base_url")
+
+
+class EmbeddingServer:
+    """An OpenAI-compatible embeddings server in place of a ``SentenceTransformer``.
+
+    ``encode`` cuts the texts into batches of ``batch_size`` and sends ``concurrency`` of them at a time;
+    the ``openai`` client retries 429, 5xx, timeouts and dropped connections ``retries`` times with
+    exponential backoff. The vectors come back in the order of the texts, as float32. Every failure
+    ends in one sentence that names the URL and what to change (:meth:`explain`). Use
+    :func:`open_embedding_server` to get one BERTopic accepts as its ``embedding_model``.
+    """
+
+    backend = BACKEND
+
+    def __init__(self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 4,
+                 batch_size: int = 32, retries: int = 4, timeout: float = 120.0):
+        from openai import OpenAI
+
+        if concurrency < 1 or batch_size < 1:
+            raise ValueError(f"embedding_concurrency and embedding_batch_size must be at least 1, got "
+                             f"{concurrency} and {batch_size}.")
+        self.base_url, self.model, self.api_key_env = base_url, model, api_key_env
+        self.shown_url = redact_url(base_url)  # what messages show: never a user name or password in the URL
+        self.concurrency, self.batch_size = concurrency, batch_size
+        # a local server needs no key, but the client wants a non-empty one
+        self.client = OpenAI(base_url=base_url, api_key=os.environ.get(api_key_env) or "no-key",
+                             max_retries=retries, timeout=timeout)
+
+    def __repr__(self) -> str:  # no key in it
+        return f"EmbeddingServer({self.shown_url!r}, {self.model!r})"
+
+    def explain(self, error: Exception) -> Exception:
+        """One sentence for a failed request: unreachable, wrong key, unknown model, or what the server said."""
+        import openai
+
+        where = f"The embedding server at {self.shown_url}"
+        if isinstance(error, openai.APIConnectionError):  # includes timeouts
+            return ConnectionError(f"{where} does not answer ({type(error).__name__}): {START_HINT}.")
+        if isinstance(error, (openai.AuthenticationError, openai.PermissionDeniedError)):
+            return PermissionError(f"{where} refused the API key (HTTP {error.status_code}): put the key in the "
+                                   f"environment variable {self.api_key_env} (never in a parameter).")
+        if isinstance(error, openai.NotFoundError):
+            return LookupError(f"{where} has no embeddings for the model {self.model!r} (HTTP 404): set "
+                               f"embedding_model to one of those it lists at {self.shown_url.rstrip('/')}/models, "
+                               f"and check that embedding_base_url ends in /v1.")
+        if isinstance(error, openai.APIStatusError):
+            return RuntimeError(f"{where} refused to embed with {self.model!r} (HTTP {error.status_code}: "
+                                f"{str(error.message)[:200]}); check embedding_model and the server's log.")
+        return error
+
+    def check(self) -> str:
+        """Ask the server which models it serves; a sentence saying it answers, or the explained error."""
+        import openai
+
+        try:
+            served = [m.id for m in self.client.models.list()]
+        except openai.OpenAIError as error:
+            raise self.explain(error) from None
+        if served and self.model not in served:
+            raise LookupError(f"The embedding server at {self.shown_url} does not serve the model {self.model!r}; "
+                              f"it serves {', '.join(served)}: set embedding_model to one of them.")
+        return (f"Embedding server {self.shown_url} answers, serving {self.model}; batches of {self.batch_size}, "
+                f"{self.concurrency} at a time")
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        """The vectors of one batch, in the order of ``texts`` (the API may answer in any order)."""
+        import openai
+
+        try:
+            reply = self.client.embeddings.create(model=self.model, input=list(texts), encoding_format="float")
+        except openai.OpenAIError as error:
+            raise self.explain(error) from None
+        rows = sorted(reply.data, key=lambda item: item.index)
+        if len(rows) != len(texts):
+            raise RuntimeError(f"The embedding server at {self.shown_url} returned {len(rows)} vectors for "
+                               f"{len(texts)} texts; check the server's log.")
+        return np.asarray([row.embedding for row in rows], dtype=np.float32)
+
+    def encode(self, sentences: Sequence[str] | str, show_progress_bar: bool = False, batch_size: Optional[int] = None,
+               **_: Any) -> np.ndarray:
+        """Embed ``sentences`` as ``SentenceTransformer.encode`` does: one row per text (one vector for a
+        single string). On the first failure the batches not started are cancelled and the explained
+        error is raised; it does not wait for those still running."""
+        single = isinstance(sentences, str)
+        texts = [sentences] if single else list(sentences)
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        size = batch_size or self.batch_size
+        batches = [texts[i:i + size] for i in range(0, len(texts), size)]
+        pool = ThreadPoolExecutor(max_workers=self.concurrency)
+        try:
+            results = pool.map(self.embed_batch, batches)
+            if show_progress_bar:
+                from tqdm.auto import tqdm
+
+                results = tqdm(results, total=len(batches), desc="Batches", unit="batch")
+            vectors = np.concatenate(list(results))
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        return vectors[0] if single else vectors
+
+    def embed(self, documents: Sequence[str], verbose: bool = False) -> np.ndarray:
+        """BERTopic's embedder API (``BaseEmbedder.embed``): the same vectors as :meth:`encode`."""
+        return self.encode(documents, show_progress_bar=verbose)
+
+
+@lru_cache(maxsize=1)
+def _as_bertopic_embedder() -> type:
+    """:class:`EmbeddingServer` as a BERTopic embedder (a subclass of its ``BaseEmbedder``, the same name):
+    BERTopic is imported when the first server is opened, not when this module is."""
+    from bertopic.backend import BaseEmbedder
+
+    return type(EmbeddingServer.__name__, (EmbeddingServer, BaseEmbedder),
+                {"__module__": __name__, "__doc__": EmbeddingServer.__doc__})
+
+
+def open_embedding_server(base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 4,
+                          batch_size: int = 32, **options: Any) -> EmbeddingServer:
+    """An :class:`EmbeddingServer` that BERTopic takes as its ``embedding_model`` (and notebook 03's
+    ``sentence_model``); nothing is sent until it embeds or :meth:`EmbeddingServer.check` is called."""
+    return _as_bertopic_embedder()(base_url, model, api_key_env, concurrency, batch_size, **options)
