@@ -8,7 +8,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 LAB_ARGS ?=
 
-.PHONY: setup run test test-avx2 colab-test lab colab editions clean-runs
+.PHONY: setup run test test-avx2 colab-test lab colab editions bench-scale clean-runs
 
 setup: $(VENV)/.installed
 
@@ -50,6 +50,10 @@ colab: setup
 ## editions: run the series offline on a sample and rewrite editions/ (the executed notebooks GitHub shows; needs chromium)
 editions: setup
 	$(BIN)/python tools/build_editions.py
+
+## bench-scale: every stage after embedding at 10k, 30k and 117,592 documents, time and peak memory (ARGS="--sizes 10000")
+bench-scale: setup
+	$(BIN)/python benchmarks/scale.py $(ARGS)
 
 clean-runs:
 	rm -rf runs

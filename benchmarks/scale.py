@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import re
@@ -186,19 +187,23 @@ def stage_corpus(work: Path) -> dict[str, Any]:
     where notebooks 05 and 06 look for them; embed ``FIDELITY_DOCS`` documents for real to compare."""
     import numpy as np
 
-    from helpers.topics import embeddings_path, load_embedding_model
+    from helpers.topics import LOCAL_EMBEDDINGS, embeddings_path, load_embedding_model
 
     cfg, settings = config(work), settings_of(work)
     bank = sentence_bank(settings, cfg.get("articles"), Path(cfg["bank_cache"]))
     documents, embeddings = synthetic_documents(bank, cfg["size"], settings.seed)
     documents.to_parquet(work / "documents.parquet", index=False)
     save_npy(work, "embeddings", embeddings)
-    cached = embeddings_path(work / "cache", settings.embedding_model, documents.abstract.tolist(), settings.precision)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    np.save(cached, embeddings, allow_pickle=False)
+    embedder = load_embedding_model(settings.embedding_model, settings.precision)
+    docs = documents.abstract.tolist()
+    # where notebook 03 caches them, and where embed_documents (05, 06) looks for them with this model: two keys
+    # while helpers.topics takes a SentenceTransformer's own ``backend`` ("torch") for the embedding backend
+    for backend in {LOCAL_EMBEDDINGS, getattr(embedder, "backend", LOCAL_EMBEDDINGS)}:
+        cached = embeddings_path(work / "cache", settings.embedding_model, docs, settings.precision, backend)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cached, embeddings, allow_pickle=False)
     sample = np.random.default_rng(0).choice(len(documents), size=min(FIDELITY_DOCS, len(documents)), replace=False)
-    real = load_embedding_model(settings.embedding_model, settings.precision).encode(
-        documents.abstract.iloc[sample].tolist(), show_progress_bar=False)
+    real = embedder.encode(documents.abstract.iloc[sample].tolist(), show_progress_bar=False)
     cosine = (real * embeddings[sample]).sum(1) / np.linalg.norm(real, axis=1)
     words = documents.abstract.str.split().str.len()
     return {"articles": len(bank["per_article"]), "sentences": len(bank["sentences"]),
@@ -463,11 +468,13 @@ def stage_evaluation(work: Path) -> dict[str, Any]:
             spent.append(time.perf_counter() - start)
 
     evaluation.npmi_per_topic = timed_npmi
+    cached = set((work / "cache" / "embeddings").glob("*.npy"))
     result, _ = evaluation.evaluate_folder(work / "run", str(work / "cache"), npmi_top_n=10, diversity_top_n=25,
                                            coherence_stop_words="none")
     evaluation.write_json(work / "run" / evaluation.EVALUATION_FILE, result)
     npmi = {name: round(row["npmi"], 3) for name, row in result["representations"].items() if row.get("npmi") is not None}
-    return {"npmi_seconds": round(sum(spent), 1), "npmi": npmi, "nmi": round(result["run"].get("nmi") or 0, 3)}
+    recomputed = bool(set((work / "cache" / "embeddings").glob("*.npy")) - cached)  # 03's embeddings not found
+    return {"npmi_seconds": round(sum(spent), 1), "embeddings_recomputed": recomputed, "npmi": npmi, "nmi": round(result["run"].get("nmi") or 0, 3)}
 
 
 def stage_hierarchy(work: Path) -> dict[str, Any]:
@@ -572,8 +579,10 @@ class SharedLock:
 
 
 def run_size(size: int, root: Path, stages: list[str], lock: SharedLock | None = None, articles: int | None = None,
-             min_cluster_size: int = MIN_CLUSTER_SIZE, in_process: bool = False) -> dict[str, Any]:
-    """Every stage at ``size`` documents under ``root/size``, each in its own process unless ``in_process``."""
+             min_cluster_size: int = MIN_CLUSTER_SIZE, in_process: bool = False,
+             results: Path | None = None) -> dict[str, Any]:
+    """Every stage at ``size`` documents under ``root/size``, each in its own process unless ``in_process``;
+    each stage's row recorded into ``results`` (JSON) as soon as it is measured, when given."""
     work = root / str(size)
     (work / "cache").mkdir(parents=True, exist_ok=True)
     (work / "config.json").write_text(json.dumps({"size": size, "articles": articles, "min_cluster_size": min_cluster_size,
@@ -584,6 +593,8 @@ def run_size(size: int, root: Path, stages: list[str], lock: SharedLock | None =
         lock.take()
         rows[name] = run_stage(name, work) if in_process else stage_in_child(name, work)
         lock.maybe_give_back()
+        if results:
+            record(results, size, {name: rows[name]})
         print(f"{size:>7,} {STAGES[name][0]:<40s} {rows[name]['seconds']:>8.1f} s {rows[name]['peak_mb']:>7,} MB",
               flush=True)
     lock.maybe_give_back(force=True)
@@ -626,6 +637,27 @@ def table(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def projection(data: dict[str, Any], targets: tuple[int, ...] = (1_000_000, 10_000_000)) -> str:
+    """Each stage projected from its two largest measured sizes, on this machine's 2 cores, the same code (markdown):
+    seconds as ``t * (N / n) ** b`` with b the measured exponent between them, peak MB as the larger peak plus the
+    measured MB per document between them (what grows with the corpus on top of a fixed part)."""
+    sizes = sorted(data["sizes"], key=int)[-2:]
+    (small, big), rows = [int(s) for s in sizes], data["sizes"]
+    lines = ["| stage | b (time ~ N^b) | MB per 1,000 docs | " + " | ".join(f"{t:,}: s | MB" for t in targets) + " |",
+             "|---|---:|---:|" + "---:|---:|" * len(targets)]
+    for name, (label, _) in STAGES.items():
+        a, z = rows[sizes[0]].get(name), rows[sizes[1]].get(name)
+        if not a or not z or name == "corpus":
+            continue
+        b = math.log(max(z["seconds"], 0.01) / max(a["seconds"], 0.01)) / math.log(big / small)
+        per_doc = max(0.0, (z["peak_mb"] - a["peak_mb"]) / (big - small))
+        cells = []
+        for target in targets:
+            cells += [f"{z['seconds'] * (target / big) ** b:,.0f}", f"{z['peak_mb'] + per_doc * (target - big):,.0f}"]
+        lines.append(f"| {label} | {b:.2f} | {per_doc * 1000:.1f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
@@ -646,13 +678,13 @@ def main() -> None:
         (args.work / f"stage-{args.stage}.json").write_text(json.dumps(run_stage(args.stage, args.work)))
         return
     if args.table:
-        print(table(json.loads(args.json.read_text())))
+        data = json.loads(args.json.read_text())
+        print(table(data), "", projection(data) if len(data["sizes"]) > 1 else "", sep="\n")
         return
     for size in args.sizes:
-        rows = run_size(size, args.work, args.stages, SharedLock(args.lock, args.hold), args.articles, args.min_cluster_size,
-                        args.in_process)
-        data = record(args.json, size, rows)
-    print(table(data))
+        run_size(size, args.work, args.stages, SharedLock(args.lock, args.hold), args.articles, args.min_cluster_size,
+                 args.in_process, args.json)
+    print(table(json.loads(args.json.read_text())))
 
 
 if __name__ == "__main__":
