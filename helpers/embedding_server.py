@@ -51,6 +51,7 @@ class EmbeddingServer:
         self.base_url, self.model, self.api_key_env = base_url, model, api_key_env
         self.shown_url = redact_url(base_url)  # what messages show: never a user name or password in the URL
         self.concurrency, self.batch_size = concurrency, batch_size
+        self.checked = False  # encode asks once which models the server serves (check) before sending texts
         # a local server needs no key, but the client wants a non-empty one
         self.client = OpenAI(base_url=base_url, api_key=os.environ.get(api_key_env) or "no-key",
                              max_retries=retries, timeout=timeout)
@@ -88,6 +89,7 @@ class EmbeddingServer:
         if served and self.model not in served:
             raise LookupError(f"The embedding server at {self.shown_url} does not serve the model {self.model!r}; "
                               f"it serves {', '.join(served)}: set embedding_model to one of them.")
+        self.checked = True
         return (f"Embedding server {self.shown_url} answers, serving {self.model}; batches of {self.batch_size}, "
                 f"{self.concurrency} at a time")
 
@@ -108,12 +110,16 @@ class EmbeddingServer:
     def encode(self, sentences: Sequence[str] | str, show_progress_bar: bool = False, batch_size: Optional[int] = None,
                **_: Any) -> np.ndarray:
         """Embed ``sentences`` as ``SentenceTransformer.encode`` does: one row per text (one vector for a
-        single string). On the first failure the batches not started are cancelled and the explained
-        error is raised; it does not wait for those still running."""
+        single string). The first call checks that the server serves ``model`` (:meth:`check`): a server
+        with one model may answer for any name, and the vectors would be cached under the wrong one. On the
+        first failure the batches not started are cancelled and the explained error is raised; it does not
+        wait for those still running."""
         single = isinstance(sentences, str)
         texts = [sentences] if single else list(sentences)
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
+        if not self.checked:
+            self.check()
         size = batch_size or self.batch_size
         batches = [texts[i:i + size] for i in range(0, len(texts), size)]
         pool = ThreadPoolExecutor(max_workers=self.concurrency)
