@@ -110,7 +110,9 @@ def embed_documents(
     benchmarks after it; ``precision`` is the one ``embedding_model`` computes in. ``embedding_model`` is a
     ``SentenceTransformer`` or an embedding server (:func:`open_embedding_model`): its ``backend`` picks the
     cache key. Returns ``(embeddings, reused)``."""
-    backend = getattr(embedding_model, "backend", LOCAL_EMBEDDINGS)
+    from .embedding_server import BACKEND  # "openai"; a SentenceTransformer's own backend is "torch", "onnx" or ...
+
+    backend = BACKEND if getattr(embedding_model, "backend", None) == BACKEND else LOCAL_EMBEDDINGS
     return cached_array(embeddings_path(cache_dir, model_name, docs, precision, backend),
                         lambda: embedding_model.encode(docs, show_progress_bar=show_progress_bar))
 
