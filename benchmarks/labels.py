@@ -103,7 +103,7 @@ def confidences(labels: dict[int, str], embed, embeddings, corpus, documents) ->
     share (:func:`helpers.labels.document_share`). ``per_topic``: (embedding, lexical) confidence."""
     import numpy as np
 
-    from helpers.evaluation import dominant_categories, lexical_retriever
+    from helpers.measures import dominant_categories, lexical_retriever
     from helpers.label_measures import duplicate_rate, lexical_categories
     from helpers.labels import document_share, label_confidence, retrieval_precision, word_index
 

@@ -14,7 +14,8 @@ One module per concern:
 - ``labels``: choosing one label per topic and the label table; ``answer_cache``: LLM answers replayed from disk;
 - ``distinct``: no two topics of a run named alike; ``label_measures``: label measures the choice never used;
 - ``labeler``: the labeler a run's settings ask for (a model, a server, or replay);
-- ``evaluation``: coherence, diversity, faithfulness, agreement; ``plots``: static maps and metric panels;
+- ``measures``: NPMI, diversity, faithfulness, agreement, one function each; ``evaluation``: a run's evaluation;
+- ``comparison``: evaluations as tables, two runs side by side; ``plots``: static maps and metric panels;
 - ``refine``: notebook 06's edited labels; ``run``: the papermill runner.
 """
 

@@ -45,3 +45,10 @@ def test_the_package_docstring_names_every_helper_module():
     modules = sorted(p.stem for p in Path(helpers.__file__).parent.glob("*.py") if p.stem != "__init__")
     missing = [m for m in modules if f"``{m}``" not in helpers.__doc__]
     assert not missing, f"helpers/__init__.py's docstring does not name: {missing}"
+
+
+def test_no_helper_module_is_over_400_lines():
+    import helpers
+
+    sizes = {p.name: len(p.read_text().splitlines()) for p in Path(helpers.__file__).parent.glob("*.py")}
+    assert not {name: n for name, n in sizes.items() if n > 400}, sizes

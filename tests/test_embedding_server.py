@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers.serving import free_port
+from helpers.serving import LocalServer, free_port
 from helpers.settings import PACKAGED_EMBEDDINGS, as_dict, resolve_settings
 
 KEY_VARIABLE = "TEST_EMBEDDING_SERVER_KEY"
@@ -46,22 +46,23 @@ DOCS = [
 ] * 3 + [f"Report number {n}: the central bank left interest rates unchanged this month." for n in range(12)]
 
 
-class Infinity:
-    """Infinity serving the packaged MiniLM at ``url`` under the name ``model``, its log at ``log``."""
+class Infinity(LocalServer):
+    """Infinity serving the packaged MiniLM at ``url`` under the name ``model``, its log at ``log``, asking
+    for ``key``; stopped as ``transformers serve`` is (:class:`helpers.serving.LocalServer`)."""
 
     def __init__(self, log: Path, key: str):
+        super().__init__(PACKAGED_EMBEDDINGS, None, log)
+        self.key = key
+
+    def start(self, timeout: float = 240) -> "Infinity":
         from helpers.topics import embedding_model_path
 
-        self.port, self.log, self.key, self.model = free_port(), log, key, PACKAGED_EMBEDDINGS
-        self.url = f"http://127.0.0.1:{self.port}/v1"
         command = [sys.executable, "-c", LAUNCH, "v2", "--model-id", embedding_model_path(PACKAGED_EMBEDDINGS),
                    "--served-model-name", self.model, "--engine", "torch", "--device", "cpu", "--dtype", "float32",
                    "--host", "127.0.0.1", "--port", str(self.port), "--url-prefix", "/v1"]
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "INFINITY_ANONYMOUS_USAGE_STATS": "0", "DO_NOT_TRACK": "1",
-               "INFINITY_API_KEY": key}  # the key reaches the server by its environment, not its command line
-        self.process = subprocess.Popen(command, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env)
-
-    def wait(self, timeout: float = 240) -> "Infinity":
+               "INFINITY_API_KEY": self.key}  # the key reaches the server by its environment, not its command line
+        self.process = subprocess.Popen(command, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + timeout
         while time.time() < deadline:
             assert self.process.poll() is None, f"Infinity stopped: {self.log.read_text()[-3000:]}"
@@ -70,28 +71,19 @@ class Infinity:
                     return self
             except OSError:
                 time.sleep(1)
+        self.stop()
         raise TimeoutError(f"Infinity did not answer in {timeout} s: {self.log.read_text()[-3000:]}")
 
     def embedding_requests(self) -> int:
         """How many embedding requests the server answered, read from its access log."""
         return len(re.findall(r'"POST /v1/embeddings HTTP/1\.1" 200', self.log.read_text(errors="replace")))
 
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
 
 @pytest.fixture(scope="module")
 def infinity(tmp_path_factory):
     server = Infinity(tmp_path_factory.mktemp("infinity") / "server.log", "test-" + secrets.token_hex(16))
-    try:
-        yield server.wait()
-    finally:
-        server.stop()
+    with server:
+        yield server
 
 
 @pytest.fixture

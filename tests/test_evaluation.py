@@ -8,11 +8,12 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from helpers.comparison import comparability_notes, compare_evaluations, long_table, settings_differences, topic_table
 from helpers.evaluation import (
-    DIRECTIONS, EVALUATION_FORMAT_VERSION, agreement, centroids, comparability_notes, compare_evaluations,
-    ctfidf_words, dominant_categories, evaluate_run, faithfulness, label_texts, long_table, nearest_categories,
-    npmi_coherence, npmi_per_topic, saved_evaluation, settings_differences, to_json_ready, tokenize, topic_diversity,
-    topic_table, write_json,
+    DIRECTIONS, EVALUATION_FORMAT_VERSION, evaluate_run, label_texts, saved_evaluation, to_json_ready, write_json,
+)
+from helpers.measures import (
+    agreement, centroids, ctfidf_words, dominant_categories, faithfulness, nearest_categories, npmi_coherence, npmi_per_topic, tokenize, topic_diversity,
 )
 
 DOCS = [
@@ -186,7 +187,7 @@ def test_evaluate_run_without_categories_or_topics():
 
 
 def test_the_best_score_is_bold_only_among_rows_of_the_same_kind():
-    from helpers.evaluation import styled_representations
+    from helpers.comparison import styled_representations
 
     table = pd.DataFrame({"npmi": [0.1, 0.2, 0.05, 0.3, 0.25], "faithfulness_shuffled": [0.1, 0.2, 0.3, 0.4, 0.5]},
                          index=["c-TF-IDF", "KeyBERT", "MMR", "LLM label", "LLM first line"])

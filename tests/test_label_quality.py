@@ -135,7 +135,7 @@ def test_the_similarity_threshold_is_the_measured_one():
 
 
 def test_the_evaluation_leads_with_what_the_choice_never_used():
-    from helpers.evaluation import INDEPENDENT, representation_table
+    from helpers.comparison import INDEPENDENT, representation_table
     from helpers.label_measures import duplicate_rate, lexical_categories, rubric_pass_rate
 
     nearest = lexical_categories(["Shares and profits rose.", "Profits fell at the bank.", "The striker scored a goal.",

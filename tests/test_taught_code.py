@@ -202,7 +202,7 @@ TEXTS = ["Shares fell as the bank warned on profit and the market waited for a r
 
 
 def test_notebook_05s_diversity_is_topic_diversity():
-    from helpers.evaluation import topic_diversity
+    from helpers.measures import topic_diversity
 
     taught = run_cell("05_evaluation.ipynb", "teach:diversity", keywords={0: ["a"]}, diversity_top_n=1)["topic_diversity"]
     for top_n in (1, 3, 5, 25):
@@ -211,7 +211,7 @@ def test_notebook_05s_diversity_is_topic_diversity():
 
 
 def test_notebook_05s_npmi_is_the_gensim_call_npmi_per_topic_makes():
-    from helpers.evaluation import npmi_per_topic, tokenize
+    from helpers.measures import npmi_per_topic, tokenize
 
     cell = run_cell("05_evaluation.ipynb", "teach:npmi", np=np, tokenize=tokenize, documents=__import__("pandas").DataFrame(
         {"abstract": TEXTS}), keywords=dict(enumerate(TOPIC_WORDS)), npmi_top_n=5, coherence_stop_words="none")
@@ -225,7 +225,7 @@ def test_notebook_05s_npmi_is_the_gensim_call_npmi_per_topic_makes():
 def test_notebook_05s_faithfulness_is_the_helpers():
     import pandas as pd
 
-    from helpers.evaluation import faithfulness
+    from helpers.measures import faithfulness
     from helpers.topics import load_embedding_model
 
     settings = resolve_settings("offline")

@@ -1,0 +1,159 @@
+"""Evaluations as tables: the representations side by side (the measures the label choice never
+used first), two runs side by side with what differs in their settings, and one row per topic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .evaluation import DIRECTIONS, KEYWORD_REPRESENTATIONS, LABEL_REPRESENTATIONS
+
+
+# ---------------------------------------------------------------- tables and comparison
+KEYWORD_ROWS = tuple(KEYWORD_REPRESENTATIONS)  # 10 or 25 words per topic
+LABEL_ROWS = tuple(LABEL_REPRESENTATIONS)  # a handful of words per topic
+NOT_SCORES = ("faithfulness_shuffled", "fallback_share", "words_per_topic", "npmi_scored_topics", "scored_topics",
+              "rubric_pass")
+# what the label choice never used, first: the lexical retriever, lexical category agreement, the duplicate rate
+INDEPENDENT = ("confidence_lexical", "category_match_lexical", "duplicate_rate")
+
+
+def styled_representations(table: pd.DataFrame):
+    """The per-representation table with the best value of each score in bold, within its kind only:
+    keyword lists against keyword lists, labels against labels (a 4-word label and a 25-word list
+    are not scored on equal terms)."""
+    scores = [c for c in table.columns if c not in NOT_SCORES]
+
+    def bold(column: pd.Series) -> list[str]:
+        out = []
+        for name, value in column.items():
+            group = [n for n in (KEYWORD_ROWS if name in KEYWORD_ROWS else LABEL_ROWS) if n in column.index]
+            best = column[group].min() if DIRECTIONS.get(column.name, 1) < 0 else column[group].max()
+            out.append("font-weight: bold" if pd.notna(value) and value == best else "")
+        return out
+
+    return table.style.format(precision=3, na_rep="–").apply(bold, subset=scores)
+
+
+def representation_table(evaluation: dict[str, Any]) -> pd.DataFrame:
+    """One row per representation, one column per metric: first the measures the label choice never used
+    (``INDEPENDENT``), then the others; ``rubric_pass`` (a filter, not a score) last."""
+    table = pd.DataFrame(evaluation["representations"]).T.rename_axis("representation")
+    first = [c for c in INDEPENDENT if c in table.columns]
+    last = [c for c in ("rubric_pass",) if c in table.columns]
+    return table[first + [c for c in table.columns if c not in first and c not in last] + last]
+
+
+def run_table(evaluation: dict[str, Any]) -> pd.Series:
+    """The run-level numbers: topic count, outlier share, NMI/ARI when categories are known."""
+    return pd.Series(evaluation["run"], name="value")
+
+
+def long_table(evaluation: dict[str, Any], run: str) -> pd.DataFrame:
+    """Every metric as ``run, representation, metric, value`` rows (run-level ones under ``"run"``)."""
+    rows = [{"run": run, "representation": name, "metric": metric, "value": value}
+            for name, metrics in evaluation["representations"].items() for metric, value in metrics.items()]
+    rows += [{"run": run, "representation": "run", "metric": metric, "value": value}
+             for metric, value in evaluation["run"].items()]
+    frame = pd.DataFrame(rows)
+    return frame[frame.metric.isin(DIRECTIONS)].reset_index(drop=True)
+
+
+def compare_evaluations(
+    a: dict[str, Any], b: dict[str, Any], names: tuple[str, str] = ("this run", "other run")
+) -> pd.DataFrame:
+    """Two evaluations side by side: ``representation, metric, <a>, <b>, difference, better``.
+
+    ``difference`` is a - b; ``better`` names the run whose value is better by the metric's
+    direction (``"="`` when equal, empty when the metric has no better side or a value is missing).
+    """
+    left, right = (long_table(e, n).drop(columns="run").rename(columns={"value": n}) for e, n in zip((a, b), names))
+    keys = pd.concat([left, right])[["representation", "metric"]].drop_duplicates()  # the evaluations' own order
+    frame = keys.merge(left, how="left").merge(right, how="left").reset_index(drop=True)
+    va = pd.to_numeric(frame[names[0]], errors="coerce")
+    vb = pd.to_numeric(frame[names[1]], errors="coerce")
+    frame["difference"] = va - vb
+    direction = frame.metric.map(DIRECTIONS).fillna(0)
+    signed = frame["difference"] * direction
+
+    def better(i: int) -> str:
+        if direction[i] == 0 or not np.isfinite(signed[i]):
+            return ""
+        if abs(signed[i]) < 1e-9:
+            return "="
+        return names[0] if signed[i] > 0 else names[1]
+
+    frame["better"] = [better(i) for i in range(len(frame))]
+    return frame
+
+
+def _flat(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` with nested mappings spelled out: ``{"versions": {"torch": "2.8"}}`` -> ``{"versions.torch": "2.8"}``."""
+    flat = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{k}": v for k, v in _flat(value).items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+def settings_differences(a: dict[str, Any], b: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """The settings two runs do not share: ``{name: (a's value, b's value)}``, including what they ran with
+    (``settings.json``'s ``precision_resolved`` and each key library's ``versions.<name>``)."""
+    a, b = _flat(a), _flat(b)
+    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+
+
+def comparability_notes(a: dict[str, Any], b: dict[str, Any], settings_a: dict, settings_b: dict) -> list[str]:
+    """Reasons a side-by-side reading can mislead: other corpus, other embedding model, other scoring."""
+    notes = []
+    if a["run"]["documents"] != b["run"]["documents"] or settings_a.get("dataset") != settings_b.get("dataset"):
+        notes.append("The runs use different corpora: NPMI and NMI/ARI are computed on each run's own documents.")
+    if settings_a.get("embedding_model") != settings_b.get("embedding_model"):
+        notes.append("The runs use different embedding models: faithfulness scores are not on the same scale.")
+    if a["method"] != b["method"]:
+        notes.append("The evaluations were computed with different settings (see `method`).")
+    precisions = settings_a.get("precision_resolved"), settings_b.get("precision_resolved")
+    if precisions[0] != precisions[1]:
+        shown = " and ".join(p or "not recorded" for p in precisions)
+        notes.append(f"The runs computed in different precisions ({shown}): the topics move with precision as much "
+                     f"as with another seed (BENCHMARKS.md).")
+    versions = [k for k in settings_differences(settings_a, settings_b) if k.startswith("versions.")]
+    if versions:
+        notes.append(f"The runs used other versions of {', '.join(v.split('.', 1)[1] for v in versions)}.")
+    return notes
+
+
+def topic_table(evaluation: dict[str, Any], representation: str = "LLM label") -> pd.DataFrame:
+    """One row per topic: size, dominant category and purity, the label, its faithfulness and nearest category."""
+    rows = []
+    for topic in evaluation["topics"]:
+        shown = topic["representations"].get(representation, {})
+        rows.append({
+            "topic": topic["topic"], "size": topic["size"],
+            "dominant_category": topic.get("dominant_category"), "purity": topic.get("purity"),
+            representation: shown.get("text"), "confidence": shown.get("confidence"),
+            "confidence_lexical": shown.get("confidence_lexical"), "faithfulness": shown.get("faithfulness"),
+            "nearest_category": shown.get("nearest_category"),
+            "nearest_category_lexical": shown.get("nearest_category_lexical"),
+            "keywords_npmi": topic["representations"].get("c-TF-IDF", {}).get("npmi"),
+        })
+    return pd.DataFrame(rows).set_index("topic")
+
+
+def styled_comparison(frame: pd.DataFrame, names: tuple[str, str]):
+    """The comparison table with the better value of each row in green and the worse in red."""
+    good, bad = "background-color: #d4edda", "background-color: #f8d7da"
+
+    def colors(row):
+        out = {column: "" for column in row.index}
+        if row["better"] in names:
+            other = names[1] if row["better"] == names[0] else names[0]
+            out[row["better"]], out[other] = good, bad
+        return pd.Series(out)
+
+    return frame.style.apply(colors, axis=1).format(precision=3, na_rep="–", subset=[*names, "difference"])
