@@ -18,7 +18,9 @@ LABEL_ROWS = tuple(LABEL_REPRESENTATIONS)  # a handful of words per topic
 NOT_SCORES = ("faithfulness_shuffled", "fallback_share", "words_per_topic", "npmi_scored_topics", "scored_topics",
               "rubric_pass")
 # what the label choice never used, first: the lexical retriever, lexical category agreement, the duplicate rate
-INDEPENDENT = ("confidence_lexical", "category_match_lexical", "duplicate_rate")
+INDEPENDENT = ("confidence_lexical", "category_match_lexical")
+# what our labeler enforces (it renames near duplicates, keeps rubric passes): filters, shown last
+FILTERS = ("duplicate_rate", "rubric_pass")
 
 
 def styled_representations(table: pd.DataFrame):
@@ -40,10 +42,11 @@ def styled_representations(table: pd.DataFrame):
 
 def representation_table(evaluation: dict[str, Any]) -> pd.DataFrame:
     """One row per representation, one column per metric: first the measures the label choice never used
-    (``INDEPENDENT``), then the others; ``rubric_pass`` (a filter, not a score) last."""
+    (``INDEPENDENT``), then the others; the duplicate rate and ``rubric_pass`` (``FILTERS``: what our labeler
+    enforces, not scores of it) last."""
     table = pd.DataFrame(evaluation["representations"]).T.rename_axis("representation")
     first = [c for c in INDEPENDENT if c in table.columns]
-    last = [c for c in ("rubric_pass",) if c in table.columns]
+    last = [c for c in FILTERS if c in table.columns]
     return table[first + [c for c in table.columns if c not in first and c not in last] + last]
 
 

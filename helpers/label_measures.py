@@ -10,12 +10,12 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 
-def lexical_categories(documents: Sequence[str], categories: Sequence[str]) -> Callable[[list[str]], list[str]]:
+def lexical_categories(documents: Sequence[str], categories: Sequence[str]) -> Callable[[list[str]], list[Optional[str]]]:
     """A function naming, for each text, the category whose documents it shares most words with.
 
     Each category is the mean TF-IDF vector (English stop words, sublinear tf) of its documents;
@@ -31,9 +31,10 @@ def lexical_categories(documents: Sequence[str], categories: Sequence[str]) -> C
     labels = np.asarray(categories)
     centres = normalize(np.vstack([np.asarray(matrix[labels == n].mean(axis=0)) for n in names]))
 
-    def nearest(texts: list[str]) -> list[str]:
-        scores = tfidf.transform(texts) @ centres.T
-        return [names[i] for i in np.asarray(scores).argmax(axis=1)]
+    def nearest(texts: list[str]) -> list[Optional[str]]:
+        scores = np.asarray(tfidf.transform(texts) @ centres.T)
+        # a text that shares no word with any category is near none of them (a miss), not the first by name
+        return [names[i] if row.max() > 0 else None for i, row in zip(scores.argmax(axis=1), scores)]
 
     return nearest
 

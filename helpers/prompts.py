@@ -64,7 +64,8 @@ class PromptParts:
 
 
 REFERENCE = PromptParts()
-PROMPT_FILE = "prompt.json"  # notebook 02 writes the parts into the run folder; 03 and 06 read them
+PROMPT_FILE = "prompt.json"  # notebook 02 writes the parts into the run folder; 03 reads them
+LABELS_PROMPT_FILE = "labels_prompt.json"  # 03 records the prompt its labels were made with; 06 reads it
 
 
 def _between(text: str, start: str, end: str, name: str) -> str:
@@ -122,19 +123,20 @@ def prompt_name(parts: PromptParts) -> str:
     return f"edited: {', '.join(edited)}" if edited else "reference"
 
 
-def save_prompt(run_dir, parts: PromptParts) -> Path:
-    """Write ``parts`` into ``run_dir/prompt.json`` (plain JSON) for notebooks 03 and 06."""
+def save_prompt(run_dir, parts: PromptParts, name: str = PROMPT_FILE) -> Path:
+    """Write ``parts`` into ``run_dir/<name>`` (plain JSON): 02's prompt for 03, or 03's for 06."""
     from .files import atomic_write
 
-    path = Path(run_dir) / PROMPT_FILE
+    path = Path(run_dir) / name
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(asdict(parts), indent=2, ensure_ascii=False)
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
-def read_prompt(run_dir) -> PromptParts:
-    """The prompt notebook 02 saved in ``run_dir`` (``prompt.json``), else the reference's."""
-    path = Path(run_dir) / PROMPT_FILE
+def read_prompt(run_dir, name: str = PROMPT_FILE) -> PromptParts:
+    """The prompt saved in ``run_dir/<name>`` (02's ``prompt.json``, or 03's ``labels_prompt.json``), else the
+    reference's."""
+    path = Path(run_dir) / name
     if not path.exists():
         return REFERENCE
     saved = json.loads(path.read_text(encoding="utf-8"))

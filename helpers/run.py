@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
 # What each notebook writes into the run folder (besides its executed copy), in the order the runner lists them.
 PRODUCES = {
-    "03_topic_modeling": ("topics.csv", "labels.csv", "documents.parquet", "settings.json", "topic_model"),
+    "03_topic_modeling": ("topics.csv", "labels.csv", "labels_prompt.json", "documents.parquet", "settings.json", "topic_model"),
     "04_visualization": ("documents.html", "topic_map.png", "datamap.png", "barchart.html", "hierarchy.html"),
     "05_evaluation": ("evaluation.json", "evaluation.png", "comparison.json", "comparison.png"),
     "06_refining_topics": ("labels_to_edit.csv", "hierarchy_llm.html", "topics_per_class.html", "refined"),
@@ -100,21 +100,18 @@ def notebook_parameters(declared: dict[str, Any], parameters: dict[str, Any], ru
 
     given = {k: v for k, v in {**parameters, "run_dir": str(run_dir)}.items() if k in declared}
     if "more_settings" in declared:
-        more = {k: v for k, v in parameters.items() if k not in declared and k in knob_names()}
-        more = {**dict(parameters.get("more_settings") or {}), **more}
+        more = {**dict(parameters.get("more_settings") or {}),
+                **{k: v for k, v in parameters.items() if k not in declared and k in knob_names()}}
         if more:
             given["more_settings"] = more
     return given
 
 
 # Which notebooks read which notebook's results (``load_results``): re-running a notebook makes the results of
-# those that read it stale. 04, 05 and 06 each read 03's topics and nothing of one another (06 reuses 05's
+# those that read it stale. 04-07 each read 03's topics and nothing of one another (06 reuses 05's
 # evaluation.json only when it was computed the same way from the same topics); 00-02 write no results.
-READS_FROM = {
-    "04_visualization": ("03_topic_modeling",),
-    "05_evaluation": ("03_topic_modeling",),
-    "06_refining_topics": ("03_topic_modeling",),
-}
+READS_FROM = {name: ("03_topic_modeling",) for name in ("04_visualization", "05_evaluation", "06_refining_topics",
+                                                         "07_going_big")}
 RUN_LOG = "run_log.json"
 
 
@@ -349,10 +346,12 @@ def check_values(parameters: dict[str, Any]) -> None:
     name and password stops the run here with one sentence, and nothing is written."""
     from .settings import knob_names, resolve_settings, url_has_credentials
 
-    if url_has_credentials(parameters.get("llm_base_url")):
-        raise SystemExit("llm_base_url carries a user name or password, which the executed notebooks would keep: "
-                         "give the URL without them and put the server's key in the environment variable that "
-                         "llm_api_key_env names (OPENAI_API_KEY unless you set it).")
+    parameters = {**dict(parameters.get("more_settings") or {}), **parameters}  # what more_settings holds too
+    for url, key in (("llm_base_url", "llm_api_key_env"), ("embedding_base_url", "embedding_api_key_env")):
+        if url_has_credentials(parameters.get(url)):
+            raise SystemExit(f"{url} carries a user name or password, which the executed notebooks would keep: "
+                             f"give the URL without them and put the server's key in the environment variable that "
+                             f"{key} names (OPENAI_API_KEY unless you set it).")
     knobs = {k: v for k, v in parameters.items() if k in knob_names()}
     try:
         resolve_settings(parameters.get("profile", "offline"), **knobs)

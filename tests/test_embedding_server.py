@@ -12,6 +12,7 @@ Infinity's own command line. Everything else is Infinity's code as installed.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -194,3 +195,28 @@ def test_embedding_settings_are_checked_with_one_sentence():
     shown = as_dict(resolve_settings("offline", embedding_backend="openai",
                                      embedding_base_url="http://user:secret@10.0.0.5:7997/v1"))
     assert shown["embedding_base_url"] == "http://***@10.0.0.5:7997/v1"
+
+
+def test_notebook_03_runs_with_embeddings_from_the_server_through_the_runner(with_key, tmp_path):
+    """Issue 27: the runner passes embedding_backend and the URL into 03's more_settings; 03 embeds on the server,
+    caches the vectors under the server's key, and the topics come out; a URL with a password stops the run first."""
+    import pandas as pd
+
+    def run(*extra):
+        return subprocess.run(
+            [sys.executable, "-m", "helpers.run", "--runs", str(tmp_path / "runs"), "--name", "served", "--notebooks", "03",
+             "-p", "sample_size", "200", "-p", "embedding_backend", "openai", "-p", "embedding_api_key_env", KEY_VARIABLE,
+             "-p", "cache_dir", str(tmp_path / "cache"), *extra],
+            capture_output=True, text=True, timeout=900, env={**os.environ, KEY_VARIABLE: with_key.key})
+
+    refused = run("-p", "embedding_base_url", with_key.url.replace("http://", "http://me:secret@"))
+    assert refused.returncode != 0 and "embedding_base_url carries a user name or password" in refused.stderr + refused.stdout
+    before = with_key.embedding_requests()
+    done = run("-p", "embedding_base_url", with_key.url)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert with_key.embedding_requests() > before, "the documents went to the server"
+    topics = pd.read_csv(tmp_path / "runs" / "served" / "topics.csv")
+    assert (topics.Topic >= 0).sum() >= 2 and topics.Count.sum() == 200
+    settings = json.loads((tmp_path / "runs" / "served" / "settings.json").read_text())
+    assert settings["embedding_backend"] == "openai" and with_key.key not in json.dumps(settings)
+    assert list((tmp_path / "cache" / "embeddings").glob("*.npy")), "the server's vectors were cached"

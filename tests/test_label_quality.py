@@ -141,6 +141,7 @@ def test_the_evaluation_leads_with_what_the_choice_never_used():
     nearest = lexical_categories(["Shares and profits rose.", "Profits fell at the bank.", "The striker scored a goal.",
                                   "The match ended in a goal."], ["business", "business", "sport", "sport"])
     assert nearest(["Bank profits", "Goal of the match"]) == ["business", "sport"]
+    assert nearest(["Zzyzx quux"]) == [None], "a label sharing no word with any category matches none (a miss)"
     vectors = np.eye(3)
     assert duplicate_rate(["The Olympic Games", "Olympic", "Tennis"], vectors) == pytest.approx(2 / 3)
     assert rubric_pass_rate(["", "over 6 words", ""]) == pytest.approx(2 / 3)
@@ -148,7 +149,8 @@ def test_the_evaluation_leads_with_what_the_choice_never_used():
                                                     "duplicate_rate": 0.0, "confidence_lexical": 0.5,
                                                     "category_match_lexical": 0.7}}}
     table = representation_table(evaluation)
-    assert list(table.columns[:3]) == list(INDEPENDENT) and table.columns[-1] == "rubric_pass"
+    assert list(table.columns[:2]) == list(INDEPENDENT) == ["confidence_lexical", "category_match_lexical"]
+    assert list(table.columns[-2:]) == ["duplicate_rate", "rubric_pass"], "what our labeler enforces comes last"
 
 
 def test_the_label_table_shows_each_labels_document_share_and_duplicates():

@@ -568,6 +568,7 @@ def test_06_reassigns_outliers_on_a_run_that_has_them(run_dir, tmp_path):
 
     import papermill
 
+    from helpers.machine import default_cache_dir
     from helpers.topics import load_results, save_results
 
     run = tmp_path / "run"
@@ -577,6 +578,14 @@ def test_06_reassigns_outliers_on_a_run_that_has_them(run_dir, tmp_path):
     docs = documents.abstract.tolist()
     topics = [t if t == -1 or i % 8 else -1 for i, t in enumerate(model.topics_)]
     model.update_topics(docs, topics=topics)
+    import numpy as np
+
+    from helpers.topics import embed_documents
+
+    settings = results["settings"]  # the topic vectors as fit_transform makes them, the outlier row first
+    embeddings, _ = embed_documents(results["embedding_model"], settings["embedding_model"], docs,
+                                    default_cache_dir(settings.get("cache_dir")), precision=settings["precision"])
+    model.topic_embeddings_ = np.vstack([embeddings[np.array(topics) == t].mean(axis=0) for t in sorted(set(topics))])
     share_before = topics.count(-1) / len(topics)
     assert share_before > 0.1
     save_results(run, model, documents.drop(columns=["topic", "x", "y"]), documents[["x", "y"]].to_numpy(),

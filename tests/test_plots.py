@@ -63,8 +63,8 @@ def test_static_map_labels_each_top_topic_at_its_center_and_marks_weak_labels(tm
     labels = {0: "Football results", 1: "Interest rates and the economy", 2: "Mobile phones"}
     cell = _static_map(tmp_path, x, y, topics, labels, confidence={1: 0.2}, top_n_labels=2)
     assert sorted(_texts(cell["fig"])) == ["Football results", "Interest rates and the economy (?)"]
-    assert cell["mean_df"].Topic.tolist() == [0, 1, 2]
-    assert np.allclose(cell["mean_df"][["x", "y"]].to_numpy(), [[-5, 0], [0, 5], [5, 0]], atol=0.2)
+    assert cell["centers"].Topic.tolist() == [0, 1, 2]
+    assert np.allclose(cell["centers"][["x", "y"]].to_numpy(), [[-5, 0], [0, 5], [5, 0]], atol=0.2)
     assert cell["scale"] == 8.0, "120 points: the reference's sizes grown 8x"
 
 

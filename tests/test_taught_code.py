@@ -107,13 +107,15 @@ def test_notebook_03_builds_the_llm_representation_llm_representation_returns(me
 def test_notebook_03_caches_embeddings_where_the_evaluation_reads_them(tmp_path):
     from helpers.data import truncation_note
     from helpers.machine import torch_dtype
-    from helpers.topics import cached_array, embed_documents, embedding_model_path, embeddings_path, load_embedding_model
+    from helpers.topics import (
+        cached_array, embed_documents, embedding_model_path, embeddings_path, load_embedding_model, open_embedding_model,
+    )
 
     settings = resolve_settings("offline")
     docs = ["Shares rose after the results.", "The striker scored twice.", "A new phone was launched."]
     cell = run_cell("03_topic_modeling.ipynb", "teach:embed", settings=settings, abstracts=docs, cache=tmp_path,
                     cached_array=cached_array, embeddings_path=embeddings_path, embedding_model_path=embedding_model_path,
-                    truncation_note=truncation_note, torch_dtype=torch_dtype)
+                    truncation_note=truncation_note, torch_dtype=torch_dtype, open_embedding_model=open_embedding_model)
     assert not cell["reused"] and cell["embeddings"].shape == (3, 384)
     again, reused = embed_documents(load_embedding_model(settings.embedding_model, settings.precision),
                                     settings.embedding_model, docs, tmp_path, precision=settings.precision)
