@@ -435,8 +435,9 @@ def stage_browser(work: Path) -> dict[str, Any]:
             "chromium_peak_mb": round(max(shot["peak_mb"], dump["peak_mb"]))}
 
 
-def stage_datamapplot(work: Path) -> dict[str, Any]:
-    """04's datamapplot cell: the static map of every document, saved as png."""
+def datamap(work: Path, glow: bool) -> dict[str, Any]:
+    """04's datamapplot cell: the static map of every document, saved as png; ``glow`` False adds
+    ``add_glow=False`` to its ``datamap_kwds`` (no KDE glow around each topic)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -445,12 +446,21 @@ def stage_datamapplot(work: Path) -> dict[str, Any]:
 
     results = load_results(work / "run")
     documents = results["documents"]
-    datamap = results["topic_model"].visualize_document_datamap(
+    kwds = {"use_system_fonts": True, "font_family": "DejaVu Sans", **({} if glow else {"add_glow": False})}
+    figure = results["topic_model"].visualize_document_datamap(
         documents["title"].tolist(), reduced_embeddings=documents[["x", "y"]].to_numpy(), custom_labels=True,
-        title="Documents and topics", sub_title=f"{len(documents):,} documents, LLM labels",
-        datamap_kwds={"use_system_fonts": True, "font_family": "DejaVu Sans"})
-    atomic_write(work / "run" / "datamap.png", lambda tmp: datamap.savefig(tmp, dpi=100, bbox_inches="tight"))
-    return {}
+        title="Documents and topics", sub_title=f"{len(documents):,} documents, LLM labels", datamap_kwds=kwds)
+    name = "datamap.png" if glow else "datamap-noglow.png"
+    atomic_write(work / "run" / name, lambda tmp: figure.savefig(tmp, dpi=100, bbox_inches="tight"))
+    return {"png_kb": round((work / "run" / name).stat().st_size / 1024)}
+
+
+def stage_datamapplot(work: Path) -> dict[str, Any]:
+    return datamap(work, glow=True)
+
+
+def stage_datamapplot_noglow(work: Path) -> dict[str, Any]:
+    return datamap(work, glow=False)
 
 
 def stage_evaluation(work: Path) -> dict[str, Any]:
@@ -508,6 +518,69 @@ def stage_hierarchy(work: Path) -> dict[str, Any]:
             "node_labels_seconds": round(labelled, 1), "prompts": llm.generated_}
 
 
+NODE_DOCS = 2_000
+
+
+class CentreRows:
+    """Vectors that, indexed by a node's rows, give their mean as one row: ``hierarchy_groups`` keeps each node's
+    centre instead of a copy of every vector of its documents (the root's: all of them)."""
+
+    def __init__(self, vectors):
+        self.vectors = vectors
+
+    def __getitem__(self, rows):
+        return self.vectors[rows].mean(axis=0, keepdims=True)
+
+
+def bounded_groups(groups: dict[Any, dict[str, Any]], seed: int, most: int = NODE_DOCS) -> dict[Any, dict[str, Any]]:
+    """The hierarchy's groups as the proposed change to :func:`helpers.refine.hierarchy_groups` would build them:
+    a node's ``vectors`` reduced to their mean (all that ``label_groups`` reads of them: the same centre; see
+    :class:`CentreRows`), its documents and titles to at most ``most`` of them, drawn at random (seeded; in order)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = {}
+    for key, group in groups.items():
+        n = len(group["documents"])
+        keep = np.sort(rng.choice(n, size=most, replace=False)) if n > most else np.arange(n)
+        out[key] = {**group, "vectors": np.asarray(group["vectors"]).mean(axis=0, keepdims=True),
+                    "documents": [group["documents"][i] for i in keep],
+                    "titles": [group["titles"][i] for i in keep] if group["titles"] else []}
+        group.clear()  # the full group is let go as soon as its bounded copy exists
+    return out
+
+
+def stage_hierarchy_bounded(work: Path) -> dict[str, Any]:
+    """06's hierarchy cell with the groups bounded (:class:`CentreRows`, :func:`bounded_groups`): what the
+    hierarchy costs once :func:`helpers.refine.hierarchy_groups` takes the change (the helper as it is is the
+    ``hierarchy`` stage)."""
+    from helpers.labels import unit_rows
+    from helpers.refine import hierarchy_groups
+    from helpers.topics import embed_documents, load_results
+
+    settings = settings_of(work)
+    results = load_results(work / "run")
+    model, documents, labels = results["topic_model"], results["documents"], results["labels"]
+    abstracts, titles = documents.abstract.tolist(), documents.title.tolist()
+    embeddings, _ = embed_documents(results["embedding_model"], settings.embedding_model, abstracts, work / "cache",
+                                    show_progress_bar=False, precision=settings.precision)
+    llm = labeler(settings, embeddings, titles)
+    llm.remember(labels, model.topics_)
+    hierarchy = model.hierarchical_topics(abstracts)
+    groups = bounded_groups(hierarchy_groups(hierarchy, llm.prompt, documents, CentreRows(unit_rows(embeddings)),
+                                             model.get_representative_docs(), settings.nr_docs,
+                                             settings.label_doc_words), settings.seed)
+    records = {r["topic"]: r for r in llm.label_groups(groups, model.embedding_model.embed)}
+    return {"nodes": len(hierarchy), "prompts": llm.generated_, "node_docs": NODE_DOCS,
+            "sources": pd_counts([records[k]["source"] for k in records])}
+
+
+def pd_counts(values: list[str]) -> dict[str, int]:
+    from collections import Counter
+
+    return dict(Counter(values))
+
+
 STAGES: dict[str, tuple[str, Callable[[Path], dict[str, Any]]]] = {
     "corpus": ("build the corpus (not a notebook stage)", stage_corpus),
     "umap5": ("03 5-D UMAP", stage_umap5),
@@ -521,9 +594,33 @@ STAGES: dict[str, tuple[str, Callable[[Path], dict[str, Any]]]] = {
     "documents_html": ("04 visualize_documents (HTML)", stage_documents_html),
     "browser": ("04 documents.html in Chromium", stage_browser),
     "datamapplot": ("04 datamapplot", stage_datamapplot),
+    "datamapplot_noglow": ("04 datamapplot, add_glow=False", stage_datamapplot_noglow),
     "evaluation": ("05 evaluation (NPMI and the rest)", stage_evaluation),
     "hierarchy": ("06 hierarchy with LLM labels", stage_hierarchy),
+    "hierarchy_bounded": (f"06 hierarchy, groups bounded ({NODE_DOCS:,} docs a node)", stage_hierarchy_bounded),
 }
+
+
+def watch_memory(name: str, work: Path, start: float, baseline: float, resettable: bool) -> None:
+    """Stop this stage's process when its resident memory passes ``CAP_MB`` (from $SCALE_CAP_MB; none by default),
+    recording how far it got: a stage that does not fit is measured without exhausting a shared machine."""
+    import threading
+
+    cap = float(os.environ.get("SCALE_CAP_MB", 0))
+    if not cap:
+        return
+
+    def watch():
+        while True:
+            time.sleep(0.2)
+            if status_mb("VmRSS") > cap:
+                row = {"stage": STAGES[name][0], "seconds": round(time.perf_counter() - start, 2),
+                       "peak_mb": round(status_mb("VmHWM")), "baseline_mb": round(baseline), "peak_reset": resettable,
+                       "completed": False, "stopped_at_mb": cap}
+                (work / f"stage-{name}.json").write_text(json.dumps(row))
+                os._exit(3)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def run_stage(name: str, work: Path) -> dict[str, Any]:
@@ -536,6 +633,7 @@ def run_stage(name: str, work: Path) -> dict[str, Any]:
 
     baseline, resettable = status_mb("VmRSS"), reset_peak()
     start = time.perf_counter()
+    watch_memory(name, work, start, baseline, resettable)
     info = STAGES[name][1](work)
     seconds = time.perf_counter() - start
     return {"stage": STAGES[name][0], "seconds": round(seconds, 2), "peak_mb": round(status_mb("VmHWM")),
@@ -550,6 +648,8 @@ def stage_in_child(name: str, work: Path) -> dict[str, Any]:
     command = [sys.executable, str(Path(__file__).resolve()), "--stage", name, "--work", str(work)]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
                             env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
+    if result.returncode == 3 and out.exists():  # stopped at the memory cap: recorded as such
+        return json.loads(out.read_text())
     if result.returncode or not out.exists():
         raise SystemExit(f"stage {name} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return json.loads(out.read_text())
