@@ -48,7 +48,7 @@ MAX_IMAGE = 900_000  # bytes of one PNG, decoded
 MAX_HTML = 200_000  # characters of one HTML output
 PLOTLY = "application/vnd.plotly.v1+json"
 WIDGET = "application/vnd.jupyter.widget-view+json"
-REQUIREMENTS = ("requirements.txt", "requirements-dev.txt", "requirements-nodeps.txt")
+REQUIREMENTS = ("requirements.txt", "requirements-dev.txt", "requirements-nodeps.txt", "requirements-dev-nodeps.txt")
 SECRET_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACEHUB_API_TOKEN", "OPENAI_API_KEY")
 RUN_NAME = "edition"
 
