@@ -560,26 +560,3 @@ def test_03s_labels_are_distinct_and_show_their_share_and_duplicates(run_dir):
     assert (named.duplicates == 0).all()
     assert named.share.between(0, 1).all()
 
-
-def test_06_reassigns_outliers_on_a_run_that_has_them(tmp_path):
-    """03 on this machine may place every document (fp32: no outliers in the shared run); 06's outlier step is
-    checked on a run of 03 with larger clusters (min_cluster_size 60 of 300 documents), which leaves outliers."""
-    import papermill
-
-    run = tmp_path / "run"
-    papermill.execute_notebook(str(NOTEBOOKS / "03_topic_modeling.ipynb"), str(tmp_path / "03.ipynb"),
-                               parameters={"run_dir": str(run), "sample_size": SAMPLE, "min_cluster_size": 60},
-                               cwd=str(NOTEBOOKS), kernel_name="python3", progress_bar=False)
-    before = pd.read_parquet(run / "documents.parquet")
-    share_before = (before.topic == -1).mean()
-    assert share_before > 0.02 and before.topic.nunique() >= 3, "this run has outliers and at least two topics"
-    papermill.execute_notebook(str(NOTEBOOKS / "06_refining_topics.ipynb"), str(tmp_path / "06.ipynb"),
-                               parameters={"run_dir": str(run)}, cwd=str(NOTEBOOKS), kernel_name="python3",
-                               progress_bar=False)
-    printed = _stream_text(nbformat.read(tmp_path / "06.ipynb", as_version=4))
-    assert re.search(r"outliers: \d+\.\d% -> \d+\.\d%; \d+ labels asked again; the labeler did the same: True", printed), \
-        printed[-2000:]
-    after = pd.read_parquet(run / "refined" / "documents.parquet")
-    assert (after.topic == -1).mean() < share_before / 2, "outliers were reassigned"
-    refined = pd.read_csv(run / "refined" / "labels.csv", keep_default_na=False)
-    assert sorted(refined.topic) == sorted(after.topic.unique()) and refined.label.str.len().gt(0).all()
