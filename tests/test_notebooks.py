@@ -452,7 +452,7 @@ def test_06_reduces_outliers_and_every_topic_keeps_an_llm_label(run_dir):
     refined = run_dir / "refined"
     before = pd.read_parquet(run_dir / "documents.parquet")
     after = pd.read_parquet(refined / "documents.parquet")
-    if (before.topic == -1).any():  # where 03 left none, test_06_reassigns_outliers_on_a_run_that_has_them checks it
+    if (before.topic == -1).any():  # where 03 left none (fp32 CPUs), test_06_runs_on_a_run_with_no_outliers checks 06
         assert (after.topic == -1).mean() < min(0.05, (before.topic == -1).mean())
     assert after.topic.nunique() < before[before.topic != -1].topic.nunique(), "topics were merged"
     labels = pd.read_csv(refined / "labels.csv", keep_default_na=False)
