@@ -196,12 +196,9 @@ def stage_corpus(work: Path) -> dict[str, Any]:
     save_npy(work, "embeddings", embeddings)
     embedder = load_embedding_model(settings.embedding_model, settings.precision)
     docs = documents.abstract.tolist()
-    # where notebook 03 caches them, and where embed_documents (05, 06) looks for them with this model: two keys
-    # while helpers.topics takes a SentenceTransformer's own ``backend`` ("torch") for the embedding backend
-    for backend in {LOCAL_EMBEDDINGS, getattr(embedder, "backend", LOCAL_EMBEDDINGS)}:
-        cached = embeddings_path(work / "cache", settings.embedding_model, docs, settings.precision, backend)
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        np.save(cached, embeddings, allow_pickle=False)
+    cached = embeddings_path(work / "cache", settings.embedding_model, docs, settings.precision, LOCAL_EMBEDDINGS)
+    cached.parent.mkdir(parents=True, exist_ok=True)  # where notebook 03 caches them and 05 and 06 find them
+    np.save(cached, embeddings, allow_pickle=False)
     sample = np.random.default_rng(0).choice(len(documents), size=min(FIDELITY_DOCS, len(documents)), replace=False)
     real = embedder.encode(documents.abstract.iloc[sample].tolist(), show_progress_bar=False)
     cosine = (real * embeddings[sample]).sum(1) / np.linalg.norm(real, axis=1)
