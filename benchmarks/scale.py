@@ -13,7 +13,7 @@ The corpus, built offline from the packaged BBC News (:func:`helpers.data.load_c
 2. Every sentence is embedded once with the packaged all-MiniLM-L6-v2 (notebook 03's model and precision),
    cached by content; an article's vector is the normalised mean of its sentences'.
 3. Within each of the 5 categories the articles are grouped into *storylines* by k-means on those vectors
-   (one storyline per 20 articles, at least 2 per category, seed 42): 111 storylines.
+   (one storyline per 20 articles, at least 2 per category, seed 42): 112 storylines.
 4. A document: a storyline drawn with probability proportional to its articles, two of its articles drawn,
    5 to 9 of their sentences drawn (without replacement, in article order); its title is the first article's
    headline, its category the storyline's. About 150 words, an ArXiv abstract's length.
@@ -44,9 +44,15 @@ safetensors folder, never pickle), called as notebooks 03-06 call them (``resolv
     (:func:`helpers.refine.hierarchy_groups`, ``label_groups``), drawn with ``visualize_hierarchy``. 06's merge
     and outlier steps are not run: the hierarchy of all of 03's topics has more nodes to label than 06's.
 
+Two variants beside them: ``datamapplot_noglow`` (04's map with ``add_glow=False``: the default glow keeps a KDE
+contour per topic, ~100 MB each) and ``hierarchy_bounded`` (06's hierarchy with each node judged on its centre and
+at most 2,000 of its documents: the change proposed for :func:`helpers.refine.hierarchy_groups`).
+
 Each stage records its wall seconds and the peak resident memory of its process (``VmHWM``, read at its end;
 ``baseline_mb`` is what the process held after its imports, before any data), against a free Colab's 12.7 GB
-and the 8 GB this series allows a stage. Chromium's peak is its largest process's (``RUSAGE_CHILDREN``).
+and the 8 GB this series allows a stage. Chromium's peak is its largest process's (``RUSAGE_CHILDREN``, taken in
+a small launcher process). With ``SCALE_CAP_MB`` set, a stage whose memory passes it is stopped and recorded as
+not completed, so a stage that does not fit cannot exhaust a shared machine.
 """
 
 from __future__ import annotations
