@@ -15,21 +15,18 @@ another server gives the same vectors.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from .settings import redact_url
+from .serving import OpenAIServer
 
 BACKEND = "openai"
-START_HINT = ("start one (e.g. `infinity_emb v2 --model-id <model folder> --port 7997`, or vLLM's or "
-              "text-embeddings-inference's server) or fix embedding_base_url")
 
 
-class EmbeddingServer:
+class EmbeddingServer(OpenAIServer):
     """An OpenAI-compatible embeddings server in place of a ``SentenceTransformer``.
 
     ``encode`` cuts the texts into batches of ``batch_size`` and sends ``concurrency`` of them at a time;
@@ -40,55 +37,22 @@ class EmbeddingServer:
     """
 
     backend = BACKEND
+    what, setting, route = "embedding", "embedding", "embeddings"
+    start_hint = ("start one (e.g. `infinity_emb v2 --model-id <model folder> --port 7997`, or vLLM's or "
+                  "text-embeddings-inference's server) or fix embedding_base_url")
 
     def __init__(self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 4,
                  batch_size: int = 32, retries: int = 4, timeout: float = 120.0):
-        from openai import OpenAI
-
         if concurrency < 1 or batch_size < 1:
             raise ValueError(f"embedding_concurrency and embedding_batch_size must be at least 1, got "
                              f"{concurrency} and {batch_size}.")
-        self.base_url, self.model, self.api_key_env = base_url, model, api_key_env
-        self.shown_url = redact_url(base_url)  # what messages show: never a user name or password in the URL
+        super().__init__(base_url, model, api_key_env, retries, timeout)
         self.concurrency, self.batch_size = concurrency, batch_size
         self.checked = False  # encode asks once which models the server serves (check) before sending texts
-        # a local server needs no key, but the client wants a non-empty one
-        self.client = OpenAI(base_url=base_url, api_key=os.environ.get(api_key_env) or "no-key",
-                             max_retries=retries, timeout=timeout)
-
-    def __repr__(self) -> str:  # no key in it
-        return f"EmbeddingServer({self.shown_url!r}, {self.model!r})"
-
-    def explain(self, error: Exception) -> Exception:
-        """One sentence for a failed request: unreachable, wrong key, unknown model, or what the server said."""
-        import openai
-
-        where = f"The embedding server at {self.shown_url}"
-        if isinstance(error, openai.APIConnectionError):  # includes timeouts
-            return ConnectionError(f"{where} does not answer ({type(error).__name__}): {START_HINT}.")
-        if isinstance(error, (openai.AuthenticationError, openai.PermissionDeniedError)):
-            return PermissionError(f"{where} refused the API key (HTTP {error.status_code}): put the key in the "
-                                   f"environment variable {self.api_key_env} (never in a parameter).")
-        if isinstance(error, openai.NotFoundError):
-            return LookupError(f"{where} has no embeddings for the model {self.model!r} (HTTP 404): set "
-                               f"embedding_model to one of those it lists at {self.shown_url.rstrip('/')}/models, "
-                               f"and check that embedding_base_url ends in /v1.")
-        if isinstance(error, openai.APIStatusError):
-            return RuntimeError(f"{where} refused to embed with {self.model!r} (HTTP {error.status_code}: "
-                                f"{str(error.message)[:200]}); check embedding_model and the server's log.")
-        return error
 
     def check(self) -> str:
-        """Ask the server which models it serves; a sentence saying it answers, or the explained error."""
-        import openai
-
-        try:
-            served = [m.id for m in self.client.models.list()]
-        except openai.OpenAIError as error:
-            raise self.explain(error) from None
-        if served and self.model not in served:
-            raise LookupError(f"The embedding server at {self.shown_url} does not serve the model {self.model!r}; "
-                              f"it serves {', '.join(served)}: set embedding_model to one of them.")
+        """Ask the server which models it serves (:meth:`ask_served`); a sentence saying it answers."""
+        self.ask_served()
         self.checked = True
         return (f"Embedding server {self.shown_url} answers, serving {self.model}; batches of {self.batch_size}, "
                 f"{self.concurrency} at a time")

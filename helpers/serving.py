@@ -28,10 +28,68 @@ from typing import Any, Iterator, Mapping, Optional
 from .prompts import parse_chat
 from .settings import redact_url
 
-START_HINT = "start one (e.g. `transformers serve <model folder> --port 8000`, README) or fix llm_base_url"
+
+class OpenAIServer:
+    """What :class:`ChatServer` and :class:`helpers.embedding_server.EmbeddingServer` share: an ``openai``
+    client for an OpenAI-compatible server, and one sentence for each failure that names the URL and the
+    setting to change (:meth:`explain`, :meth:`ask_served`).
+
+    A subclass says how its messages name it: ``what`` ("LLM": "The LLM server at ..."), ``setting`` (the
+    prefix of its settings: "llm" for llm_model, llm_base_url), ``route`` (what its requests ask for:
+    "chat completions") and ``start_hint`` (how to start one). The key is read from the environment
+    variable ``api_key_env`` and stays inside the client: no message, ``repr`` or cache key shows it, and
+    messages show the URL without a user name or password.
+    """
+
+    what = setting = route = start_hint = ""
+
+    def __init__(self, base_url: str, model: str, api_key_env: str, retries: int, timeout: float):
+        from openai import OpenAI
+
+        self.base_url, self.model, self.api_key_env = base_url, model, api_key_env
+        self.shown_url = redact_url(base_url)  # what messages show: never a user name or password in the URL
+        # a local server needs no key, but the client wants a non-empty one
+        self.client = OpenAI(base_url=base_url, api_key=os.environ.get(api_key_env) or "no-key",
+                             max_retries=retries, timeout=timeout)
+
+    def __repr__(self) -> str:  # no key in it
+        return f"{type(self).__name__}({self.shown_url!r}, {self.model!r})"
+
+    def explain(self, error: Exception) -> Exception:
+        """One sentence for a failed request: unreachable, wrong key, unknown model, or what the server said."""
+        import openai
+
+        where, knob = f"The {self.what} server at {self.shown_url}", self.setting
+        if isinstance(error, openai.APIConnectionError):  # includes timeouts
+            return ConnectionError(f"{where} does not answer ({type(error).__name__}): {self.start_hint}.")
+        if isinstance(error, (openai.AuthenticationError, openai.PermissionDeniedError)):
+            return PermissionError(f"{where} refused the API key (HTTP {error.status_code}): put the key in the "
+                                   f"environment variable {self.api_key_env} (never in a parameter).")
+        if isinstance(error, openai.NotFoundError):
+            return LookupError(f"{where} does not serve {self.route} for the model {self.model!r} (HTTP 404): set "
+                               f"{knob}_model to one of those it lists at {self.shown_url.rstrip('/')}/models, "
+                               f"and check that {knob}_base_url ends in /v1.")
+        if isinstance(error, openai.APIStatusError):
+            return RuntimeError(f"{where} refused the {self.route} request for {self.model!r} (HTTP "
+                                f"{error.status_code}: {str(error.message)[:200]}); check {knob}_model and the "
+                                f"server's log.")
+        return error
+
+    def ask_served(self) -> None:
+        """Ask the server which models it serves: the explained error when it does not answer, a
+        ``LookupError`` naming those it serves when ``model`` is not one of them."""
+        import openai
+
+        try:
+            served = [m.id for m in self.client.models.list()]
+        except openai.OpenAIError as error:
+            raise self.explain(error) from None
+        if served and self.model not in served:
+            raise LookupError(f"The {self.what} server at {self.shown_url} does not serve the model {self.model!r}; "
+                              f"it serves {', '.join(served)}: set {self.setting}_model to one of them.")
 
 
-class ChatServer:
+class ChatServer(OpenAIServer):
     """An OpenAI-compatible server as a generator for :class:`helpers.batched_generation.BatchedTextGeneration`.
 
     Requests go out ``concurrency`` at a time; the ``openai`` client retries 429, 5xx, timeouts and
@@ -42,22 +100,15 @@ class ChatServer:
     """
 
     tokenizer = None  # the server holds it
+    what, setting, route = "LLM", "llm", "chat completions"
+    start_hint = "start one (e.g. `transformers serve <model folder> --port 8000`, README) or fix llm_base_url"
 
     def __init__(self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 4,
                  retries: int = 4, timeout: float = 120.0, seed: int = 42):
-        from openai import OpenAI
-
         if concurrency < 1:
             raise ValueError(f"llm_concurrency must be at least 1, got {concurrency}.")
-        self.base_url, self.model, self.api_key_env = base_url, model, api_key_env
-        self.shown_url = redact_url(base_url)  # what messages show: never a user name or password in the URL
+        super().__init__(base_url, model, api_key_env, retries, timeout)
         self.concurrency, self.seed = concurrency, seed
-        # a local server needs no key, but the client wants a non-empty one
-        self.client = OpenAI(base_url=base_url, api_key=os.environ.get(api_key_env) or "no-key",
-                             max_retries=retries, timeout=timeout)
-
-    def __repr__(self) -> str:  # no key in it
-        return f"ChatServer({self.shown_url!r}, {self.model!r})"
 
     def identity(self) -> dict[str, Any]:
         """Who answers, for the answer cache: the backend and the model, not the URL (labels made on a
@@ -65,35 +116,9 @@ class ChatServer:
         (:func:`line_answer`): answers recorded before, cut by the server at any newline, are not replayed."""
         return {"backend": "openai", "model": self.model, "answers": "first line, line end kept"}
 
-    def explain(self, error: Exception) -> Exception:
-        """One sentence for a failed request: unreachable, wrong key, unknown model, or what the server said."""
-        import openai
-
-        where = f"The LLM server at {self.shown_url}"
-        if isinstance(error, openai.APIConnectionError):  # includes timeouts
-            return ConnectionError(f"{where} does not answer ({type(error).__name__}): {START_HINT}.")
-        if isinstance(error, (openai.AuthenticationError, openai.PermissionDeniedError)):
-            return PermissionError(f"{where} refused the API key (HTTP {error.status_code}): put the key in the "
-                                   f"environment variable {self.api_key_env} (never in a parameter).")
-        if isinstance(error, openai.NotFoundError):
-            return LookupError(f"{where} does not serve the model {self.model!r} (HTTP 404): set llm_model to one "
-                               f"of those it lists at {self.shown_url.rstrip('/')}/models.")
-        if isinstance(error, openai.APIStatusError):
-            return RuntimeError(f"{where} refused the request for {self.model!r} (HTTP {error.status_code}: "
-                                f"{str(error.message)[:200]}); check llm_model and the server's log.")
-        return error
-
     def check(self) -> str:
-        """Ask the server which models it serves; a sentence saying it answers, or the explained error."""
-        import openai
-
-        try:
-            served = [m.id for m in self.client.models.list()]
-        except openai.OpenAIError as error:
-            raise self.explain(error) from None
-        if served and self.model not in served:
-            raise LookupError(f"The LLM server at {self.shown_url} does not serve the model {self.model!r}; it serves "
-                              f"{', '.join(served)}: set llm_model to one of them.")
+        """Ask the server which models it serves (:meth:`ask_served`); a sentence saying it answers."""
+        self.ask_served()
         return f"LLM server {self.shown_url} answers, serving {self.model}; {self.concurrency} requests at a time"
 
     def ask(self, prompt: str, max_new_tokens: int, temperature: float = 0.0, seed: int | None = None) -> str:
