@@ -170,23 +170,89 @@ def replayed_labels(topics: dict, embed) -> list[dict[str, Any]]:
     return labeler.label_groups(groups, embed)
 
 
+def lexical_bound(records: list[dict[str, Any]], corpus, documents) -> dict[str, Any]:
+    """The most any choice among our candidates could score on the lexical retriever: per topic, the candidate
+    (passing the rubric; then any) it ranks best. Not a method (it grades with the yardstick itself): the bound a
+    choice rule meets when it picks, over the same candidates, what this retriever likes."""
+    import numpy as np
+
+    from helpers.labels import retrieval_precision
+    from helpers.measures import lexical_retriever
+
+    retrieve, topics = lexical_retriever(corpus.abstract.tolist()), documents.Topic.to_numpy()
+    best: dict[str, list[float]] = {"passing": [], "any": []}
+    picks = {}
+    for r in records:
+        for kind in best:
+            texts = [c["text"] for c in r["candidates"] if c["text"].strip() and (kind == "any" or not c["failures"])]
+            texts = texts or [r["label"]]
+            scores = retrieval_precision(retrieve(texts), topics, [r["topic"]] * len(texts))
+            best[kind].append(max(scores))
+            if kind == "passing":
+                picks[r["topic"]] = texts[int(np.argmax(scores))]
+    return {"passing_candidates": round(float(np.mean(best["passing"])), 3),
+            "any_candidate": round(float(np.mean(best["any"])), 3), "picks": picks}
+
+
+def reference_labels(settings, generator, prompt, inputs, failures) -> tuple[list[dict[str, Any]], float, list[str]]:
+    """BERTopic's ``TextGeneration`` with the reference's settings on ``inputs``: rows, seconds, its prompts."""
+    from helpers.batched_generation import llm_representation
+    from helpers.rubric import first_line
+
+    topic_model, documents, c_tf_idf, topics = inputs
+    reference = llm_representation(dataclasses.replace(settings, label_method="reference"), generator, prompt)
+    topic_model.verbose = False
+    start = time.perf_counter()
+    out = reference.extract_topics(topic_model, documents, c_tf_idf, topics)
+    seconds = time.perf_counter() - start
+    rows = []
+    for (t, answer), ref_prompt in zip(out.items(), reference.prompts_):
+        label = first_line(answer[0][0])  # as the reference reads it
+        rows.append(dict(topic=t, label=label, failures=failures(label, ref_prompt, answer[0][0], t, 500)))
+    return rows, seconds, reference.prompts_
+
+
+def our_labels(settings, args, generator, prompt, keyword_prompt, inputs, embeddings, titles) -> tuple[Any, float]:
+    """Ours, as notebook 03 runs it, on ``inputs``: the labeler (its ``records_``) and the seconds it took."""
+    from helpers.batched_generation import llm_representation
+
+    labeler = llm_representation(
+        dataclasses.replace(settings, label_method="batched", label_batch_size=args.batch_size), generator, prompt,
+        keyword_prompt=keyword_prompt, embeddings=embeddings, titles=titles)
+    labeler.show_progress = False
+    labeler.cache_dir = None  # time the generation itself, never answers recorded by an earlier run
+    start = time.perf_counter()
+    labeler.extract_topics(*inputs)
+    return labeler, time.perf_counter() - start
+
+
+def our_rows(ours, failures, budget: int) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """Our labels judged by the rubric, and the LLM's two answers (reference prompt, keywords prompt) per topic."""
+    rows, raw_rows = [], {"reference prompt": [], "keywords prompt": []}
+    for r in ours.records_:
+        rows.append(dict(topic=r["topic"], label=r["label"], source=r["source"], confidence=r["confidence"],
+                         failures=failures(r["label"], r["prompt"], "", r["topic"], budget, r["fallback"])))
+        for name, candidate in zip(raw_rows, [c for c in r["candidates"] if c["source"] == "llm"]):
+            raw_rows[name].append(dict(topic=r["topic"], label=candidate["text"], failures=candidate["failures"]))
+    return rows, raw_rows
+
+
 def run(args) -> dict[str, Any]:
     import numpy as np
 
-    from helpers.batched_generation import budget_was_hit, llm_representation
-    from helpers.rubric import first_line, label_failures, vocabulary_of
+    from helpers.batched_generation import budget_was_hit
     from helpers.llm import load_llm, make_generator
+    from helpers.machine import resolve_precision
     from helpers.prompts import build_keyword_prompt, build_prompt
+    from helpers.rubric import label_failures, vocabulary_of
     from helpers.settings import resolve_settings
 
     settings = resolve_settings(args.profile, sample_size=args.sample_size)
     topic_model, documents, c_tf_idf, topics, corpus, embeddings = fitted_inputs(settings, args.topics)
-    from helpers.machine import resolve_precision
-
+    inputs = (topic_model, documents, c_tf_idf, topics)
     # the reference's setup: the model in its own dtype (fp32), the reference's generation settings
     tokenizer, model = load_llm(settings.llm_model, settings.quantization, settings.cache_dir)
-    generator = make_generator(model, tokenizer)
-    prompt = build_prompt(settings.llm_model, tokenizer)
+    prompt, keyword_prompt = build_prompt(settings.llm_model, tokenizer), build_keyword_prompt(settings.llm_model, tokenizer)
     doc_topics = documents.Topic.to_numpy()
     texts = {t: [corpus.abstract.iloc[i] for i in np.flatnonzero(doc_topics == t)] for t in topics}
     titles = {t: [corpus.title.iloc[i] for i in np.flatnonzero(doc_topics == t)] for t in topics}
@@ -197,43 +263,28 @@ def run(args) -> dict[str, Any]:
         return label_failures(label, prompt_text, texts[topic], titles[topic], answer=raw, budget_hit=hit,
                               fallback=fallback, vocabulary=vocabularies[topic])
 
-    reference = llm_representation(dataclasses.replace(settings, label_method="reference"), generator, prompt)
-    topic_model.verbose = False
-    start = time.perf_counter()
-    ref_out = reference.extract_topics(topic_model, documents, c_tf_idf, topics)
-    ref_seconds = time.perf_counter() - start
-    ref_rows = []
-    for (t, answer), ref_prompt in zip(ref_out.items(), reference.prompts_):
-        label = first_line(answer[0][0])  # as the reference reads it
-        ref_rows.append(dict(topic=t, label=label, failures=failures(label, ref_prompt, answer[0][0], t, 500)))
-
-    def label_ours(generator) -> tuple[Any, float]:
-        labeler = llm_representation(
-            dataclasses.replace(settings, label_method="batched", label_batch_size=args.batch_size), generator, prompt,
-            keyword_prompt=build_keyword_prompt(settings.llm_model, tokenizer), embeddings=embeddings,
-            titles=corpus.title.tolist())
-        labeler.show_progress = False
-        labeler.cache_dir = None  # time the generation itself, never answers recorded by an earlier run
-        start = time.perf_counter()
-        labeler.extract_topics(topic_model, documents, c_tf_idf, topics)
-        return labeler, time.perf_counter() - start
-
-    _, fp32_seconds = label_ours(generator)  # ours at the reference's precision: what the method alone gains
+    ref_rows, ref_seconds, ref_prompts = reference_labels(settings, make_generator(model, tokenizer), prompt, inputs,
+                                                          failures)
+    ours_args = (settings, args)
+    _, fp32_seconds = our_labels(*ours_args, make_generator(model, tokenizer), prompt, keyword_prompt, inputs,
+                                 embeddings, corpus.title.tolist())  # ours at the reference's precision
     precision = resolve_precision(settings.precision)
-    del model, generator
+    del model
     _, ours_model = load_llm(settings.llm_model, settings.quantization, settings.cache_dir, precision=precision)
-    ours, our_seconds = label_ours(make_generator(ours_model, tokenizer))  # ours as the series runs it
-    assert [r["prompt"] for r in ours.records_] == reference.prompts_, "both methods ask the reference's prompt"
-    our_rows, raw_rows = [], {"reference prompt": [], "keywords prompt": []}
-    for r in ours.records_:
-        our_rows.append(dict(topic=r["topic"], label=r["label"], source=r["source"], confidence=r["confidence"],
-                             failures=failures(r["label"], r["prompt"], "", r["topic"], settings.label_max_new_tokens,
-                                               r["fallback"])))
-        for name, candidate in zip(raw_rows, [c for c in r["candidates"] if c["source"] == "llm"]):
-            raw_rows[name].append(dict(topic=r["topic"], label=candidate["text"], failures=candidate["failures"]))
+    ours, our_seconds = our_labels(*ours_args, make_generator(ours_model, tokenizer), prompt, keyword_prompt, inputs,
+                                   embeddings, corpus.title.tolist())  # ours as the series runs it
+    assert [r["prompt"] for r in ours.records_] == ref_prompts, "both methods ask the reference's prompt"
+    rows, raw_rows = our_rows(ours, failures, settings.label_max_new_tokens)
+    return report(settings, args, (topic_model, documents, topics, corpus, embeddings),
+                  (ref_rows, ref_seconds, fp32_seconds), (ours, rows, raw_rows, our_seconds, precision))
 
-    embed = topic_model.embedding_model.embed
-    n = len(topics)
+
+def report(settings, args, fitted, reference, ours_run) -> dict[str, Any]:
+    """The benchmark's result: keywords, reference and ours side by side, the Llama-2 labels, the lexical bound."""
+    topic_model, documents, topics, corpus, embeddings = fitted
+    ref_rows, ref_seconds, fp32_seconds = reference
+    ours, rows, raw_rows, our_seconds, precision = ours_run
+    embed, n = topic_model.embedding_model.embed, len(topics)
     keywords = {t: ", ".join(w for w, _ in words[:10]) for t, words in topics.items()}
     return {
         "keywords": {**confidences(keywords, embed, embeddings, corpus, documents), "labels": keywords},
@@ -248,15 +299,16 @@ def run(args) -> dict[str, Any]:
                       "label_failures": {r["topic"]: r["failures"] for r in ref_rows}},
         "ours_fp32_seconds": round(fp32_seconds, 1), "speedup_same_precision": round(ref_seconds / fp32_seconds, 1),
         "ours": {"precision": precision, "seconds": round(our_seconds, 1), "labels_per_s": round(n / our_seconds, 3),
-                 **judge(our_rows),
-                 **confidences({r["topic"]: r["label"] for r in our_rows}, embed, embeddings, corpus, documents),
-                 "by_source": {s: judge([r for r in our_rows if r["source"] == s]) for s in ("llm", "key phrase", "keywords")},
-                 "llm_answers_before_choice": {name: judge(rows) for name, rows in raw_rows.items()},
-                 "labels": {r["topic"]: r["label"] for r in our_rows},
-                 "sources": {r["topic"]: r["source"] for r in our_rows},
+                 **judge(rows),
+                 **confidences({r["topic"]: r["label"] for r in rows}, embed, embeddings, corpus, documents),
+                 "by_source": {s: judge([r for r in rows if r["source"] == s]) for s in ("llm", "key phrase", "keywords")},
+                 "llm_answers_before_choice": {name: judge(rs) for name, rs in raw_rows.items()},
+                 "labels": {r["topic"]: r["label"] for r in rows},
+                 "sources": {r["topic"]: r["source"] for r in rows},
                  "renamed": {r["topic"]: [r["duplicate_of_label"], r["renamed"]] for r in ours.records_ if "renamed" in r},
                  "llm_answers": {r["topic"]: [c["text"] for c in r["candidates"] if c["source"] == "llm"]
-                                 for r in ours.records_}},
+                                 for r in ours.records_},
+                 "lexical_bound": lexical_bound(ours.records_, corpus, documents)},
         "speedup": round(ref_seconds / our_seconds, 1),
     }
 
@@ -290,6 +342,9 @@ def main() -> None:
         print(f"  the LLM's answers to the {name}, before any choice: {r['passed']}/{r['n']} pass {r['failures_by_reason']}")
     print(f"ours ({result['ours']['precision']}) is {result['speedup']} x faster; in the reference's fp32 it takes "
           f"{result['ours_fp32_seconds']} s: {result['speedup_same_precision']} x")
+    bound = result["ours"]["lexical_bound"]
+    print(f"the best any choice among our candidates could do on the lexical retriever: {bound['passing_candidates']:.3f} "
+          f"(passing the rubric), {bound['any_candidate']:.3f} (any); keywords {result['keywords']['confidence_lexical']:.3f}")
     for label, r in result["llama2"].items():
         print(f"  Llama-2 {label!r}: {'kept' if r['kept'] else 'changed ' + r['change']}")
     for t, (before, why) in result["ours"]["renamed"].items():

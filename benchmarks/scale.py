@@ -44,9 +44,10 @@ safetensors folder, never pickle), called as notebooks 03-06 call them (``resolv
     (:func:`helpers.refine.hierarchy_groups`, ``label_groups``), drawn with ``visualize_hierarchy``. 06's merge
     and outlier steps are not run: the hierarchy of all of 03's topics has more nodes to label than 06's.
 
-Two variants beside them: ``datamapplot_noglow`` (04's map with ``add_glow=False``: the default glow keeps a KDE
-contour per topic, ~100 MB each) and ``hierarchy_bounded`` (06's hierarchy with each node judged on its centre and
-at most 2,000 of its documents: the change proposed for :func:`helpers.refine.hierarchy_groups`).
+One variant beside them: ``datamapplot_noglow`` (04's map with ``add_glow=False``: the default glow keeps a KDE
+contour per topic, ~100 MB each). The LLM stages judge a topic or node on its centre and at most
+``helpers.labels.JUDGED_DOCS`` (2,000) of its documents; the rows recorded before that bound are kept in the JSON as
+``llm_before_bound`` and ``hierarchy_before_bound``.
 
 Each stage records its wall seconds and the peak resident memory of its process (``VmHWM``, read at its end;
 ``baseline_mb`` is what the process held after its imports, before any data), against a free Colab's 12.7 GB
@@ -491,9 +492,11 @@ def stage_evaluation(work: Path) -> dict[str, Any]:
 
 
 def stage_hierarchy(work: Path) -> dict[str, Any]:
-    """06's hierarchy cell on 03's topics: ``hierarchical_topics``, every inner node labelled by the LLM, drawn."""
+    """06's hierarchy cell on 03's topics: ``hierarchical_topics``, every inner node labelled by the LLM from
+    :func:`helpers.refine.hierarchy_groups` (a node's centre and at most ``JUDGED_DOCS`` of its documents), drawn."""
     from helpers.labels import unit_rows
     from helpers.plots import save_html
+    from helpers.labels import JUDGED_DOCS
     from helpers.refine import hierarchy_groups
     from helpers.topics import embed_documents, load_results
 
@@ -518,63 +521,7 @@ def stage_hierarchy(work: Path) -> dict[str, Any]:
     save_html(model.visualize_hierarchy(hierarchical_topics=hierarchy, custom_labels=True),
               work / "run" / "hierarchy_llm.html")
     return {"nodes": len(hierarchy), "hierarchical_topics_seconds": round(tree, 1),
-            "node_labels_seconds": round(labelled, 1), "prompts": llm.generated_}
-
-
-NODE_DOCS = 2_000
-
-
-class CentreRows:
-    """Vectors that, indexed by a node's rows, give their mean as one row: ``hierarchy_groups`` keeps each node's
-    centre instead of a copy of every vector of its documents (the root's: all of them)."""
-
-    def __init__(self, vectors):
-        self.vectors = vectors
-
-    def __getitem__(self, rows):
-        return self.vectors[rows].mean(axis=0, keepdims=True)
-
-
-def bounded_groups(groups: dict[Any, dict[str, Any]], seed: int, most: int = NODE_DOCS) -> dict[Any, dict[str, Any]]:
-    """The hierarchy's groups as the proposed change to :func:`helpers.refine.hierarchy_groups` would build them:
-    a node's ``vectors`` reduced to their mean (all that ``label_groups`` reads of them: the same centre; see
-    :class:`CentreRows`), its documents and titles to at most ``most`` of them, drawn at random (seeded; in order)."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    out = {}
-    for key, group in groups.items():
-        n = len(group["documents"])
-        keep = np.sort(rng.choice(n, size=most, replace=False)) if n > most else np.arange(n)
-        out[key] = {**group, "vectors": np.asarray(group["vectors"]).mean(axis=0, keepdims=True),
-                    "documents": [group["documents"][i] for i in keep],
-                    "titles": [group["titles"][i] for i in keep] if group["titles"] else []}
-        group.clear()  # the full group is let go as soon as its bounded copy exists
-    return out
-
-
-def stage_hierarchy_bounded(work: Path) -> dict[str, Any]:
-    """06's hierarchy cell with the groups bounded (:class:`CentreRows`, :func:`bounded_groups`): what the
-    hierarchy costs once :func:`helpers.refine.hierarchy_groups` takes the change (the helper as it is is the
-    ``hierarchy`` stage)."""
-    from helpers.labels import unit_rows
-    from helpers.refine import hierarchy_groups
-    from helpers.topics import embed_documents, load_results
-
-    settings = settings_of(work)
-    results = load_results(work / "run")
-    model, documents, labels = results["topic_model"], results["documents"], results["labels"]
-    abstracts, titles = documents.abstract.tolist(), documents.title.tolist()
-    embeddings, _ = embed_documents(results["embedding_model"], settings.embedding_model, abstracts, work / "cache",
-                                    show_progress_bar=False, precision=settings.precision)
-    llm = labeler(settings, embeddings, titles)
-    llm.remember(labels, model.topics_)
-    hierarchy = model.hierarchical_topics(abstracts)
-    groups = bounded_groups(hierarchy_groups(hierarchy, llm.prompt, documents, CentreRows(unit_rows(embeddings)),
-                                             model.get_representative_docs(), settings.nr_docs,
-                                             settings.label_doc_words), settings.seed)
-    records = {r["topic"]: r for r in llm.label_groups(groups, model.embedding_model.embed)}
-    return {"nodes": len(hierarchy), "prompts": llm.generated_, "node_docs": NODE_DOCS,
+            "node_labels_seconds": round(labelled, 1), "prompts": llm.generated_, "node_docs": JUDGED_DOCS,
             "sources": pd_counts([records[k]["source"] for k in records])}
 
 
@@ -596,11 +543,10 @@ STAGES: dict[str, tuple[str, Callable[[Path], dict[str, Any]]]] = {
     "save": ("03 save_results", stage_save),
     "documents_html": ("04 visualize_documents (HTML)", stage_documents_html),
     "browser": ("04 documents.html in Chromium", stage_browser),
-    "datamapplot": ("04 datamapplot", stage_datamapplot),
-    "datamapplot_noglow": ("04 datamapplot, add_glow=False", stage_datamapplot_noglow),
+    "datamapplot": ("04 datamapplot with its default glow (04 turns it off)", stage_datamapplot),
+    "datamapplot_noglow": ("04 datamapplot as 04 draws it (add_glow=False)", stage_datamapplot_noglow),
     "evaluation": ("05 evaluation (NPMI and the rest)", stage_evaluation),
     "hierarchy": ("06 hierarchy with LLM labels", stage_hierarchy),
-    "hierarchy_bounded": (f"06 hierarchy, groups bounded ({NODE_DOCS:,} docs a node)", stage_hierarchy_bounded),
 }
 
 

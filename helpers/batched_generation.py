@@ -18,7 +18,7 @@ import pandas as pd
 from .answer_cache import AnswerCache, generator_identity
 from .keyphrases import key_phrases
 from .distinct import disambiguate
-from .labels import choose_label, document_share, label_confidence, unit_rows, word_index
+from .labels import choose_label, document_share, judged_rows, label_confidence, unit_rows, word_index
 from .machine import default_cache_dir
 from .prompts import fill_prompt
 from .rubric import answer_line, clean_label, keywords_label, label_failures, repair_label, vocabulary_of, words_of
@@ -86,7 +86,9 @@ class BatchedTextGeneration:
     rubric (:func:`label_failures`) and :func:`choose_label` keeps one (by coverage, and by
     the share of the topic's documents its words match). A topic where nothing passes falls
     back to its keywords. With ``distinct`` (the default), no two topics keep near-duplicate
-    labels (:func:`helpers.distinct.disambiguate`).
+    labels (:func:`helpers.distinct.disambiguate`). A topic is judged on at most
+    :data:`helpers.labels.JUDGED_DOCS` of its documents (drawn with ``random_state``), and
+    coverage on the centre of all of them, so memory does not grow with the corpus.
 
     ``embeddings`` are the documents' embeddings, in the order given to ``fit``: they
     measure each candidate's coverage and the chosen label's confidence
@@ -248,10 +250,10 @@ class BatchedTextGeneration:
         for topic, prompt in prompts.items():
             if topic in kept:  # the same documents as before: the same label, nothing asked
                 continue
-            rows = members[topic]
+            rows = judged_rows(members[topic], seed=self.random_state)  # at most JUDGED_DOCS, at any corpus size
             groups[topic] = dict(prompt=prompt, keywords=[w for w, _ in topics[topic]], documents=[texts[i] for i in rows],
                                  titles=[str(self.titles[ids[i]]) for i in rows] if self.titles is not None else [],
-                                 vectors=vectors[rows])
+                                 vectors=vectors[members[topic]].mean(axis=0, keepdims=True))
         fresh = {r["topic"]: r for r in self.label_groups(groups, embed)} if groups else {}
         self.changes_ = {"kept": sorted(kept), "regenerated": [], "new": []}
         for topic in fresh:  # a topic holding most of two or more earlier topics (a merge) is new, else it changed
@@ -282,7 +284,8 @@ class BatchedTextGeneration:
     def label_groups(self, groups: Mapping[Any, Mapping[str, Any]], embed: Callable) -> list[dict[str, Any]]:
         """Label any groups of documents the way topics are labelled (notebook 06 labels the hierarchy's
         inner nodes with it). Each group has its filled ``prompt``, ``keywords``, ``documents``, their
-        ``titles`` and their unit-length ``vectors``; ``embed`` embeds texts. One record per group."""
+        ``titles`` and their unit-length ``vectors`` (or just their mean, one row: a candidate's coverage is its
+        similarity to that centre); ``embed`` embeds texts. One record per group."""
         asked = [g["prompt"] for g in groups.values()]
         if self.keyword_prompt:  # the short second prompt, in the same batched call
             asked += [fill_prompt(self.keyword_prompt, [], list(g["keywords"])[:10]) for g in groups.values()]

@@ -47,6 +47,19 @@ def label_confidence(label_vectors: np.ndarray, doc_vectors: np.ndarray, topics:
     return retrieval_precision(unit_rows(label_vectors) @ unit_rows(doc_vectors).T, topics, label_topics)
 
 
+JUDGED_DOCS = 2_000  # the most documents of one topic or hierarchy node a label is judged on (BENCHMARKS.md, Scale)
+
+
+def judged_rows(rows: np.ndarray, most: Optional[int] = JUDGED_DOCS, seed: int = 0) -> np.ndarray:
+    """The rows of a topic's (or node's) documents its label is judged on: all of them, or ``most`` drawn at random
+    (``seed``; kept in order) when there are more. Key phrases, the rubric's vocabulary and the document share
+    then cost the same at any corpus size (a hierarchy's root holds the whole corpus)."""
+    rows = np.asarray(rows)
+    if not most or len(rows) <= most:
+        return rows
+    return np.sort(np.random.default_rng(seed).choice(rows, size=most, replace=False))
+
+
 NARROW_SHARE = 0.2  # a label matching fewer of its topic's documents names one story, not the topic ...
 BROAD_SHARE = 0.4  # ... when a passing candidate matching at least this share exists (BENCHMARKS.md)
 

@@ -10,6 +10,8 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from .labels import JUDGED_DOCS, judged_rows
+
 
 def run_settings(saved: Mapping[str, Any], cache_dir: Optional[str] = None):
     """The settings a run folder was made with (its ``settings.json``, as :func:`helpers.topics.load_results`
@@ -101,14 +103,17 @@ def carry_labels(yours: Mapping[int, str], mapping: Mapping[int, int], sizes: Ma
 
 
 def hierarchy_groups(hierarchy: pd.DataFrame, prompt: str, documents: pd.DataFrame, vectors: np.ndarray,
-                     representative: Mapping[int, list[str]], nr_docs: int = 4,
-                     doc_words: int | None = None) -> dict[Any, dict[str, Any]]:
+                     representative: Mapping[int, list[str]], nr_docs: int = 4, doc_words: int | None = None,
+                     most_docs: Optional[int] = JUDGED_DOCS, seed: int = 0) -> dict[Any, dict[str, Any]]:
     """One group per inner node of ``hierarchical_topics`` for ``BatchedTextGeneration.label_groups``.
 
     A node's prompt holds the node's own words (``Parent_Name``) and the first representative document
     of its largest topics, taken from its two children in turn (so both sides of the join are in it), up
-    to ``nr_docs``, cut to ``doc_words`` words; its documents, titles and vectors are those of all its
-    topics. ``documents`` has ``abstract``, ``title`` and ``topic``.
+    to ``nr_docs``, cut to ``doc_words`` words. The labeler judges a node's candidates on its documents and
+    on the centre of its vectors: a group keeps that centre (one row, not a copy of every vector) and at most
+    ``most_docs`` of the node's documents and titles, drawn at random (``seed``), so memory stays bounded
+    at any corpus size (the root is the whole corpus: 13.0 GB at 117k documents without the bound, 5.0 GB
+    with it; BENCHMARKS.md, Scale). ``documents`` has ``abstract``, ``title`` and ``topic``.
     """
     from itertools import chain, zip_longest
 
@@ -127,8 +132,10 @@ def hierarchy_groups(hierarchy: pd.DataFrame, prompt: str, documents: pd.DataFra
         docs = [" ".join(representative[t][0].split()[:doc_words]) if doc_words else representative[t][0]
                 for t in order[:nr_docs]]
         rows = np.flatnonzero(documents.topic.isin([int(t) for t in node.Topics]).to_numpy())
+        read = judged_rows(rows, most_docs, seed)
         keywords = [w for w in str(node.Parent_Name).split("_") if w]
         groups[node.Parent_ID] = dict(prompt=fill_prompt(prompt, docs, keywords), keywords=keywords,
-                                      documents=documents.abstract.iloc[rows].tolist(),
-                                      titles=documents.title.iloc[rows].astype(str).tolist(), vectors=vectors[rows])
+                                      documents=documents.abstract.iloc[read].tolist(),
+                                      titles=documents.title.iloc[read].astype(str).tolist(),
+                                      vectors=np.asarray(vectors[rows]).mean(axis=0, keepdims=True))
     return groups

@@ -56,3 +56,39 @@ def test_an_edits_file_written_from_an_earlier_run_of_03_is_recognised_not_appli
     with pytest.raises(ValueError, match=r"written from an earlier run of notebook 03 \(topic 0 was 'Stock markets', "
                                          r"it is 'Elections' now\): copy your labels into a fresh"):
         read_edited_labels(tmp_path / "labels_to_edit.csv", after)
+
+
+def test_an_inner_node_keeps_its_centre_and_a_bounded_sample_of_its_documents():
+    """At the reference's size the root node is the whole corpus: a group holds the centre of all its vectors (what
+    the labeler's coverage reads) and at most ``most_docs`` documents, drawn with the seed (issue 27)."""
+    rng = np.random.default_rng(1)
+    n = 50
+    documents = pd.DataFrame({"abstract": [f"doc {i}" for i in range(n)], "title": [f"t{i}" for i in range(n)],
+                              "topic": [i % 2 for i in range(n)]})
+    vectors = rng.normal(size=(n, 4))
+    hierarchy = pd.DataFrame({"Parent_ID": ["2"], "Parent_Name": ["a_b"], "Topics": [[0, 1]],
+                              "Child_Left_ID": ["0"], "Child_Right_ID": ["1"], "Distance": [0.5]})
+    representative = {0: ["r0"], 1: ["r1"]}
+    group = hierarchy_groups(hierarchy, "[DOCUMENTS]|[KEYWORDS]", documents, vectors, representative, most_docs=7)["2"]
+    assert group["vectors"].shape == (1, 4) and np.allclose(group["vectors"][0], vectors.mean(axis=0))
+    numbers = [int(d.split()[1]) for d in group["documents"]]
+    assert len(numbers) == 7 and numbers == sorted(numbers) and len(set(numbers)) == 7
+    assert group["titles"] == [f"t{i}" for i in numbers]
+    again = hierarchy_groups(hierarchy, "[DOCUMENTS]|[KEYWORDS]", documents, vectors, representative, most_docs=7)["2"]
+    assert again["documents"] == group["documents"]
+    whole = hierarchy_groups(hierarchy, "[DOCUMENTS]|[KEYWORDS]", documents, vectors, representative, most_docs=None)
+    assert len(whole["2"]["documents"]) == n
+
+
+def test_a_topic_is_judged_on_a_bounded_seeded_sample_of_its_documents():
+    """What BatchedTextGeneration and hierarchy_groups judge a label on: every row of a small topic, a seeded
+    sample of a large one (the same rows for the same seed), in document order."""
+    from helpers.labels import JUDGED_DOCS, judged_rows
+
+    small = np.arange(0, 300, 3)
+    assert judged_rows(small).tolist() == small.tolist()
+    large = np.arange(5, 5 + 3 * JUDGED_DOCS)
+    picked = judged_rows(large, seed=4)
+    assert len(picked) == JUDGED_DOCS and set(picked) <= set(large) and (np.diff(picked) > 0).all()
+    assert judged_rows(large, seed=4).tolist() == picked.tolist() != judged_rows(large, seed=5).tolist()
+    assert judged_rows(large, most=None).tolist() == large.tolist()
