@@ -263,27 +263,30 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 
 def stages_at(n: int, settings, embedder, generator, tokenizer) -> dict[str, float]:
     """Every stage of notebooks 03-05 once, on a sample of ``n`` documents; seconds per stage."""
-    import numpy as np
-    import pandas as pd
-    from bertopic import BERTopic
-    from bertopic.cluster import BaseCluster
-    from bertopic.dimensionality import BaseDimensionalityReduction
-    from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
-    from hdbscan import HDBSCAN
-    from sklearn.feature_extraction.text import CountVectorizer
-    from umap import UMAP
-
     from helpers.data import load_corpus
-    from helpers.evaluation import evaluate_run
-    from helpers.batched_generation import BatchedTextGeneration
-    from helpers.labels import labels_table
-    from helpers.prompts import build_keyword_prompt, build_prompt
-    from helpers.topics import fit_min_cluster_size
 
     corpus = load_corpus(settings.dataset, settings.text_column, settings.title_column, settings.category_column,
                          n, settings.seed, False)
     docs, titles = corpus.abstract.tolist(), corpus.title.tolist()
     t: dict[str, float] = {}
+    model, embeddings, vectorizer = fit_stages(t, docs, settings, embedder)
+    llm = representation_stages(t, model, docs, titles, embeddings, vectorizer, settings, generator, tokenizer)
+    map_and_evaluation_stages(t, model, llm, corpus, embeddings, embedder, settings)
+    return {k: round(v, 2) for k, v in t.items()}
+
+
+def fit_stages(t: dict[str, float], docs: list[str], settings, embedder) -> tuple[Any, Any, Any]:
+    """Embed, 5-D UMAP, HDBSCAN and c-TF-IDF (their seconds into ``t``); the fitted BERTopic model, the
+    embeddings and the vectorizer."""
+    from bertopic import BERTopic
+    from bertopic.cluster import BaseCluster
+    from bertopic.dimensionality import BaseDimensionalityReduction
+    from hdbscan import HDBSCAN
+    from sklearn.feature_extraction.text import CountVectorizer
+    from umap import UMAP
+
+    from helpers.topics import fit_min_cluster_size
+
     embeddings, t["embed"] = timed(lambda: embedder.encode(docs, show_progress_bar=False))
     reduced, t["reduce (5-D UMAP)"] = timed(lambda: UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine",
                                                          random_state=settings.seed).fit_transform(embeddings))
@@ -294,6 +297,18 @@ def stages_at(n: int, settings, embedder, generator, tokenizer) -> dict[str, flo
     model = BERTopic(embedding_model=embedder, umap_model=BaseDimensionalityReduction(), hdbscan_model=BaseCluster(),
                      vectorizer_model=vectorizer, top_n_words=settings.top_n_words)
     _, t["c-TF-IDF"] = timed(lambda: model.fit(docs, embeddings, y=clusters))
+    return model, embeddings, vectorizer
+
+
+def representation_stages(t: dict[str, float], model, docs: list[str], titles: list[str], embeddings, vectorizer,
+                          settings, generator, tokenizer) -> Any:
+    """KeyBERTInspired, MMR and the LLM labels, each less the c-TF-IDF that ``update_topics`` recomputes
+    (their seconds and the number of LLM prompts into ``t``); the LLM representation, with its records."""
+    from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
+
+    from helpers.batched_generation import BatchedTextGeneration
+    from helpers.prompts import build_keyword_prompt, build_prompt
+
     topics = model.topics_
     for name, representation in (("KeyBERTInspired", KeyBERTInspired()), ("MMR", MaximalMarginalRelevance(diversity=0.3))):
         _, seconds = timed(lambda: model.update_topics(docs, topics=topics, vectorizer_model=vectorizer,
@@ -312,6 +327,19 @@ def stages_at(n: int, settings, embedder, generator, tokenizer) -> dict[str, flo
                                                    representation_model={"LLM": llm}))
     t["LLM labels"] = max(0.0, seconds - again)
     t["LLM prompts"] = 2 * len(llm.records_)
+    return llm
+
+
+def map_and_evaluation_stages(t: dict[str, float], model, llm, corpus, embeddings, embedder, settings) -> None:
+    """The 2-D UMAP, both document maps and the evaluation (their seconds into ``t``)."""
+    import numpy as np
+    import pandas as pd
+    from umap import UMAP
+
+    from helpers.evaluation import evaluate_run
+    from helpers.labels import labels_table
+
+    docs, titles, topics = corpus.abstract.tolist(), corpus.title.tolist(), model.topics_
     coordinates, t["2-D UMAP"] = timed(lambda: UMAP(n_neighbors=15, n_components=2, min_dist=0.0, metric="cosine",
                                                     random_state=settings.seed).fit_transform(embeddings))
     labels = labels_table(model, llm, docs, embeddings, titles)
@@ -320,13 +348,12 @@ def stages_at(n: int, settings, embedder, generator, tokenizer) -> dict[str, flo
         titles, reduced_embeddings=coordinates, custom_labels=True, hide_annotations=True).to_html(include_plotlyjs=True))
     _, t["map: datamapplot"] = timed(lambda: model.visualize_document_datamap(
         docs, reduced_embeddings=coordinates, custom_labels=True))
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after the maps: not in their seconds
 
     plt.close("all")
     documents = pd.DataFrame({"abstract": docs, "topic": topics, "category": corpus.category.tolist()})
     _, t["evaluation"] = timed(lambda: evaluate_run(
         model, documents, labels, lambda texts: embedder.encode(texts, show_progress_bar=False), np.asarray(embeddings)))
-    return {k: round(v, 2) for k, v in t.items()}
 
 
 def part_stages(sizes: list[int]) -> dict[str, Any]:
