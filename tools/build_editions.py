@@ -266,6 +266,9 @@ def edition_of(source: Path, executed: Path, code: dict, scratch: Path) -> nbfor
         f"{SAMPLE_SIZE:,} documents, run on a CPU by `make editions` (interactive figures shown as images, exercise "
         "solutions not run). Read it here; open the notebook in `notebooks/` to run and change it.*",
         metadata={"tags": ["edition-note"]}))
+    for i, cell in enumerate(nb.cells):  # ids by position, not random: a rebuild changes only what changed
+        if "id" in cell:
+            cell.id = f"cell-{i:03d}"
     nb.metadata["edition"] = {"built_by": "make editions (tools/build_editions.py)", "sample_size": SAMPLE_SIZE,
                               "source_hashes": hashes}
     return nb
