@@ -339,7 +339,9 @@ def stage_llm(work: Path) -> dict[str, Any]:
     labels = labels_table(model, llm, documents.abstract.tolist(), load_npy(work, "embeddings"), documents.title.tolist())
     labels.to_csv(work / "labels.csv", index=False)
     named = labels[labels.topic != -1]
+    sizes = documents.assign(topic=load_npy(work, "topics")).topic.value_counts()
     return {"model_load_seconds": round(loaded, 1), "prompts": llm.generated_, "topics": len(named),
+            "largest_topic_docs": int(sizes.drop(-1, errors="ignore").max()),
             "sources": named.source.value_counts().to_dict()}
 
 
@@ -513,7 +515,7 @@ def stage_hierarchy(work: Path) -> dict[str, Any]:
     hierarchy = model.hierarchical_topics(abstracts)
     tree = time.perf_counter() - start
     groups = hierarchy_groups(hierarchy, llm.prompt, documents, unit_rows(embeddings), model.get_representative_docs(),
-                              settings.nr_docs, settings.label_doc_words)
+                              settings.nr_docs, settings.label_doc_words, seed=settings.seed)
     start = time.perf_counter()
     records = {r["topic"]: r for r in llm.label_groups(groups, model.embedding_model.embed)}
     labelled = time.perf_counter() - start
@@ -522,6 +524,8 @@ def stage_hierarchy(work: Path) -> dict[str, Any]:
               work / "run" / "hierarchy_llm.html")
     return {"nodes": len(hierarchy), "hierarchical_topics_seconds": round(tree, 1),
             "node_labels_seconds": round(labelled, 1), "prompts": llm.generated_, "node_docs": JUDGED_DOCS,
+            "nodes_over_node_docs": int(sum(len(n.Topics) and documents.topic.isin(n.Topics).sum() > JUDGED_DOCS
+                                            for n in hierarchy.itertuples())),
             "sources": pd_counts([records[k]["source"] for k in records])}
 
 

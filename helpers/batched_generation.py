@@ -18,7 +18,7 @@ import pandas as pd
 from .answer_cache import AnswerCache, generator_identity
 from .keyphrases import key_phrases
 from .distinct import disambiguate
-from .labels import choose_label, document_share, judged_rows, label_confidence, unit_rows, word_index
+from .labels import JUDGED_DOCS, choose_label, document_share, judged_rows, label_confidence, unit_rows, word_index
 from .machine import default_cache_dir
 from .prompts import fill_prompt
 from .rubric import answer_line, clean_label, keywords_label, label_failures, repair_label, vocabulary_of, words_of
@@ -86,9 +86,10 @@ class BatchedTextGeneration:
     rubric (:func:`label_failures`) and :func:`choose_label` keeps one (by coverage, and by
     the share of the topic's documents its words match). A topic where nothing passes falls
     back to its keywords. With ``distinct`` (the default), no two topics keep near-duplicate
-    labels (:func:`helpers.distinct.disambiguate`). A topic is judged on at most
-    :data:`helpers.labels.JUDGED_DOCS` of its documents (drawn with ``random_state``), and
-    coverage on the centre of all of them, so memory does not grow with the corpus.
+    labels (:func:`helpers.distinct.disambiguate`). A topic is judged on at most ``judged_docs``
+    of its documents (its prompt's, and others drawn with ``random_state``:
+    :func:`helpers.labels.judged_rows`), and coverage on the centre of all of them, so memory
+    does not grow with the corpus.
 
     ``embeddings`` are the documents' embeddings, in the order given to ``fit``: they
     measure each candidate's coverage and the chosen label's confidence
@@ -129,6 +130,7 @@ class BatchedTextGeneration:
         cache_dir: Union[str, Path, None] = None,
         replay_only: bool = False,
         distinct: bool = True,
+        judged_docs: Optional[int] = JUDGED_DOCS,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
@@ -152,6 +154,8 @@ class BatchedTextGeneration:
         self.cache_dir = cache_dir
         self.replay_only = replay_only
         self.distinct = distinct
+        self.judged_docs = judged_docs
+        self.shown_: dict[int, list[str]] = {}  # each topic's representative documents, as its prompt shows them
         self.records_: list[dict[str, Any]] = []
         self.replayed_, self.generated_ = 0, 0
 
@@ -163,6 +167,7 @@ class BatchedTextGeneration:
             c_tf_idf, documents, topics, 500, self.nr_docs, self.diversity
         )
         prompts = {}
+        self.shown_ = {topic: list(docs) for topic, docs in repr_docs.items()}
         for topic, docs in repr_docs.items():
             docs = [truncate_document(topic_model, self.doc_length, self.tokenizer, d) for d in docs]
             prompts[topic] = fill_prompt(self.prompt, docs, [w for w, _ in topics[topic]])
@@ -250,7 +255,9 @@ class BatchedTextGeneration:
         for topic, prompt in prompts.items():
             if topic in kept:  # the same documents as before: the same label, nothing asked
                 continue
-            rows = judged_rows(members[topic], seed=self.random_state)  # at most JUDGED_DOCS, at any corpus size
+            shown = set(self.shown_.get(topic, []))  # the prompt's documents are always among those judged
+            rows = judged_rows(members[topic], self.judged_docs, self.random_state,
+                               keep=[i for i in members[topic] if texts[i] in shown])
             groups[topic] = dict(prompt=prompt, keywords=[w for w, _ in topics[topic]], documents=[texts[i] for i in rows],
                                  titles=[str(self.titles[ids[i]]) for i in rows] if self.titles is not None else [],
                                  vectors=vectors[members[topic]].mean(axis=0, keepdims=True))

@@ -50,14 +50,19 @@ def label_confidence(label_vectors: np.ndarray, doc_vectors: np.ndarray, topics:
 JUDGED_DOCS = 2_000  # the most documents of one topic or hierarchy node a label is judged on (BENCHMARKS.md, Scale)
 
 
-def judged_rows(rows: np.ndarray, most: Optional[int] = JUDGED_DOCS, seed: int = 0) -> np.ndarray:
-    """The rows of a topic's (or node's) documents its label is judged on: all of them, or ``most`` drawn at random
-    (``seed``; kept in order) when there are more. Key phrases, the rubric's vocabulary and the document share
-    then cost the same at any corpus size (a hierarchy's root holds the whole corpus)."""
+def judged_rows(rows: np.ndarray, most: Optional[int] = JUDGED_DOCS, seed: int = 0, keep: Sequence[int] = ()) -> np.ndarray:
+    """The rows of a topic's (or node's) documents its label is judged on: all of them, or ``most`` (in order)
+    when there are more: the rows in ``keep`` (the documents its prompt showed the LLM, so a name copied from
+    them is not taken for an invented word) and the rest drawn at random (``seed``). Key phrases, the rubric's
+    vocabulary and the document share then cost the same at any corpus size (a hierarchy's root holds the
+    whole corpus)."""
     rows = np.asarray(rows)
     if not most or len(rows) <= most:
         return rows
-    return np.sort(np.random.default_rng(seed).choice(rows, size=most, replace=False))
+    kept = np.intersect1d(np.asarray(keep, dtype=rows.dtype), rows)[:most]
+    rest = np.setdiff1d(rows, kept)
+    drawn = np.random.default_rng(seed).choice(rest, size=most - len(kept), replace=False)
+    return np.sort(np.concatenate([kept, drawn]))
 
 
 NARROW_SHARE = 0.2  # a label matching fewer of its topic's documents names one story, not the topic ...

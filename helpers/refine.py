@@ -111,9 +111,10 @@ def hierarchy_groups(hierarchy: pd.DataFrame, prompt: str, documents: pd.DataFra
     of its largest topics, taken from its two children in turn (so both sides of the join are in it), up
     to ``nr_docs``, cut to ``doc_words`` words. The labeler judges a node's candidates on its documents and
     on the centre of its vectors: a group keeps that centre (one row, not a copy of every vector) and at most
-    ``most_docs`` of the node's documents and titles, drawn at random (``seed``), so memory stays bounded
-    at any corpus size (the root is the whole corpus: 13.0 GB at 117k documents without the bound, 5.0 GB
-    with it; BENCHMARKS.md, Scale). ``documents`` has ``abstract``, ``title`` and ``topic``.
+    ``most_docs`` of the node's documents and titles (those its prompt shows, and others drawn at random
+    with ``seed``: :func:`helpers.labels.judged_rows`), so memory stays bounded at any corpus size (the root
+    is the whole corpus: 13.0 GB at 117k documents without the bound, 4.9 GB with it; BENCHMARKS.md, Scale).
+    ``documents`` has ``abstract``, ``title`` and ``topic``.
     """
     from itertools import chain, zip_longest
 
@@ -129,10 +130,10 @@ def hierarchy_groups(hierarchy: pd.DataFrame, prompt: str, documents: pd.DataFra
     for node in hierarchy.itertuples():
         pairs = zip_longest(topics_of(node.Child_Left_ID), topics_of(node.Child_Right_ID))
         order = [t for t in chain.from_iterable(pairs) if t is not None and representative.get(t)]
-        docs = [" ".join(representative[t][0].split()[:doc_words]) if doc_words else representative[t][0]
-                for t in order[:nr_docs]]
+        shown = [representative[t][0] for t in order[:nr_docs]]
+        docs = [" ".join(d.split()[:doc_words]) if doc_words else d for d in shown]
         rows = np.flatnonzero(documents.topic.isin([int(t) for t in node.Topics]).to_numpy())
-        read = judged_rows(rows, most_docs, seed)
+        read = judged_rows(rows, most_docs, seed, keep=rows[documents.abstract.iloc[rows].isin(shown).to_numpy()])
         keywords = [w for w in str(node.Parent_Name).split("_") if w]
         groups[node.Parent_ID] = dict(prompt=fill_prompt(prompt, docs, keywords), keywords=keywords,
                                       documents=documents.abstract.iloc[read].tolist(),

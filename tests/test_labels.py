@@ -372,6 +372,30 @@ def test_a_topic_where_nothing_passes_falls_back_to_its_keywords(monkeypatch):
     assert llm.records_[0]["fallback"] and llm.records_[0]["source"] == "keywords"
 
 
+def test_a_large_topic_is_judged_on_a_bounded_sample_holding_its_prompt_documents(monkeypatch):
+    """Issue 27: at the reference's size a topic holds thousands of documents; its label is judged on at most
+    ``judged_docs`` of them, and always on those its prompt showed (a name copied from them is no invented word)."""
+    import pandas as pd
+
+    import helpers.batched_generation as labels
+
+    monkeypatch.setattr(labels, "make_stop_at_line_end", lambda tokenizer: None)
+    docs = ["The Oscar ceremony for best actor."] + ["Oscar night for the best actor."] * 19 + ["Film awards."] * 20
+    documents = pd.DataFrame({"Document": docs, "Topic": [0] * 40, "ID": range(40)})
+    topics = {0: [("film", 0.5), ("awards", 0.4)]}
+    answers = {labels.fill_prompt("[DOCUMENTS]", docs[:1], ["film", "awards"]): "Oscar ceremony"}
+    llm = BatchedTextGeneration(FakeGenerator(answers), "[DOCUMENTS]", nr_docs=1, key_phrases=0, show_progress=False,
+                                judged_docs=5)
+    assert llm.extract_topics(FakeTopicModel(), documents, None, topics)[0][0] == ("Oscar ceremony", 1)
+    (record,) = llm.records_
+    assert record["candidates"][0]["failures"] == [], "'ceremony' is only in the prompt's document, always judged"
+    assert record["share"] * 5 == round(record["share"] * 5), "the share is over the 5 documents judged"
+    whole = BatchedTextGeneration(FakeGenerator(answers), "[DOCUMENTS]", nr_docs=1, key_phrases=0, show_progress=False,
+                                  judged_docs=None)
+    whole.extract_topics(FakeTopicModel(), documents, None, topics)
+    assert whole.records_[0]["share"] == 0.5, "all 40: the 20 documents naming the Oscar"
+
+
 class FakeFittedModel:
     """A fitted topic model as labels_table reads it, labelled by the reference's TextGeneration."""
 

@@ -68,11 +68,12 @@ def test_an_inner_node_keeps_its_centre_and_a_bounded_sample_of_its_documents():
     vectors = rng.normal(size=(n, 4))
     hierarchy = pd.DataFrame({"Parent_ID": ["2"], "Parent_Name": ["a_b"], "Topics": [[0, 1]],
                               "Child_Left_ID": ["0"], "Child_Right_ID": ["1"], "Distance": [0.5]})
-    representative = {0: ["r0"], 1: ["r1"]}
+    representative = {0: ["doc 40"], 1: ["doc 13"]}
     group = hierarchy_groups(hierarchy, "[DOCUMENTS]|[KEYWORDS]", documents, vectors, representative, most_docs=7)["2"]
     assert group["vectors"].shape == (1, 4) and np.allclose(group["vectors"][0], vectors.mean(axis=0))
     numbers = [int(d.split()[1]) for d in group["documents"]]
     assert len(numbers) == 7 and numbers == sorted(numbers) and len(set(numbers)) == 7
+    assert {13, 40} <= set(numbers), "the documents the prompt shows are among those the label is judged on"
     assert group["titles"] == [f"t{i}" for i in numbers]
     again = hierarchy_groups(hierarchy, "[DOCUMENTS]|[KEYWORDS]", documents, vectors, representative, most_docs=7)["2"]
     assert again["documents"] == group["documents"]
@@ -92,3 +93,5 @@ def test_a_topic_is_judged_on_a_bounded_seeded_sample_of_its_documents():
     assert len(picked) == JUDGED_DOCS and set(picked) <= set(large) and (np.diff(picked) > 0).all()
     assert judged_rows(large, seed=4).tolist() == picked.tolist() != judged_rows(large, seed=5).tolist()
     assert judged_rows(large, most=None).tolist() == large.tolist()
+    kept = judged_rows(large, seed=4, keep=[7, 5000, 99_999])  # a row outside the topic is no row of it
+    assert len(kept) == JUDGED_DOCS and {7, 5000} <= set(kept) and 99_999 not in kept and (np.diff(kept) > 0).all()
