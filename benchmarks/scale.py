@@ -496,9 +496,10 @@ def stage_evaluation(work: Path) -> dict[str, Any]:
 def stage_hierarchy(work: Path) -> dict[str, Any]:
     """06's hierarchy cell on 03's topics: ``hierarchical_topics``, every inner node labelled by the LLM from
     :func:`helpers.refine.hierarchy_groups` (a node's centre and at most ``JUDGED_DOCS`` of its documents), drawn."""
-    from helpers.labels import unit_rows
+    from collections import Counter
+
+    from helpers.labels import JUDGED_DOCS, unit_rows
     from helpers.plots import save_html
-    from helpers.labels import JUDGED_DOCS
     from helpers.refine import hierarchy_groups
     from helpers.topics import embed_documents, load_results
 
@@ -524,15 +525,9 @@ def stage_hierarchy(work: Path) -> dict[str, Any]:
               work / "run" / "hierarchy_llm.html")
     return {"nodes": len(hierarchy), "hierarchical_topics_seconds": round(tree, 1),
             "node_labels_seconds": round(labelled, 1), "prompts": llm.generated_, "node_docs": JUDGED_DOCS,
-            "nodes_over_node_docs": int(sum(len(n.Topics) and documents.topic.isin(n.Topics).sum() > JUDGED_DOCS
+            "nodes_over_node_docs": int(sum(documents.topic.isin(n.Topics).sum() > JUDGED_DOCS
                                             for n in hierarchy.itertuples())),
-            "sources": pd_counts([records[k]["source"] for k in records])}
-
-
-def pd_counts(values: list[str]) -> dict[str, int]:
-    from collections import Counter
-
-    return dict(Counter(values))
+            "sources": dict(Counter(r["source"] for r in records.values()))}
 
 
 STAGES: dict[str, tuple[str, Callable[[Path], dict[str, Any]]]] = {
