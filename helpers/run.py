@@ -27,11 +27,15 @@ REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
 # What each notebook writes into the run folder (besides its executed copy), in the order the runner lists them.
 PRODUCES = {
+    "02_prompt_engineering": ("prompt.json",),
     "03_topic_modeling": ("topics.csv", "labels.csv", "labels_prompt.json", "documents.parquet", "settings.json", "topic_model"),
     "04_visualization": ("documents.html", "topic_map.png", "datamap.png", "barchart.html", "hierarchy.html"),
     "05_evaluation": ("evaluation.json", "evaluation.png", "comparison.json", "comparison.png"),
-    "06_refining_topics": ("labels_to_edit.csv", "hierarchy_llm.html", "topics_per_class.html", "refined"),
+    "06_refining_topics": ("hierarchy_llm.html", "topics_per_class.html", "refined"),
 }
+# What you were told to edit in a run folder: never replaced, moved or deleted by a re-run (06 writes it only
+# when it is missing, and reads your edits from it).
+YOURS = ("labels_to_edit.csv",)
 
 
 def notebook_paths(folder: Path = NOTEBOOKS, only: Optional[list[str]] = None) -> list[Path]:
@@ -154,8 +158,9 @@ def run_folder(runs: Path, name: str) -> Path:
 
 def prepare_run_dir(runs: Path, name: str, overwrite: bool, paths: list[Path]) -> Path:
     """Create ``runs/name`` (:func:`run_folder`); refuse to reuse a non-empty one unless ``overwrite``
-    (then :func:`move_aside` puts what the re-run replaces out of the way)."""
+    (then the re-run runs beside it: :func:`run_replacing`)."""
     run_dir = run_folder(runs, name)
+    recover(run_dir)
     if run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
         raise SystemExit(
             f"Run folder {run_dir} already exists. Pick another --name, or pass --overwrite to replace its results."
@@ -164,49 +169,75 @@ def prepare_run_dir(runs: Path, name: str, overwrite: bool, paths: list[Path]) -
     return run_dir
 
 
-def move_aside(run_dir: Path, outdated: list[Path]) -> Optional[Path]:
-    """Move ``outdated`` (:func:`outdated_results`) into a hidden folder beside ``run_dir`` and say so;
-    :func:`restore` puts them back when the re-run fails, :func:`discard` removes them when it succeeds.
-    Returns that folder, or ``None`` when there was nothing to move."""
-    if not outdated:
-        return None
-    aside = run_dir.parent / f".{run_dir.name}.replaced-{datetime.now():%Y%m%d-%H%M%S}-{time.time_ns() % 10**6}"
-    aside.mkdir()
-    for path in outdated:
-        path.rename(aside / path.name)
-    print(f"[run] --overwrite: moved {', '.join(p.name for p in outdated)} aside to {aside}; they come back if "
-          f"the re-run fails", flush=True)
-    return aside
+STAGING = ".{name}.next-"  # a re-run's sibling folder: hidden, beside the run folder, removed when done
 
 
-def restore(run_dir: Path, aside: Path, paths: list[Path], failed_copy: Optional[Path] = None) -> Optional[Path]:
-    """After a failed re-run of ``paths``: remove what it wrote or left half-made (:func:`replaced_names`) and
-    move the results put ``aside`` back. The failed notebook's executed copy is kept as
-    ``<name>.failed.ipynb``; returns its path."""
+def leftover_staging(run_dir: Path) -> list[Path]:
+    """Sibling folders an earlier ``--overwrite`` of ``run_dir`` left when it was killed (:func:`staging_folder`):
+    a re-run never finished there, or the swap finished and the old results in it were not yet removed."""
+    return sorted(run_dir.parent.glob(STAGING.format(name=run_dir.name) + "*"))
+
+
+def recover(run_dir: Path) -> None:
+    """Put the earlier results back when a swap without ``renameat2`` (:func:`swap_in`) was killed between its
+    two renames: ``run_dir`` is missing and its old results wait in the ``-old`` sibling."""
+    old = [p for p in leftover_staging(run_dir) if p.name.endswith("-old")]
+    if old and not run_dir.exists():
+        old[-1].rename(run_dir)
+        print(f"[run] put the earlier results back into {run_dir} (an --overwrite was stopped while swapping)", flush=True)
+
+
+def staging_folder(run_dir: Path, paths: list[Path]) -> Path:
+    """A hidden sibling of ``run_dir`` holding a copy of everything the re-run of ``paths`` neither writes nor
+    makes stale (:func:`replaced_names`): the re-run writes there, ``run_dir`` is not touched until
+    :func:`swap_in`, so a run killed at any point leaves the earlier results where they were."""
     import shutil
 
-    kept = None
-    if failed_copy is not None and failed_copy.exists():
-        kept = failed_copy.with_suffix(".failed.ipynb")
-        failed_copy.replace(kept)
-    for name in replaced_names(paths):
-        new = run_dir / name
-        if new.is_dir():
-            shutil.rmtree(new)
-        elif new.exists():
-            new.unlink()
-    for old in aside.iterdir():
-        old.rename(run_dir / old.name)
-    aside.rmdir()
-    return kept
+    recover(run_dir)
+    for leftover in leftover_staging(run_dir):
+        print(f"[run] removing {leftover.name}, left by an --overwrite that was stopped", flush=True)
+        shutil.rmtree(leftover)
+    staging = run_dir.parent / f"{STAGING.format(name=run_dir.name)}{datetime.now():%Y%m%d-%H%M%S}-{time.time_ns() % 10**6}"
+    replaced = set(replaced_names(paths))
+    shutil.copytree(run_dir, staging, symlinks=True, ignore=lambda folder, names: (
+        [n for n in names if n in replaced and n not in YOURS] if Path(folder) == run_dir else []))
+    return staging
 
 
-def discard(aside: Optional[Path]) -> None:
-    """After a successful re-run: remove the results it replaced."""
+def exchange(a: Path, b: Path) -> bool:
+    """Swap the folders ``a`` and ``b`` in one step (Linux's ``renameat2`` with ``RENAME_EXCHANGE``): a reader
+    sees the one or the other, never neither. ``False`` where the system has no such call."""
+    import ctypes
+    import os
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_cwd, rename_exchange = -100, 2
+    return renameat2(at_cwd, os.fsencode(a), at_cwd, os.fsencode(b), rename_exchange) == 0
+
+
+def swap_in(run_dir: Path, staging: Path) -> None:
+    """Put a finished re-run (``staging``) in place of ``run_dir`` and remove the results it replaced. Your
+    files (:data:`YOURS`) are copied from ``run_dir`` once more first, so an edit made during the run is kept;
+    the executed copies and JSON records name ``run_dir``, the folder they now live in, not the staging folder."""
     import shutil
 
-    if aside is not None:
-        shutil.rmtree(aside)
+    for name in YOURS:
+        if (run_dir / name).exists():
+            shutil.copy2(run_dir / name, staging / name)
+    for path in [p for p in staging.rglob("*") if p.suffix in (".ipynb", ".json") and p.stat().st_size < 50e6]:
+        text = path.read_text(encoding="utf-8")
+        if str(staging) in text:
+            path.write_text(text.replace(str(staging), str(run_dir)), encoding="utf-8")
+    if not exchange(staging, run_dir):  # two renames: a kill between them leaves the old results in staging
+        old = staging.with_name(staging.name + "-old")
+        run_dir.rename(old)
+        staging.rename(run_dir)
+        staging = old
+    shutil.rmtree(staging)
 
 
 def written_since(run_dir: Path, start: float) -> list[Path]:
@@ -320,7 +351,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--notebooks", nargs="*", help="only these notebooks, by number or name prefix (e.g. 03 04)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the results of an existing run folder that the notebooks run (and those that "
-                             "read them) write; the old ones come back if the re-run fails")
+                             "read them) write: the re-run runs beside it and is swapped in when it succeeds; your "
+                             "labels_to_edit.csv is kept")
     parser.add_argument("--log-output", action="store_true", help="stream the notebooks' outputs to the terminal")
     parser.add_argument("--exercises", action="store_true", help="also run the exercises' solutions (tests do)")
     parser.add_argument("--fresh-kernels", action="store_true",
@@ -341,17 +373,28 @@ def gather_parameters(config: Optional[str], given: list[tuple[str, str]], cwd: 
 
 
 def check_values(parameters: dict[str, Any]) -> None:
-    """Check the settings' values as the notebooks will (``resolve_settings``) before papermill writes any of
-    them into an executed notebook: a bad value, a key given as ``llm_api_key_env`` or a URL carrying a user
-    name and password stops the run here with one sentence, and nothing is written."""
-    from .settings import knob_names, resolve_settings, url_has_credentials
+    """Check the parameters as the notebooks will (``resolve_settings``) before papermill writes any of them
+    into an executed notebook: a credential in any string at any depth (a URL's user name and password or a
+    key in its query, a value shaped like a key: :func:`helpers.settings.credential_paths`), a name in
+    ``more_settings`` that is no setting, a bad value or a key given as ``llm_api_key_env`` stops the run here
+    with one sentence that never repeats the value, and nothing is written."""
+    from .settings import closest_hint, credential_paths, knob_names, resolve_settings
 
-    parameters = {**dict(parameters.get("more_settings") or {}), **parameters}  # what more_settings holds too
-    for url, key in (("llm_base_url", "llm_api_key_env"), ("embedding_base_url", "embedding_api_key_env")):
-        if url_has_credentials(parameters.get(url)):
-            raise SystemExit(f"{url} carries a user name or password, which the executed notebooks would keep: "
-                             f"give the URL without them and put the server's key in the environment variable that "
-                             f"{key} names (OPENAI_API_KEY unless you set it).")
+    more = parameters.get("more_settings") or {}
+    if not isinstance(more, dict):
+        raise SystemExit("more_settings must be a mapping of setting names to values, e.g. -p more_settings "
+                         "'{\"llm_backend\": \"openai\"}'.")
+    unknown = [k for k in more if k not in knob_names()]
+    if unknown:
+        raise SystemExit(f"more_settings names {str(unknown[0])[:40]!r}, which is no setting; the settings are "
+                         f"{', '.join(knob_names())}.{closest_hint(str(unknown[0]), knob_names())}")
+    found = credential_paths(parameters)
+    if found:
+        raise SystemExit(f"{found[0]} carries a user name or password, a key in a URL's query or something shaped "
+                         f"like a key, which the executed notebooks would keep: give it without them and put the key "
+                         f"in the environment variable that llm_api_key_env or embedding_api_key_env names "
+                         f"(OPENAI_API_KEY unless you set it).")
+    parameters = {**more, **parameters}
     knobs = {k: v for k, v in parameters.items() if k in knob_names()}
     try:
         resolve_settings(parameters.get("profile", "offline"), **knobs)
@@ -360,20 +403,29 @@ def check_values(parameters: dict[str, Any]) -> None:
 
 
 def run_replacing(paths: list[Path], parameters: dict[str, Any], run_dir: Path, overwrite: bool, *options) -> None:
-    """:func:`execute`; with ``overwrite``, the results it replaces are moved aside first (:func:`move_aside`),
-    removed once it succeeds, and put back, with the failed notebook's copy kept, when it fails."""
-    aside = move_aside(run_dir, outdated_results(run_dir, paths)) if overwrite else None
+    """:func:`execute`; with ``overwrite`` on a folder holding results, into a sibling folder
+    (:func:`staging_folder`) swapped in once every notebook succeeded (:func:`swap_in`). When the re-run fails,
+    ``run_dir`` is as it was, with the failed notebook's executed copy beside it as ``<name>.failed.ipynb``."""
+    import shutil
+
+    if not (overwrite and any(run_dir.iterdir())):
+        return execute(paths, parameters, run_dir, *options)
+    staging = staging_folder(run_dir, paths)
+    print(f"[run] --overwrite: running in {staging.name} beside {run_dir.name}; {run_dir.name} is replaced only "
+          f"when every notebook has run", flush=True)
     try:
-        execute(paths, parameters, run_dir, *options)
+        execute(paths, parameters, staging, *options)
     except BaseException as error:
-        if aside is None:
-            raise
-        kept = restore(run_dir, aside, paths, getattr(error, "output", None))
-        print(f"[run] --overwrite: the re-run failed; the earlier results are back in {run_dir}", flush=True)
+        failed = getattr(error, "output", None)
+        kept = run_dir / failed.with_suffix(".failed.ipynb").name if failed is not None and failed.exists() else None
+        if kept is not None:
+            failed.replace(kept)
+        shutil.rmtree(staging, ignore_errors=True)
+        print(f"[run] --overwrite: the re-run failed; the earlier results in {run_dir} are untouched", flush=True)
         if isinstance(error, NotebookFailed):
             raise SystemExit(f"{error.summary}\nThe executed copy with the error is {kept}") from None
         raise
-    discard(aside)
+    swap_in(run_dir, staging)
 
 
 def main(argv: Optional[list[str]] = None) -> Path:

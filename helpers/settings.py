@@ -149,10 +149,21 @@ def check_embedding_backend(values: dict[str, Any]) -> None:
     check_key_variable_name(values.get("embedding_api_key_env", "OPENAI_API_KEY"), "embedding_api_key_env")
 
 
+# a key's value in a URL's query (``?api_key=...``, ``&token=...``): as much a credential as ``user:password@``
+QUERY_SECRET = re.compile(r"([?&;](?:api[_-]?key|apikey|key|token|access[_-]?token|auth|secret|password|passwd|pwd|"
+                          r"signature|sig)=)[^&#\s]+", re.I)
+# what API keys look like: a vendor's prefix (OpenAI, Hugging Face, GitHub, Slack, AWS, Google) and a long tail
+KEY_SHAPE = re.compile(r"(?<![A-Za-z0-9])(?:sk|hf|ghp|gho|ghs|github_pat|xox[abposr]|AKIA|AIza)[-_A-Za-z0-9]{16,}")
+LONG_TOKEN = re.compile(r"[A-Za-z0-9]{32,}")  # a hex or base62 key; a path or a name has separators
+
+
 def redact_url(url: Optional[str]) -> Optional[str]:
-    """``url`` with any user name and password replaced by ``***`` (``http://***@host:8000/v1``), for
-    everything shown or saved; other text comes back unchanged."""
-    if not isinstance(url, str) or "@" not in url:
+    """``url`` with any user name and password replaced by ``***`` (``http://***@host:8000/v1``) and any key in
+    its query too (``?api_key=***``), for everything shown or saved; other text comes back unchanged."""
+    if not isinstance(url, str):
+        return url
+    url = QUERY_SECRET.sub(lambda m: m.group(1) + "***", url) if "=" in url else url
+    if "@" not in url:
         return url
     parts = urlsplit(url)
     if not parts.netloc or "@" not in parts.netloc:
@@ -161,8 +172,32 @@ def redact_url(url: Optional[str]) -> Optional[str]:
 
 
 def url_has_credentials(url: Optional[str]) -> bool:
-    """True when ``url`` carries a user name or password (``http://user:password@host``)."""
+    """True when ``url`` carries a user name or password (``http://user:password@host``) or a key in its query
+    (``http://host/v1?api_key=sk-...``)."""
     return redact_url(url) != url
+
+
+def holds_credentials(text: Any) -> bool:
+    """True when ``text`` carries a credential anywhere: a URL's user name and password or a key in its query
+    (:func:`url_has_credentials`), or a value shaped like a key: a vendor's key prefix (``sk-``, ``hf_``,
+    ``ghp_``, ...) with a long tail, or a run of 32 or more letters and digits, both mixed, without a separator."""
+    if not isinstance(text, str):
+        return False
+    if url_has_credentials(text) or KEY_SHAPE.search(text):
+        return True
+    return any(re.search(r"[A-Za-z]", run) and re.search(r"[0-9]", run) for run in LONG_TOKEN.findall(text))
+
+
+def credential_paths(value: Any, where: str = "") -> list[str]:
+    """Where in ``value`` (a parameter's value: text, or a mapping or list at any depth, e.g. ``more_settings``)
+    a credential sits (:func:`holds_credentials`), as ``name`` or ``more_settings.llm_base_url`` paths. The
+    values of ``*_api_key_env`` knobs are left to :func:`check_key_variable_name`, which says more."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() if not str(k).endswith("_api_key_env")
+                for p in credential_paths(v, f"{where}.{k}" if where else str(k))]
+    if isinstance(value, (list, tuple)):
+        return [p for i, v in enumerate(value) for p in credential_paths(v, f"{where}[{i}]")]
+    return [where] if holds_credentials(value) else []
 
 
 def closest_hint(name: str, valid: list[str]) -> str:

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from helpers.run import check_names, declared_parameters, notebook_paths, prepare_run_dir
@@ -53,22 +55,24 @@ def _full_run_folder(root):
         for name in products:
             if name != "topic_model":
                 (run / name).write_text("old")
+    (run / "labels_to_edit.csv").write_text("MY HAND EDIT")
     return run
 
 
-def test_overwrite_removes_what_the_rerun_replaces_and_what_it_makes_stale(tmp_path, capsys):
-    from helpers.run import move_aside, outdated_results
+def test_overwrite_removes_what_the_rerun_replaces_and_what_it_makes_stale(tmp_path):
+    from helpers.run import staging_folder
 
     run = _full_run_folder(tmp_path)
-    move_aside(run, outdated_results(run, notebook_paths(only=["03", "05"])))
-    left = sorted(p.name for p in run.iterdir())
-    # 00-02's executed copies stay; 03's results go, and 04's map drawn from the old topics with them
-    assert left == ["00_setup_and_login.ipynb", "01_quantized_loading.ipynb", "02_prompt_engineering.ipynb"]
-    assert "documents.html" in capsys.readouterr().out
+    staging = staging_folder(run, notebook_paths(only=["03", "05"]))
+    left = sorted(p.name for p in staging.iterdir())
+    # 00-02's executed copies and 02's prompt stay; 03's results go, and 04's map drawn from the old topics with
+    # them; your labels_to_edit.csv stays always
+    assert left == ["00_setup_and_login.ipynb", "01_quantized_loading.ipynb", "02_prompt_engineering.ipynb",
+                    "labels_to_edit.csv", "prompt.json"]
+    assert len(list(run.iterdir())) > len(left), "the run folder itself is untouched until the swap"
 
     run = _full_run_folder(tmp_path / "again")
-    move_aside(run, outdated_results(run, notebook_paths(only=["05"])))
-    left = {p.name for p in run.iterdir()}
+    left = {p.name for p in staging_folder(run, notebook_paths(only=["05"])).iterdir()}
     assert {"topics.csv", "documents.html", "topic_model"} <= left, "re-evaluating keeps the topics and maps"
     assert not {"evaluation.json", "comparison.json", "05_evaluation.ipynb"} & left
 
@@ -97,9 +101,10 @@ def test_overwriting_04_keeps_05s_evaluation_and_06s_refined_results(tmp_path, m
     for name in ("documents.html", "topic_map.png", "04_visualization.ipynb"):
         assert (run / name).read_text() == "new", name
     # neither 05 nor 06 reads 04's output, and 03's topics are 04's input
-    for name in ("evaluation.json", "comparison.png", "05_evaluation.ipynb", "refined", "labels_to_edit.csv",
+    for name in ("evaluation.json", "comparison.png", "05_evaluation.ipynb", "refined",
                  "06_refining_topics.ipynb", "topics.csv"):
         assert (run / name).read_text() == "old", name
+    assert (run / "labels_to_edit.csv").read_text() == "MY HAND EDIT"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"], "nothing moved aside is left behind"
 
 
@@ -364,3 +369,110 @@ def test_the_reset_between_notebooks_gives_the_gpu_memory_back(monkeypatch):
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: reserved.update(bytes=0.0))
     exec(RESET, {"get_ipython": Shell})
     assert reserved["bytes"] == 0.0
+
+
+@pytest.mark.parametrize("notebooks", [["06"], ["03"], ["03", "04", "05", "06"]])
+def test_an_overwrite_never_replaces_the_labels_you_edited(tmp_path, monkeypatch, notebooks):
+    """Issue 37: `--notebooks 06 --overwrite` (the README's "redo 06 only") used to delete labels_to_edit.csv."""
+    def rerun_writing_a_fresh_table(paths, parameters, run_dir, *options):
+        _writes_new_results(paths, parameters, run_dir)
+        if not (run_dir / "labels_to_edit.csv").exists():  # 06 writes it only when it is missing
+            (run_dir / "labels_to_edit.csv").write_text("Economy")
+
+    run = _rerun(tmp_path, monkeypatch, notebooks, rerun_writing_a_fresh_table)
+    assert (run / "labels_to_edit.csv").read_text() == "MY HAND EDIT"
+    assert (run / f"{notebook_paths(only=notebooks[-1:])[0].name}").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"], "no staging folder is left"
+
+
+def test_an_edit_saved_while_the_rerun_runs_is_kept(tmp_path, monkeypatch):
+    def rerun_while_you_edit(paths, parameters, run_dir, *options):
+        _writes_new_results(paths, parameters, run_dir)
+        (tmp_path / "r" / "labels_to_edit.csv").write_text("EDITED DURING THE RUN")  # you, in the live folder
+
+    run = _rerun(tmp_path, monkeypatch, ["06"], rerun_while_you_edit)
+    assert (run / "labels_to_edit.csv").read_text() == "EDITED DURING THE RUN"
+
+
+def test_a_rerun_runs_beside_the_run_folder_and_names_it_once_swapped_in(tmp_path, monkeypatch):
+    seen = {}
+
+    def rerun(paths, parameters, run_dir, *options):
+        seen["run_dir"] = run_dir
+        seen["live"] = (tmp_path / "r" / "topics.csv").read_text()
+        (run_dir / "03_topic_modeling.ipynb").write_text(json.dumps({"run_dir": str(run_dir)}))
+        for name in ("topics.csv", "labels.csv"):
+            (run_dir / name).write_text("new")
+
+    run = _rerun(tmp_path, monkeypatch, ["03"], rerun)
+    assert seen["run_dir"] != run and seen["run_dir"].parent == run.parent and seen["live"] == "old"
+    assert json.loads((run / "03_topic_modeling.ipynb").read_text()) == {"run_dir": str(run)}
+    assert (run / "topics.csv").read_text() == "new" and (run / "01_quantized_loading.ipynb").read_text() == "old"
+
+
+def test_what_a_killed_overwrite_left_is_cleared_and_a_half_swap_is_undone(tmp_path, capsys):
+    from helpers.run import prepare_run_dir, staging_folder
+
+    run = _full_run_folder(tmp_path)
+    killed = staging_folder(run, notebook_paths(only=["05"]))  # a re-run SIGKILLed here leaves this behind
+    staging_folder(run, notebook_paths(only=["05"]))
+    assert not killed.exists() and "left by an --overwrite that was stopped" in capsys.readouterr().out
+    # a swap without renameat2 killed between its two renames: the run folder is missing, its results in -old
+    half = tmp_path / ".r.next-20260101-000000-1-old"
+    run.rename(half)
+    assert prepare_run_dir(tmp_path, "r", overwrite=True, paths=notebook_paths()) == run
+    assert (run / "labels_to_edit.csv").read_text() == "MY HAND EDIT" and not half.exists()
+
+
+def test_the_swap_is_one_step_where_the_system_has_renameat2(tmp_path):
+    from helpers.run import exchange
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x").write_text("a")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "x").write_text("b")
+    assert exchange(tmp_path / "a", tmp_path / "b"), "Linux (glibc 2.28+) has renameat2"
+    assert (tmp_path / "a" / "x").read_text() == "b" and (tmp_path / "b" / "x").read_text() == "a"
+
+
+@pytest.mark.parametrize("name, value", [
+    ("more_settings", '{"llm_api_key": "sk-FAKE-key-0123456789abcdef"}'),
+    ("more_settings", '{"llm_base_url": "http://127.0.0.1:8000/v1?api_key=FAKE-password-42"}'),
+    ("more_settings", '{"embedding_base_url": "http://someone:FAKE-password-42@127.0.0.1/v1"}'),
+    ("server_url", "http://127.0.0.1:8000/v1?token=FAKE-password-42"),
+    ("server_url", "http://someone:FAKE-password-42@127.0.0.1:8000/v1"),
+    ("dataset", "hf_FAKEtokenFAKEtoken0123456789"),
+    ("more_settings", '{"dataset": ["a.csv", {"deep": "3f9a1c0e5b7d2a4f6e8c0b1d3f5a7c9e"}]}'),
+])
+def test_a_credential_anywhere_in_the_parameters_stops_the_runner(tmp_path, monkeypatch, capsys, name, value):
+    """Issue 37: keys inside more_settings, 07's server_url and a key in a URL's query were never checked."""
+    import helpers.run as runner
+
+    called = []
+    monkeypatch.setattr(runner, "execute", lambda *args: called.append(args))
+    with pytest.raises(SystemExit) as error:
+        runner.main(["--runs", str(tmp_path), "--name", "x", "-p", name, value])
+    message = str(error.value)
+    assert not called and not (tmp_path / "x").exists()
+    assert message.count(". ") <= 1 and message.endswith((".", "?")), message
+    for secret in ("sk-FAKE", "FAKE-password-42", "hf_FAKE", FAKE_HEX_KEY):
+        assert secret not in message + "".join(capsys.readouterr())
+
+
+def test_a_name_in_more_settings_that_is_no_setting_stops_the_runner(tmp_path, monkeypatch):
+    import helpers.run as runner
+
+    monkeypatch.setattr(runner, "execute", lambda *args: pytest.fail("papermill would have written it"))
+    with pytest.raises(SystemExit, match=r"more_settings names 'llm_api_kee', which is no setting.*Did you mean "
+                                         r"'llm_api_key_env'\?"):
+        runner.main(["--runs", str(tmp_path), "--name", "x", "-p", "more_settings", '{"llm_api_kee": "X"}'])
+
+
+def test_ordinary_values_are_not_taken_for_credentials():
+    from helpers.settings import credential_paths
+
+    ordinary = {"dataset": "/home/me/data/bbc_news_2005_articles_final_v2.csv", "llm_model": "meta-llama/Llama-2-13b-chat-hf",
+                "more_settings": {"llm_base_url": "http://127.0.0.1:8000/v1", "llm_api_key_env": "MY_SERVER_KEY"},
+                "embedding_model": "BAAI/bge-small-en", "run_dir": "../runs/interactive-20261201-231400"}
+    assert credential_paths(ordinary) == []
+    assert credential_paths({"more_settings": {"x": ["ok", "http://h/v1?api_key=sk-abc"]}}) == ["more_settings.x[1]"]
