@@ -33,11 +33,15 @@ def drive_run_dir(run_dir: str, keep_on_drive: bool) -> str:
     if not running_in_colab():
         print(f"keep_on_drive is a Colab switch: outside Colab the results stay in {run_dir}.")
         return run_dir
-    from google.colab import drive
-
-    if not (DRIVE / "MyDrive").exists():
-        drive.mount(str(DRIVE))
     folder = Path(run_dir) if Path(run_dir).is_absolute() else DRIVE_FOLDER / run_dir
+    if not folder.resolve().is_relative_to(DRIVE.resolve()):
+        print(f"keep_on_drive: {folder} is outside your Google Drive ({DRIVE}), so the results stay there and go "
+              f"with the runtime; give a relative run_dir to keep them in {DRIVE_FOLDER}.")
+        return run_dir
+    if not (DRIVE / "MyDrive").exists():
+        from google.colab import drive
+
+        drive.mount(str(DRIVE))
     folder.mkdir(parents=True, exist_ok=True)
     print(f"Results are kept on your Google Drive: {folder}")
     return str(folder)

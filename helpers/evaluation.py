@@ -227,23 +227,22 @@ def to_json_ready(value: Any) -> Any:
 EVALUATION_FILE = "evaluation.json"
 
 
-def evaluate_folder(run_dir, cache_dir: Optional[str] = None, **options) -> tuple[dict[str, Any], dict[str, Any]]:
+def evaluate_folder(run_dir, cache_dir: Optional[str] = None, settings=None, **options) -> tuple[dict[str, Any], dict[str, Any]]:
     """Evaluate the run folder notebook 03 wrote: ``(evaluation, results)``.
 
-    Loads the run's own embedding model (from its ``settings.json``), reuses the document
-    embeddings notebook 03 cached (``cache_dir``: None -> the run's), and passes
-    ``options`` (``npmi_top_n``, ``diversity_top_n``, ``coherence_stop_words``) to
-    :func:`evaluate_run`.
+    Opens it for this session's ``settings`` (:func:`helpers.topics.load_results`: the embedding model the run
+    was made with, never a server or key the folder names), reuses the document embeddings notebook 03 cached
+    (``cache_dir``: None -> this session's), and passes ``options`` (``npmi_top_n``, ``diversity_top_n``,
+    ``coherence_stop_words``) to :func:`evaluate_run`.
     """
     from .machine import default_cache_dir
     from .topics import embed_documents, load_results
 
-    results = load_results(run_dir)
-    settings, embedding_model, documents = results["settings"], results["embedding_model"], results["documents"]
+    results = load_results(run_dir, settings)
+    session, embedding_model, documents = results["session"], results["embedding_model"], results["documents"]
     embeddings, _ = embed_documents(
-        embedding_model, settings["embedding_model"], documents.abstract.tolist(),
-        default_cache_dir(cache_dir or settings.get("cache_dir")), show_progress_bar=False,
-        precision=settings.get("precision", "fp32"),
+        embedding_model, session.embedding_model, documents.abstract.tolist(),
+        default_cache_dir(cache_dir or session.cache_dir), show_progress_bar=False, precision=session.precision,
     )
     evaluation = evaluate_run(
         results["topic_model"], documents, results["labels"],

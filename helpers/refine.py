@@ -13,14 +13,18 @@ import pandas as pd
 from .labels import JUDGED_DOCS, judged_rows
 
 
-def run_settings(saved: Mapping[str, Any], cache_dir: Optional[str] = None):
-    """The settings a run folder was made with (its ``settings.json``, as :func:`helpers.topics.load_results`
-    returns it), resolved again, so notebook 06 embeds, labels and caches as notebook 03 did; ``cache_dir``
-    replaces the run's cache folder when given."""
-    from .settings import knob_names, resolve_settings
+def run_settings(results: Mapping[str, Any], session=None, cache_dir: Optional[str] = None):
+    """The settings notebook 06 continues a run with: the run folder's (``results`` from
+    :func:`helpers.topics.load_results`), so it embeds and labels as notebook 03 did, checked against this
+    ``session``'s embedding and LLM backends and models, with this session's servers, key variables and cache
+    folder (``cache_dir`` when given): a run folder never chooses where your key or your documents go
+    (:func:`helpers.topics.session_settings`)."""
+    import dataclasses
 
-    knobs = {k: v for k, v in saved.items() if k in knob_names() and v is not None}
-    return resolve_settings(saved["profile"], **{**knobs, **({"cache_dir": cache_dir} if cache_dir else {})})
+    from .topics import session_settings
+
+    settings = session_settings(results["settings"], session, ("embedding", "llm"), results.get("run_dir", ""))
+    return dataclasses.replace(settings, cache_dir=cache_dir) if cache_dir else settings
 
 
 def label_fates(before: Sequence[int], after: Sequence[int]) -> dict[int, str]:
@@ -55,6 +59,25 @@ def labeler_fates(changes: Mapping[str, Sequence[int]]) -> dict[int, str]:
     return {int(t): words[kind] for kind, topics in changes.items() for t in topics if t != -1}
 
 
+class StaleEdits(ValueError):
+    """An edits file written from an earlier run of notebook 03: its topics are not this run's."""
+
+
+def read_spreadsheet_csv(path: Path) -> pd.DataFrame:
+    """A CSV as a spreadsheet saved it: UTF-8 (with or without Excel's byte-order mark), else Windows-1252, the
+    encoding Excel on Windows saves "CSV" in ("Économie" as byte 0xC9); one sentence when it is neither."""
+    import io
+
+    raw = path.read_bytes()
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return pd.read_csv(io.StringIO(raw.decode(encoding)), keep_default_na=False)
+        except UnicodeDecodeError:
+            continue
+    raise ValueError(f"{path.name} is neither UTF-8 nor Windows-1252 text: save it again as \"CSV UTF-8\" "
+                     f"(Excel: File > Save As > CSV UTF-8) and run again.")
+
+
 def read_edited_labels(path: str | Path, labels: pd.DataFrame) -> dict[int, str]:
     """The labels you changed in your copy of ``labels_to_edit.csv``: ``{topic: your label}``.
 
@@ -65,7 +88,7 @@ def read_edited_labels(path: str | Path, labels: pd.DataFrame) -> dict[int, str]
     if not path.exists():
         raise FileNotFoundError(f"edited_labels {str(path)!r} does not exist: copy labels_to_edit.csv from the run "
                                 f"folder, change the labels you want, and point edited_labels at the copy.")
-    edited = pd.read_csv(path, keep_default_na=False)
+    edited = read_spreadsheet_csv(path)
     if not {"topic", "label"} <= set(edited.columns):
         raise ValueError(f"{path.name} needs the columns topic and label (as in labels_to_edit.csv); it has "
                          f"{', '.join(edited.columns)}.")
@@ -77,11 +100,26 @@ def read_edited_labels(path: str | Path, labels: pd.DataFrame) -> dict[int, str]
     original = edited.llm_label.astype(str) if "llm_label" in edited.columns else edited.topic.astype(int).map(known)
     stale = [int(t) for t, was in zip(edited.topic, original) if was != known[int(t)]]
     if stale:  # written from an earlier run of 03 into this folder: its topics are not this run's
-        raise ValueError(f"{path.name} was written from an earlier run of notebook 03 (topic {stale[0]} was "
+        raise StaleEdits(f"{path.name} was written from an earlier run of notebook 03 (topic {stale[0]} was "
                          f"{original[edited.topic.astype(int) == stale[0]].iloc[0]!r}, it is {known[stale[0]]!r} now): "
                          f"copy your labels into a fresh labels_to_edit.csv (delete this one and run 06 to get it).")
     return {int(t): str(label).strip() for t, label, was in zip(edited.topic, edited.label, original)
             if str(label).strip() and str(label).strip() != was}
+
+
+def your_labels(edited_labels: Optional[str], in_place: Path, labels: pd.DataFrame) -> dict[int, str]:
+    """Notebook 06's edits: those of ``edited_labels`` when given (any problem is an error), else those of the
+    run folder's own ``labels_to_edit.csv`` (``in_place``). An in-place file written before 03 was run again
+    (``--overwrite``) is not applied and not touched: a note says so, and 06 goes on with the LLM's labels."""
+    if edited_labels:
+        return read_edited_labels(edited_labels, labels)
+    if not Path(in_place).exists():
+        return {}
+    try:
+        return read_edited_labels(in_place, labels)
+    except StaleEdits as error:
+        print(f"Note: {error} None of its labels is applied, and the file is left as it is.")
+        return {}
 
 
 def labels_to_edit(labels: pd.DataFrame) -> pd.DataFrame:

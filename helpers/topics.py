@@ -17,10 +17,10 @@ import pandas as pd
 
 from .files import atomic_folder, atomic_write
 from .machine import quiet_noisy_loggers
-from .settings import PACKAGED_EMBEDDINGS
+from .settings import PACKAGED_EMBEDDINGS, PACKAGED_LLM
 
 LOCAL_EMBEDDINGS = "sentence-transformers"  # embedding_backend's default: a model loaded here
-RUN_FORMAT_VERSION = 2  # 2: labels.csv has source, confidence and the rubric's verdict
+RUN_FORMAT_VERSION = 3  # 2: labels.csv has source, confidence and the rubric's verdict; 3: no embedding-model pointer
 LLM_ASPECT = "LLM"
 
 
@@ -117,6 +117,18 @@ def embed_documents(
                         lambda: embedding_model.encode(docs, show_progress_bar=show_progress_bar))
 
 
+def plain_setting(value: Any) -> Any:
+    """A setting as plain values, for a cache key: a mapping's items and a list's values at any depth (so
+    ``metric_kwds={"p": 1}`` and ``{"p": 2}`` differ), an object as its class name (its repr may hold its address)."""
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), plain_setting(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(plain_setting(v) for v in value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value if isinstance(value, (type(None), bool, int, float, str)) else type(value).__name__
+
+
 def reduced_path(cache_dir: Path, embeddings: np.ndarray, reducer) -> Path:
     """Where ``reducer``'s (e.g. the 2-D UMAP's) coordinates of ``embeddings`` are cached: keyed by the
     embeddings and by the reducer itself, its class (umap-learn's or cuML's: ``use_cuml``) and every
@@ -125,8 +137,7 @@ def reduced_path(cache_dir: Path, embeddings: np.ndarray, reducer) -> Path:
     lambda: umap_2d.fit_transform(embeddings))``."""
     kind = type(reducer)
     params = sorted(reducer.get_params().items()) if hasattr(reducer, "get_params") else []
-    plain = (type(None), bool, int, float, str, tuple, list)  # an object's repr may hold its address
-    shown = [(k, v if isinstance(v, plain) else type(v).__name__) for k, v in params]
+    shown = [(k, plain_setting(v)) for k, v in params]
     return Path(cache_dir) / "reduced" / f"{content_key(embeddings, f'{kind.__module__}.{kind.__qualname__}', shown)}.npy"
 
 
@@ -199,15 +210,11 @@ def save_results(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     model_dir = run_dir / "topic_model"
-    # A Hub id is saved as a pointer BERTopic.load can follow; the packaged model has none
-    # (load_results passes the loaded model in), so loading never tries to resolve it online.
-    # A server's model name (embedding_backend "openai") is no pointer either: load_results opens the server.
-    local = settings.get("embedding_backend", LOCAL_EMBEDDINGS) == LOCAL_EMBEDDINGS
-    pointer = False if embedding_model_name == PACKAGED_EMBEDDINGS or not local else embedding_model_name
-    if pointer is False:  # BERTopic warns that no embedding model is saved: load_results brings it, on purpose
-        quiet_noisy_loggers()
+    # No embedding model in the folder, not even a Hub id as a pointer: BERTopic.load would build the model a
+    # folder names (a download the folder chose, and a second copy beside the one load_results brings).
+    quiet_noisy_loggers()  # BERTopic warns that no embedding model is saved: load_results brings it, on purpose
     atomic_folder(model_dir, lambda tmp: topic_model.save(
-        str(tmp), serialization="safetensors", save_ctfidf=True, save_embedding_model=pointer))
+        str(tmp), serialization="safetensors", save_ctfidf=True, save_embedding_model=False))
     documents = corpus.assign(topic=topic_model.topics_, x=coords[:, 0], y=coords[:, 1])
     paths = {
         "topics": atomic_write(run_dir / "topics.csv", lambda t: topics_table(topic_model).to_csv(t, index=False)),
@@ -261,8 +268,9 @@ UNSAFE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".joblib", ".npy") 
 def safe_model_folder(path: Path) -> Path:
     """``path`` when it is a folder of BERTopic's safetensors serialization (``topic_embeddings.safetensors``,
     JSON configs) holding no file that loading could unpickle; else a ``ValueError`` in one sentence.
-    ``BERTopic.load`` unpickles a *file* with joblib and falls back to ``torch.load`` for ``.bin`` weights:
-    a run folder from someone else must never run code when it is opened."""
+    ``BERTopic.load`` unpickles a *file* with joblib and falls back to ``torch.load`` for ``.bin`` weights, and
+    builds the embedding model its ``config.json`` names: a run folder from someone else must never run code or
+    choose a download when it is opened."""
     path = Path(path)
     unsafe = path.is_symlink() or not path.is_dir() or not (path / "topic_embeddings.safetensors").is_file()
     if not unsafe:
@@ -270,27 +278,81 @@ def safe_model_folder(path: Path) -> Path:
     if unsafe:
         raise ValueError(f"{path} is not a safetensors topic-model folder (a pickle or torch weights would run code "
                          f"when loaded), so it is not loaded: open only run folders notebook 03 wrote, or re-run 03.")
+    config = path / "config.json"
+    if config.is_file() and json.loads(config.read_text(encoding="utf-8") or "{}").get("embedding_model"):
+        raise ValueError(f"{path} names an embedding model in its config.json, which BERTopic.load would download and "
+                         f"load, so it is not loaded: open only run folders notebook 03 wrote, or re-run 03.")
     return path
 
 
-def load_results(run_dir: Path, embedding_model=None) -> dict[str, Any]:
-    """Read back what :func:`save_results` wrote (see :func:`read_run_settings` for the checks).
+# Who answers and where, with which key, and where the caches are: never read from a run folder (someone else's
+# settings.json could send your key and your documents to their server); they come from the session opening it.
+SESSION_ONLY = ("embedding_base_url", "embedding_api_key_env", "embedding_concurrency", "embedding_batch_size",
+                "llm_base_url", "llm_api_key_env", "llm_concurrency", "cache_dir")
+PACKAGED = {"embedding": PACKAGED_EMBEDDINGS, "llm": PACKAGED_LLM}
 
-    The topic model comes back with the run's own embedding model (loaded here unless
-    given), so it can also ``transform`` new documents.
-    """
+
+def check_same_models(saved: dict[str, Any], session, kinds: tuple[str, ...], run_dir: Any = "") -> None:
+    """Refuse, in one sentence, a run folder whose ``embedding`` (or ``llm``) backend or model differs from this
+    session's: the folder may say what it was made with, never what this session loads or asks. The packaged
+    models may differ (nothing is downloaded or sent)."""
+    for kind in kinds:
+        backend, mine = saved.get(f"{kind}_backend") or getattr(type(session), f"{kind}_backend"), \
+            getattr(session, f"{kind}_backend")
+        if backend != mine:
+            raise ValueError(
+                f"Run folder {str(run_dir)!r} was made with {kind}_backend {backend!r} and this session's is {mine!r}: "
+                f"pass -p {kind}_backend {backend}" + (f" with -p {kind}_base_url <your server>" if backend == "openai"
+                                                       else "") + " to open it, since a run folder never chooses a "
+                f"server, a key variable or a model download for you.")
+        model, wanted = saved.get(f"{kind}_model"), getattr(session, f"{kind}_model")
+        if model != wanted and not (model == PACKAGED[kind] and backend != "openai"):
+            raise ValueError(
+                f"Run folder {str(run_dir)!r} was made with the {kind} model {str(model)[:80]!r} and this session's "
+                f"is {wanted!r}: pass -p {kind}_model <that model> (or its profile) to open it, since a run folder "
+                f"never chooses a server, a key variable or a model download for you.")
+
+
+def session_settings(saved: dict[str, Any], session=None, kinds: tuple[str, ...] = ("embedding",), run_dir: Any = ""):
+    """The settings to open a run folder with: what it was made with (its ``settings.json``: corpus, models,
+    precision, label settings), checked against this session's ``session`` (:func:`check_same_models`; default:
+    the folder's profile as this series defines it), with the servers' addresses, key variables and cache folder
+    (:data:`SESSION_ONLY`) taken from ``session`` alone."""
+    from .settings import knob_names, resolve_settings
+
+    profile = saved.get("profile", "offline")
+    session = session if session is not None else resolve_settings(profile)
+    check_same_models(saved, session, kinds, run_dir)
+    knobs = {k: v for k, v in saved.items() if k in knob_names() and k not in SESSION_ONLY and v is not None}
+    ours = {k: getattr(session, k) for k in SESSION_ONLY}
+    for kind in ("embedding", "llm"):  # a server the folder names but this session does not: no server asked
+        if kind not in kinds and knobs.get(f"{kind}_backend") != getattr(session, f"{kind}_backend"):
+            knobs = {k: v for k, v in knobs.items() if k not in (f"{kind}_backend", f"{kind}_model")}
+            ours |= {f"{kind}_backend": getattr(session, f"{kind}_backend"), f"{kind}_model": getattr(session, f"{kind}_model")}
+    return resolve_settings(profile, **{**knobs, **{k: v for k, v in ours.items() if v is not None}})
+
+
+def load_results(run_dir: Path, settings=None, embedding_model=None) -> dict[str, Any]:
+    """Read back what :func:`save_results` wrote (see :func:`read_run_settings` for the checks), for the session
+    whose ``settings`` (from ``setup_notebook``) open it: the embedding model is this session's, checked against
+    the one the folder was made with (:func:`session_settings`), loaded here unless given, so the topic model
+    can ``transform`` new documents. ``"settings"`` is the folder's ``settings.json``; ``"session"`` the
+    settings to continue with (the folder's, with this session's servers, key variables and cache folder)."""
     run_dir = Path(run_dir)
-    settings = read_run_settings(run_dir)
+    saved = read_run_settings(run_dir)
     model_dir = safe_model_folder(run_dir / "topic_model")  # checked before anything is loaded
+    session = session_settings(saved, settings, ("embedding",), run_dir)
     from bertopic import BERTopic
 
-    if embedding_model is None:  # the run's own: loaded here, or its embedding server
-        embedding_model = open_embedding_model(settings)
+    if embedding_model is None:  # this session's: loaded here, or this session's embedding server
+        embedding_model = open_embedding_model(session)
     return {
         "embedding_model": embedding_model,
         "topic_model": BERTopic.load(str(model_dir), embedding_model=embedding_model),
         "topics": pd.read_csv(run_dir / "topics.csv"),
         "labels": pd.read_csv(run_dir / "labels.csv", keep_default_na=False),
         "documents": pd.read_parquet(run_dir / "documents.parquet"),
-        "settings": settings,
+        "settings": saved,
+        "session": session,
+        "run_dir": run_dir,
     }

@@ -1,5 +1,6 @@
 """The Colab editions: generated from the sources, in sync, self-contained, and runnable offline."""
 
+from pathlib import Path
 import importlib.util
 
 import nbformat
@@ -113,6 +114,11 @@ def test_keep_on_drive_puts_the_run_folder_on_the_mounted_drive_and_does_nothing
     assert run == str(tmp_path / "drive" / "MyDrive" / "topic-modeling-llama2" / "runs" / "interactive")
     assert mounted == [str(tmp_path / "drive")] and (tmp_path / run).is_dir()
     assert colab.drive_run_dir(run, True) == run and len(mounted) == 1, "running the cell again changes nothing"
+    capsys.readouterr()
+    # issue 37, item 9: an absolute folder outside the Drive was reported as "kept on your Google Drive"
+    assert colab.drive_run_dir("/content/x", True) == "/content/x" and not Path("/content/x").exists()
+    said = capsys.readouterr().out
+    assert "is outside your Google Drive" in said and "kept on your Google Drive" not in said
 
 
 def test_an_edition_after_03_finds_its_results_without_running_03_again(tmp_path):

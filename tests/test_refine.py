@@ -95,3 +95,29 @@ def test_a_topic_is_judged_on_a_bounded_seeded_sample_of_its_documents():
     assert judged_rows(large, most=None).tolist() == large.tolist()
     kept = judged_rows(large, seed=4, keep=[7, 5000, 99_999])  # a row outside the topic is no row of it
     assert len(kept) == JUDGED_DOCS and {7, 5000} <= set(kept) and 99_999 not in kept and (np.diff(kept) > 0).all()
+
+
+def test_labels_edited_in_excel_on_windows_are_read(tmp_path):
+    """Issue 37, item 5: a cp1252 "Économie" raised a bare UnicodeDecodeError."""
+    text = "topic,label\n0,Économie\n1,Football\n"
+    (tmp_path / "excel.csv").write_bytes(text.encode("cp1252"))
+    (tmp_path / "utf8-bom.csv").write_bytes(text.encode("utf-8-sig"))
+    for name in ("excel.csv", "utf8-bom.csv"):
+        assert read_edited_labels(tmp_path / name, LABELS) == {0: "Économie"}, name
+    (tmp_path / "utf16.csv").write_bytes(b"\x81\x8d" + text.encode("utf-8"))  # bytes neither encoding has
+    with pytest.raises(ValueError, match=r"is neither UTF-8 nor Windows-1252 text: save it again as \"CSV UTF-8\""):
+        read_edited_labels(tmp_path / "utf16.csv", LABELS)
+
+
+def test_an_in_place_edits_file_from_an_earlier_03_is_kept_and_not_applied(tmp_path, capsys):
+    from helpers.refine import StaleEdits, your_labels
+
+    stale = LABELS.assign(llm_label=["Outliers", "Business", "Football", "Films"], label=["Outliers", "Mine", "Football", "Films"])
+    stale.to_csv(tmp_path / "labels_to_edit.csv", index=False)
+    before = (tmp_path / "labels_to_edit.csv").read_bytes()
+    assert your_labels(None, tmp_path / "labels_to_edit.csv", LABELS) == {}
+    assert "None of its labels is applied, and the file is left as it is." in capsys.readouterr().out
+    assert (tmp_path / "labels_to_edit.csv").read_bytes() == before
+    with pytest.raises(StaleEdits):  # given by name, it is an error
+        your_labels(str(tmp_path / "labels_to_edit.csv"), tmp_path / "none.csv", LABELS)
+    assert your_labels(None, tmp_path / "none.csv", LABELS) == {}

@@ -210,3 +210,86 @@ def test_the_2d_coordinates_cache_is_keyed_by_the_reducer_and_its_settings(tmp_p
     paths = {reduced_path(tmp_path, embeddings, model) for model in others}
     assert len(paths) == len(others) and same not in paths
     assert reduced_path(tmp_path, embeddings[::-1], UMAP(**umap_2d)) != same, "other embeddings"
+
+
+def test_the_2d_coordinates_cache_tells_dict_valued_settings_apart(tmp_path):
+    """Issue 37, item 10: `metric_kwds={"p": 1}` and `{"p": 3}` were both keyed as "dict"."""
+    from umap import UMAP
+
+    from helpers.topics import reduced_path
+
+    embeddings = np.random.RandomState(0).normal(size=(30, 8)).astype(np.float32)
+    one, three = (reduced_path(tmp_path, embeddings, UMAP(metric="minkowski", metric_kwds={"p": p})) for p in (1, 3))
+    assert one != three
+    assert one == reduced_path(tmp_path, embeddings, UMAP(metric="minkowski", metric_kwds={"p": 1}))
+
+
+def _foreign_folder(run_dir, **names):
+    """A complete run folder whose settings.json names ``names`` (someone else's servers and key variables)."""
+    _complete_run_folder(run_dir)
+    (run_dir / "topic_model").mkdir()
+    for name in ("topics.json", "config.json", "ctfidf_config.json", "topic_embeddings.safetensors"):
+        (run_dir / "topic_model" / name).write_text("{}")
+    saved = {"format_version": RUN_FORMAT_VERSION, "profile": "offline", "embedding_model": "packaged:all-MiniLM-L6-v2",
+             **names}
+    (run_dir / "settings.json").write_text(json.dumps(saved))
+    return saved
+
+
+ELSEWHERE = {"embedding_backend": "openai", "embedding_base_url": "http://elsewhere.invalid/v1",
+             "embedding_api_key_env": "HF_TOKEN", "embedding_model": "their/embedder"}
+
+
+def test_a_run_folder_never_chooses_the_embedding_server_or_its_key_variable(tmp_path, monkeypatch):
+    """Issue 37, item 1: a settings.json naming a server and `HF_TOKEN` made 05 send the token and every document."""
+    from helpers.settings import resolve_settings
+    from helpers.topics import load_results, session_settings
+
+    import helpers.topics as topics
+
+    monkeypatch.setattr(topics, "open_embedding_model", lambda s: pytest.fail("nothing may be opened"))
+    saved = _foreign_folder(tmp_path, **ELSEWHERE)
+    with pytest.raises(ValueError, match=r"made with embedding_backend 'openai' and this session's is "
+                                         r"'sentence-transformers'.*never chooses a server, a key variable") as error:
+        load_results(tmp_path, resolve_settings("offline"))
+    assert str(error.value).count(". ") == 0 and "elsewhere" not in str(error.value) and "HF_TOKEN" not in str(error.value)
+    with pytest.raises(ValueError, match="never chooses"):
+        load_results(tmp_path)  # no session given: the folder's profile as this series defines it
+    mine = resolve_settings("offline", embedding_backend="openai", embedding_base_url="http://127.0.0.1:7997/v1",
+                            embedding_model="their/embedder")
+    opened = session_settings(saved, mine)
+    assert (opened.embedding_base_url, opened.embedding_api_key_env) == ("http://127.0.0.1:7997/v1", "OPENAI_API_KEY")
+
+
+def test_a_run_folder_never_chooses_a_model_download(tmp_path):
+    from helpers.settings import resolve_settings
+    from helpers.topics import load_results
+
+    _foreign_folder(tmp_path, embedding_model="someone/any-model")
+    with pytest.raises(ValueError, match=r"made with the embedding model 'someone/any-model' and this session's is "
+                                         r"'packaged:all-MiniLM-L6-v2': pass -p embedding_model"):
+        load_results(tmp_path, resolve_settings("offline"))
+    model = tmp_path / "topic_model"
+    (model / "config.json").write_text(json.dumps({"embedding_model": "someone/any-model"}))
+    with pytest.raises(ValueError, match=r"names an embedding model in its config.json, which BERTopic.load would "
+                                         r"download"):
+        load_results(tmp_path, resolve_settings("offline", embedding_model="someone/any-model"))
+
+
+def test_06_and_07_never_take_the_llm_server_or_key_variable_from_the_folder(tmp_path):
+    from helpers.refine import run_settings
+    from helpers.settings import resolve_settings
+
+    theirs = {"llm_backend": "openai", "llm_base_url": "http://elsewhere.invalid/v1", "llm_api_key_env": "HF_TOKEN",
+              "llm_model": "their/chat", "cache_dir": "/their/cache"}
+    saved = _foreign_folder(tmp_path, **theirs)
+    with pytest.raises(ValueError, match=r"made with llm_backend 'openai' and this session's is 'transformers'"):
+        run_settings({"settings": saved}, resolve_settings("offline"))
+    mine = resolve_settings("offline", llm_backend="openai", llm_base_url="http://127.0.0.1:8000/v1", llm_model="their/chat")
+    settings = run_settings({"settings": saved}, mine)
+    assert (settings.llm_base_url, settings.llm_api_key_env, settings.cache_dir) == (
+        "http://127.0.0.1:8000/v1", "OPENAI_API_KEY", None)
+    # 04 and 05 never ask the LLM: its server in the folder is dropped, not refused
+    from helpers.topics import session_settings
+
+    assert session_settings(saved, resolve_settings("offline")).llm_backend == "transformers"
