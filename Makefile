@@ -2,8 +2,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# CPU machines: a pinned torch takes the local CPU wheel; an unpinned one pulls a multi-GB CUDA build.
+# torch: TORCH_SPEC from pip's index (a machine with a local CPU wheel of the pin takes it). On an ordinary Linux
+# machine PyPI's torch is the CUDA build (GBs); a CPU-only machine gets the CPU wheel with
+#   make setup TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
 ARGS ?=
 PYTEST_ARGS ?=
 LAB_ARGS ?=
@@ -15,7 +18,8 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-nodeps.txt requirements-dev-nodeps.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	@echo "setup: $(TORCH_SPEC) from $(if $(TORCH_INDEX),$(TORCH_INDEX),pip's default index (on Linux PyPI gives the CUDA build; TORCH_INDEX=https://download.pytorch.org/whl/cpu gives the CPU wheel))"
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-dev-nodeps.txt

@@ -476,3 +476,19 @@ def test_ordinary_values_are_not_taken_for_credentials():
                 "embedding_model": "BAAI/bge-small-en", "run_dir": "../runs/interactive-20261201-231400"}
     assert credential_paths(ordinary) == []
     assert credential_paths({"more_settings": {"x": ["ok", "http://h/v1?api_key=sk-abc"]}}) == ["more_settings.x[1]"]
+
+
+def test_make_setup_says_how_it_picks_torch_and_takes_a_cpu_index():
+    """Issue 37: a CPU-only machine gets the CPU wheel with TORCH_INDEX; without it, today's default stays."""
+    import subprocess
+
+    from helpers.run import REPO
+
+    def setup(*args):
+        return subprocess.run(["make", "-n", "-B", "setup", *args], cwd=REPO, capture_output=True, text=True).stdout
+
+    cpu = "https://download.pytorch.org/whl/cpu"
+    assert f'pip install --quiet "torch==2.13.0" --index-url {cpu}' in setup(f"TORCH_INDEX={cpu}")
+    plain = setup()
+    assert 'pip install --quiet "torch==2.13.0" \n' in plain or 'pip install --quiet "torch==2.13.0"\n' in plain
+    assert f"TORCH_INDEX={cpu} gives the CPU wheel" in plain
