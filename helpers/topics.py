@@ -325,9 +325,8 @@ def session_settings(saved: dict[str, Any], session=None, kinds: tuple[str, ...]
     check_same_models(saved, session, kinds, run_dir)
     knobs = {k: v for k, v in saved.items() if k in knob_names() and k not in SESSION_ONLY and v is not None}
     ours = {k: getattr(session, k) for k in SESSION_ONLY}
-    for kind in ("embedding", "llm"):  # a server the folder names but this session does not: no server asked
-        if kind not in kinds and knobs.get(f"{kind}_backend") != getattr(session, f"{kind}_backend"):
-            knobs = {k: v for k, v in knobs.items() if k not in (f"{kind}_backend", f"{kind}_model")}
+    for kind in ("embedding", "llm"):  # what the opening notebook does not use is this session's too (04, 05: no LLM)
+        if kind not in kinds:
             ours |= {f"{kind}_backend": getattr(session, f"{kind}_backend"), f"{kind}_model": getattr(session, f"{kind}_model")}
     return resolve_settings(profile, **{**knobs, **{k: v for k, v in ours.items() if v is not None}})
 

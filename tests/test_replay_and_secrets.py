@@ -143,3 +143,73 @@ def test_03_replays_a_local_models_answers_without_loading_it(tmp_path):
     assert not (cache / "models").exists(), "the model was neither converted nor loaded"
     labels = [pd.read_csv(tmp_path / "runs" / name / "labels.csv", keep_default_na=False) for name in ("recorded", "replayed")]
     assert labels[0][["topic", "label", "source"]].equals(labels[1][["topic", "label", "source"]])
+
+
+class _Elsewhere(BaseHTTPRequestHandler):
+    """Someone else's server, named in a run folder they gave you: it records every request and answers none."""
+
+    requests: list = []
+
+    def _record(self):
+        self.requests.append((self.command, self.path, self.headers.get("Authorization")))
+        self.send_response(500)
+        self.end_headers()
+
+    do_GET = do_POST = _record
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def elsewhere():
+    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), _Elsewhere)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _foreign_copy(run, target, **names):
+    """A copy of ``run`` whose settings.json names someone else's servers and key variables (``names``)."""
+    shutil.copytree(run, target)
+    saved = json.loads((target / "settings.json").read_text())
+    (target / "settings.json").write_text(json.dumps({**saved, **names}))
+    return target
+
+
+def _open(runs, name, notebook, *parameters, env):
+    args = [sys.executable, "-m", "helpers.run", "--runs", str(runs), "--name", name, "--notebooks", notebook,
+            "--overwrite"]
+    for key, value in parameters:
+        args += ["-p", key, str(value)]
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=900)
+
+
+def test_a_foreign_run_folder_sends_no_request_and_no_secret_to_the_server_it_names(served_run, server, elsewhere):
+    """Issue 37, item 1: a settings.json naming another server and `HF_TOKEN` as its key variable made 05 send
+    the token and every document there. Planted: HF_TOKEN, OPENAI_API_KEY and a server URL with a password."""
+    root, _, served = served_run
+    env = {**os.environ, "HF_TOKEN": FAKE_HF_TOKEN, "OPENAI_API_KEY": FAKE_KEY}
+    with_password = elsewhere.replace("http://", f"http://someone:{FAKE_PASSWORD}@")
+    theirs = {"embedding_backend": "openai", "embedding_base_url": with_password, "embedding_api_key_env": "HF_TOKEN",
+              "llm_base_url": with_password, "llm_api_key_env": "HF_TOKEN"}
+    runs = root / "foreign"
+    # their embeddings server: 04, 05 and 06 refuse the folder in one sentence, saying what to pass
+    _foreign_copy(root / "runs" / "served", runs / "embedder", **theirs)
+    for notebook in ("04", "05", "06"):
+        result = _open(runs, "embedder", notebook, *served, env=env)
+        assert result.returncode != 0 and "a run folder never chooses a server, a key variable or a model download" \
+            in result.stderr, (notebook, result.stderr[-2000:])
+    # their LLM server only: 06 labels with this session's server (its key variable, OPENAI_API_KEY), never theirs
+    _foreign_copy(root / "runs" / "served", runs / "labeler", llm_base_url=with_password, llm_api_key_env="HF_TOKEN")
+    _ChatServer.keys.clear()
+    result = _open(runs, "labeler", "06", *served, ("cache_dir", root / "cache"), env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert _ChatServer.keys and set(_ChatServer.keys) == {f"Bearer {FAKE_KEY}"}, "this session's server and key"
+    assert _Elsewhere.requests == [], "no request left for the server the folder names"
+    planted = {runs / "embedder" / "settings.json", runs / "labeler" / "settings.json"}
+    for secret in (FAKE_HF_TOKEN, FAKE_KEY, FAKE_PASSWORD):
+        for path in [p for p in [*runs.rglob("*"), *(root / "cache").rglob("*")] if p.is_file() and p not in planted]:
+            assert secret.encode() not in path.read_bytes(), (path, secret[:8])
+        assert secret not in result.stdout + result.stderr

@@ -116,3 +116,15 @@ def test_min_cluster_size_below_two_is_refused_before_hdbscan_sees_it(value):
 def test_replay_only_needs_the_method_that_records_answers():
     with pytest.raises(ValueError, match=r"replay_only replays the answers label_method 'batched' recorded"):
         resolve_settings("offline", replay_only=True, label_method="reference")
+
+
+def test_a_key_in_a_urls_query_is_a_credential_and_is_redacted():
+    """Issue 37, item 4: `http://h/v1?api_key=sk-abc` passed url_has_credentials."""
+    from helpers.settings import holds_credentials, redact_url, url_has_credentials
+
+    for url in ("http://h/v1?api_key=sk-abc", "http://h/v1?x=1&token=abc", "https://h/v1?key=abc#top"):
+        assert url_has_credentials(url), url
+        assert "abc" not in redact_url(url) and "***" in redact_url(url)
+    assert not url_has_credentials("http://127.0.0.1:8000/v1") and not url_has_credentials("http://h/v1?model=x")
+    assert holds_credentials("sk-proj-FAKEFAKEFAKE0123456789") and holds_credentials("hf_FAKEfakeFAKEfake01234")
+    assert not holds_credentials("meta-llama/Llama-2-13b-chat-hf") and not holds_credentials("OPENAI_API_KEY")
