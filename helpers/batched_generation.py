@@ -23,6 +23,7 @@ from .machine import default_cache_dir
 from .prompts import fill_prompt
 from .rubric import answer_line, clean_label, keywords_label, label_failures, repair_label, vocabulary_of, words_of
 from .settings import Settings
+from .window import context_window, fit_to_window
 
 
 def make_stop_at_line_end(tokenizer):
@@ -89,7 +90,9 @@ class BatchedTextGeneration:
     labels (:func:`helpers.distinct.disambiguate`). A topic is judged on at most ``judged_docs``
     of its documents (its prompt's, and others drawn with ``random_state``:
     :func:`helpers.labels.judged_rows`), and coverage on the centre of all of them, so memory
-    does not grow with the corpus.
+    does not grow with the corpus. A prompt longer than the model's window (whole documents: ``doc_length``
+    None) has its documents shortened until it fits with the answer (:meth:`fill`); ``prompt_cut_tokens``
+    in the records says by how many tokens.
 
     ``embeddings`` are the documents' embeddings, in the order given to ``fit``: they
     measure each candidate's coverage and the chosen label's confidence
@@ -156,6 +159,7 @@ class BatchedTextGeneration:
         self.distinct = distinct
         self.judged_docs = judged_docs
         self.shown_: dict[int, list[str]] = {}  # each topic's representative documents, as its prompt shows them
+        self.prompt_cuts_: dict[int, int] = {}  # tokens cut from each topic's documents to fit the model's window
         self.records_: list[dict[str, Any]] = []
         self.replayed_, self.generated_ = 0, 0
 
@@ -166,12 +170,20 @@ class BatchedTextGeneration:
         repr_docs, _, _, _ = topic_model._extract_representative_docs(
             c_tf_idf, documents, topics, 500, self.nr_docs, self.diversity
         )
-        prompts = {}
+        prompts, self.prompt_cuts_ = {}, {}
         self.shown_ = {topic: list(docs) for topic, docs in repr_docs.items()}
         for topic, docs in repr_docs.items():
             docs = [truncate_document(topic_model, self.doc_length, self.tokenizer, d) for d in docs]
-            prompts[topic] = fill_prompt(self.prompt, docs, [w for w, _ in topics[topic]])
+            prompts[topic], self.prompt_cuts_[topic] = self.fill(self.prompt, docs, [w for w, _ in topics[topic]])
         return prompts
+
+    def fill(self, template: str, documents: Sequence[str], keywords: Sequence[str]) -> tuple[str, int]:
+        """``template`` filled for one topic and cut to the model's window (:func:`fit_to_window`: only the
+        documents shortened, room left for ``max_new_tokens``), and the number of tokens cut. A chat server's
+        prompts are left to the server (no tokenizer here)."""
+        window = context_window(self.generator)
+        limit = None if window is None else window - self.max_new_tokens
+        return fit_to_window(template, documents, keywords, getattr(self.generator, "tokenizer", None), limit)
 
     def answer_cache(self) -> Optional[AnswerCache]:
         """The record of this labeler's answers (``cache_dir``), or ``None`` when it keeps none."""
@@ -258,7 +270,8 @@ class BatchedTextGeneration:
             shown = set(self.shown_.get(topic, []))  # the prompt's documents are always among those judged
             rows = judged_rows(members[topic], self.judged_docs, self.random_state,
                                keep=[i for i in members[topic] if texts[i] in shown])
-            groups[topic] = dict(prompt=prompt, keywords=[w for w, _ in topics[topic]], documents=[texts[i] for i in rows],
+            groups[topic] = dict(prompt=prompt, prompt_cut_tokens=self.prompt_cuts_.get(topic, 0),
+                                 keywords=[w for w, _ in topics[topic]], documents=[texts[i] for i in rows],
                                  titles=[str(self.titles[ids[i]]) for i in rows] if self.titles is not None else [],
                                  vectors=vectors[members[topic]].mean(axis=0, keepdims=True))
         fresh = {r["topic"]: r for r in self.label_groups(groups, embed)} if groups else {}
@@ -283,6 +296,7 @@ class BatchedTextGeneration:
         topics = np.asarray(topics)
         self.records_ = [dict(topic=int(r.topic), label=r.label, source=r.source, fallback=bool(r.fallback),
                               confidence=r.confidence, raw=r.raw, answers=[r.raw], prompt="",
+                              prompt_cut_tokens=int(getattr(r, "prompt_cut_tokens", 0)),
                               candidates=[dict(text=r.reference_label, source="llm",
                                                failures=[f for f in r.llm_failures.split("; ") if f])],
                               ids=frozenset(np.flatnonzero(topics == r.topic).tolist()))
@@ -292,7 +306,8 @@ class BatchedTextGeneration:
         """Label any groups of documents the way topics are labelled (notebook 06 labels the hierarchy's
         inner nodes with it). Each group has its filled ``prompt``, ``keywords``, ``documents``, their
         ``titles`` and their unit-length ``vectors`` (or just their mean, one row: a candidate's coverage is its
-        similarity to that centre); ``embed`` embeds texts. One record per group."""
+        similarity to that centre); ``embed`` embeds texts. A prompt filled by :meth:`fill` fits the model's
+        window: its group's ``prompt_cut_tokens`` (0 when absent) goes into the record. One record per group."""
         asked = [g["prompt"] for g in groups.values()]
         if self.keyword_prompt:  # the short second prompt, in the same batched call
             asked += [fill_prompt(self.keyword_prompt, [], list(g["keywords"])[:10]) for g in groups.values()]
@@ -340,7 +355,8 @@ class BatchedTextGeneration:
         return dict(topic=key, prompt=group["prompt"], raw=raws[0], answers=raws, candidates=candidates,
                     label=chosen["text"] if chosen else keywords_label(list(group["keywords"])),
                     source=chosen["source"] if chosen else "keywords", fallback=chosen is None,
-                    share=chosen["share"] if chosen else float("nan"))
+                    share=chosen["share"] if chosen else float("nan"),
+                    prompt_cut_tokens=group.get("prompt_cut_tokens", 0))
 
 
 def llm_representation(

@@ -8,12 +8,13 @@ was loaded (the resolved dtype, the bitsandbytes config, the folder a model was 
 answers recorded on a GPU replay on a laptop, in another cache folder, with no GPU and no
 server. With ``replay_only`` nothing is loaded, no memory preflight runs and no server is
 asked: only the tokenizer is read (a few MB, no weights), since the prompts are rendered in
-the model's chat template and the token-budget rule counts an answer's tokens.
+the model's chat template and the token-budget rule counts an answer's tokens, and the model's
+window (:func:`helpers.window.model_window`: known, or its ``config.json``), since prompts are cut to it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from .settings import PACKAGED_LLM, Settings, redact_url
 
@@ -21,18 +22,29 @@ from .settings import PACKAGED_LLM, Settings, redact_url
 def answer_identity(settings: Settings) -> dict[str, Any]:
     """Who answers a model loaded here, for the answer cache, from ``settings`` only: the model's name,
     quantization and precision as set ("auto" stays "auto": the same run on a GPU and on a laptop is the
-    same identity). A server's is :meth:`helpers.serving.ChatServer.identity`, made from the settings too."""
-    return {"backend": "transformers", "model": settings.llm_model, "quantization": settings.quantization,
-            "precision": settings.precision}
+    same identity). The packaged model's name stays the same when its package brings another GGUF file, so
+    its identity also holds that file's content (:func:`helpers.llm.gguf_source`: name and sha256, the key its
+    converted folder has too): hashing the 98 MB file takes about 0.5 s, once per process and file version.
+    A server's is :meth:`helpers.serving.ChatServer.identity`, made from the settings too."""
+    identity = {"backend": "transformers", "model": settings.llm_model, "quantization": settings.quantization,
+                "precision": settings.precision}
+    if settings.llm_model == PACKAGED_LLM:
+        from .data import package_dir
+        from .llm import GGUF_FILE, GGUF_PACKAGE, gguf_source
+
+        identity["gguf"] = gguf_source(package_dir(GGUF_PACKAGE), GGUF_FILE)
+    return identity
 
 
 class ReplayOnly:
     """A generator that never generates: :class:`helpers.batched_generation.BatchedTextGeneration` with
     ``replay_only`` takes every answer from the cache and refuses (with one sentence) before it
-    would call this. It carries the tokenizer and the settings' :func:`answer_identity`."""
+    would call this. It carries the tokenizer, the settings' :func:`answer_identity` and the model's window
+    (``max_position_embeddings``: prompts are cut to it as the recording run cut them, and so found again)."""
 
-    def __init__(self, tokenizer, identity: dict[str, Any]):
+    def __init__(self, tokenizer, identity: dict[str, Any], max_position_embeddings: Optional[int] = None):
         self.tokenizer, self._identity = tokenizer, dict(identity)
+        self.max_position_embeddings = max_position_embeddings
 
     def identity(self) -> dict[str, Any]:
         return dict(self._identity)
@@ -84,10 +96,12 @@ def open_labeler(settings: Settings) -> tuple[Any, Any]:
         return generator, ChatMarkup()
     identity = answer_identity(settings)
     if settings.replay_only:
+        from .window import model_window
+
         tokenizer = load_tokenizer(settings.llm_model)
         print(f"replay_only: answers of {settings.llm_model} from the cache; the model is not loaded "
               f"(only its tokenizer, for the chat template and the token budget)")
-        return ReplayOnly(tokenizer, identity), tokenizer
+        return ReplayOnly(tokenizer, identity, model_window(settings.llm_model)), tokenizer
     from .llm import load_llm, make_generator, preflight
 
     print(preflight(settings))  # will the LLM fit while labeling label_batch_size topics at a time?

@@ -147,7 +147,9 @@ def labels_table(topic_model, llm, documents: list[str], embeddings: Optional[np
     ``share`` of its topic's documents its words match (:func:`document_share`), how many other
     labels of the run it nearly ``duplicates`` (:func:`helpers.distinct.duplicate_counts`; the
     outlier topic left out), the
-    rubric's verdict on the LLM's first answer (``llm_failures``), the reference's label (the
+    rubric's verdict on the LLM's first answer (``llm_failures``), how many tokens were cut from the
+    prompt's documents to fit the model's window (``prompt_cut_tokens``: 0 when none, or when BERTopic's
+    ``TextGeneration``, which cuts nothing, made the labels), the reference's label (the
     first line of that answer) and the raw answer.
 
     ``llm`` is the fitted representation model: ours (its ``records_``) or BERTopic's
@@ -180,5 +182,6 @@ def labels_table(topic_model, llm, documents: list[str], embeddings: Optional[np
             r["label"], word_index(docs), len(docs))
         rows.append(dict(topic=r["topic"], label=r["label"], source=r["source"], fallback=r["fallback"],
                          confidence=r["confidence"], share=share, duplicates=duplicates.get(r["topic"], 0),
-                         llm_failures="; ".join(first["failures"]), reference_label=first_line(r["raw"]), raw=r["raw"]))
+                         llm_failures="; ".join(first["failures"]), prompt_cut_tokens=r.get("prompt_cut_tokens", 0),
+                         reference_label=first_line(r["raw"]), raw=r["raw"]))
     return pd.DataFrame(rows)

@@ -243,18 +243,19 @@ def footprint_mb(model) -> float:
 KNOWN_SHAPES = {
     "meta-llama/Llama-2-13b-chat-hf": dict(num_hidden_layers=40, hidden_size=5120, num_attention_heads=40,
                                            num_key_value_heads=40, intermediate_size=13824, vocab_size=32000,
-                                           tie_word_embeddings=False, bytes=2),
+                                           tie_word_embeddings=False, bytes=2, max_position_embeddings=4096),
     "meta-llama/Llama-2-7b-chat-hf": dict(num_hidden_layers=32, hidden_size=4096, num_attention_heads=32,
                                           num_key_value_heads=32, intermediate_size=11008, vocab_size=32000,
-                                          tie_word_embeddings=False, bytes=2),
+                                          tie_word_embeddings=False, bytes=2, max_position_embeddings=4096),
 }
 BYTES_PER_WEIGHT = {"nf4": 0.516, "int8": 1.0}  # nf4: 4 bits + double-quantized block constants (QLoRA)
 GB = 1e9
 
 
 def model_shape(llm_model: str, cache_dir: Optional[str] = None) -> dict[str, Any]:
-    """Layers, widths, vocabulary and checkpoint bytes per weight of ``llm_model``, from ``KNOWN_SHAPES``,
-    the packaged model's folder, or the model's ``config.json`` (a small download)."""
+    """Layers, widths, vocabulary, checkpoint bytes per weight and window (``max_position_embeddings``, ``None``
+    when the config has none) of ``llm_model``, from ``KNOWN_SHAPES``, the packaged model's folder, or the
+    model's ``config.json`` (a small download)."""
     if llm_model in KNOWN_SHAPES:
         return KNOWN_SHAPES[llm_model]
     import transformers
@@ -264,6 +265,7 @@ def model_shape(llm_model: str, cache_dir: Optional[str] = None) -> dict[str, An
     shape = {k: getattr(config, k) for k in keys}
     shape["num_key_value_heads"] = getattr(config, "num_key_value_heads", None) or shape["num_attention_heads"]
     shape["tie_word_embeddings"] = bool(getattr(config, "tie_word_embeddings", False))
+    shape["max_position_embeddings"] = getattr(config, "max_position_embeddings", None)
     shape["bytes"] = {"float32": 4}.get(str(getattr(config, "dtype", None) or "float16").replace("torch.", ""), 2)
     return shape
 
@@ -305,10 +307,16 @@ def free_memory_here() -> tuple[float, str]:
     return available, "this machine's RAM"
 
 
-def prompt_tokens_of(settings: Settings) -> int:
+def prompt_tokens_of(settings: Settings, window: Optional[int] = None) -> int:
     """About how many tokens one labeling prompt has: template and example (350), the documents
-    (``nr_docs`` x ``label_doc_words``, 250 words when uncut, 1.4 tokens a word) and 30 keywords."""
-    return int(350 + settings.nr_docs * (settings.label_doc_words or 250) * 1.4 + 45)
+    (``nr_docs`` x ``label_doc_words``, 1.4 tokens a word) and 30 keywords; never more than the model's
+    ``window`` less the answer's ``label_max_new_tokens`` (the labeler cuts its prompts to that). Whole
+    documents (``label_doc_words`` None) are that bound when the window is known, else 250 words each."""
+    bound = window - settings.label_max_new_tokens if window else None
+    if settings.label_doc_words is None and bound:
+        return bound
+    estimate = int(350 + settings.nr_docs * (settings.label_doc_words or 250) * 1.4 + 45)
+    return min(estimate, bound) if bound else estimate
 
 
 def download_check(llm_model: str, checkpoint_bytes: float, disk_free: Optional[float] = None) -> str:
@@ -358,7 +366,10 @@ def preflight(settings: Settings, available: Optional[float] = None, where: str 
         return f"No memory estimate for {settings.llm_model}: its config.json could not be read ({type(error).__name__})."
     dtype = {"bf16": 2, "fp16": 2, "fp32": 4}.get(resolve_precision(settings.precision, target)) if settings.precision else None
     batch = batch or settings.label_batch_size * settings.label_candidates
-    prompt = prompt_tokens_of(settings)
+    prompt = prompt_tokens_of(settings, shape.get("max_position_embeddings"))
+    # whole documents: as long as the model's window lets a prompt be (the labeler cuts them to it)
+    prompt_size = "up to {} tokens (the model's window)" if settings.label_doc_words is None and shape.get(
+        "max_position_embeddings") else "about {} tokens"
 
     def need(size: int) -> dict[str, float]:
         one = memory_estimate(shape, settings.quantization, dtype, prompt, settings.label_max_new_tokens, size)
@@ -368,8 +379,8 @@ def preflight(settings: Settings, available: Optional[float] = None, where: str 
     line = (f"{settings.llm_model} ({settings.quantization}, {estimate['parameters'] / 1e9:.2f}B parameters) needs "
             f"about {estimate['total'] / GB:.1f} GB: {copies * estimate['weights'] / GB:.1f} GB weights"
             f"{f' ({copies} copies)' if copies > 1 else ''} + {estimate['kv_cache'] / GB:.1f} GB KV cache for "
-            f"{batch} prompts of about {prompt} tokens + {(estimate['activations'] + estimate['working']) / GB:.1f} GB "
-            f"working memory; {where or 'here'} has {available / GB:.1f} GB free.")
+            f"{batch} prompts of {prompt_size.format(prompt)} + "
+            f"{(estimate['activations'] + estimate['working']) / GB:.1f} GB working memory; {where or 'here'} has {available / GB:.1f} GB free.")
     if estimate["total"] <= available:
         return line + download_check(settings.llm_model, estimate["parameters"] * shape["bytes"], disk_free)
     fitting = [b for b in (8, 4, 2, 1) if b < batch and need(b)["total"] <= available]

@@ -42,7 +42,10 @@ KEYWORDS_TEMPLATE = "Keywords of a topic: [KEYWORDS]\n\nName the topic in 2 to 5
 
 
 def fill_prompt(template: str, documents: list[str], keywords: list[str]) -> str:
-    """Fill ``[DOCUMENTS]`` and ``[KEYWORDS]`` the way BERTopic's ``TextGeneration`` does."""
+    """Fill ``[DOCUMENTS]`` and ``[KEYWORDS]`` the way BERTopic's ``TextGeneration`` does. A chat server's
+    prompt (:class:`ChatPrompt`) is filled turn by turn and stays one: the same text, the same turns."""
+    if isinstance(template, ChatPrompt):
+        return ChatPrompt([dict(m, content=fill_prompt(m["content"], documents, keywords)) for m in template.turns()])
     docs = "".join(f"- {doc}\n" for doc in documents)
     return template.replace("[KEYWORDS]", ", ".join(keywords)).replace("[DOCUMENTS]", docs)
 
@@ -147,26 +150,51 @@ def read_prompt(run_dir, name: str = PROMPT_FILE) -> PromptParts:
     return PromptParts(**{k: str(v) for k, v in saved.items()})
 
 
+class ChatPrompt(str):
+    """A prompt for a chat server: the text of its turns as ``<|role|>`` blocks (what the records, the label
+    table and the answer cache's key show) that carries the turns themselves (:meth:`turns`), which are what
+    the server is sent. A document holding ``<|end|>`` or ``<|user|>`` is text inside its turn: it changes
+    the prompt's text, never its turns. Plain string operations (``+``, ``str()``) give a plain string."""
+
+    def __new__(cls, messages) -> "ChatPrompt":
+        turns = tuple((str(m["role"]), str(m["content"])) for m in messages)
+        prompt = super().__new__(cls, "".join(f"<|{role}|>\n{content}<|end|>\n" for role, content in turns))
+        prompt._turns = turns
+        return prompt
+
+    def turns(self) -> list[dict[str, str]]:
+        """The chat messages, a fresh list each time."""
+        return [{"role": role, "content": content} for role, content in self._turns]
+
+    def __reduce__(self):  # pickled (a saved labeler) with its turns
+        return ChatPrompt, (self.turns(),)
+
+
 class ChatMarkup:
     """A stand-in for a tokenizer when a server applies the chat template (``llm_backend = "openai"``).
 
-    Renders the chat turns as ``<|role|>`` blocks, readable in the recorded prompts, which
-    :func:`parse_chat` turns back into exactly the same messages for the server. ``build_prompt``
+    Renders the chat turns as a :class:`ChatPrompt`: ``<|role|>`` blocks, readable in the recorded
+    prompts, carrying the messages the server is sent (:func:`parse_chat`). ``build_prompt``
     and ``build_keyword_prompt`` use it for every model, Llama-2 included: the server renders
     Llama-2's ``[INST]`` template from the turns.
     """
 
     chat_template = "turns for a chat server"
 
-    def apply_chat_template(self, messages, tokenize: bool = False, add_generation_prompt: bool = True, **_) -> str:
-        return "".join(f"<|{m['role']}|>\n{m['content']}<|end|>\n" for m in messages)
+    def apply_chat_template(self, messages, tokenize: bool = False, add_generation_prompt: bool = True,
+                            **_) -> "ChatPrompt":
+        return ChatPrompt(messages)
 
 
 _TURN = re.compile(r"<\|(system|user|assistant)\|>\n(.*?)<\|end\|>\n", re.S)
 
 
 def parse_chat(prompt: str) -> list[dict[str, str]]:
-    """The chat turns of a prompt rendered by :class:`ChatMarkup` (with its tags filled)."""
+    """The chat turns of a prompt for a server: those a :class:`ChatPrompt` carries (filled by
+    :func:`fill_prompt`, whatever its documents say); a plain string's are read from its ``<|role|>``
+    blocks (text a document could have changed: build prompts with :class:`ChatMarkup`)."""
+    if isinstance(prompt, ChatPrompt):
+        return prompt.turns()
     turns = [{"role": role, "content": content} for role, content in _TURN.findall(prompt)]
     if not turns:
         raise ValueError("This prompt has no chat turns: build it with build_prompt(model, ChatMarkup()) "

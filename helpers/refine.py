@@ -142,7 +142,7 @@ def carry_labels(yours: Mapping[int, str], mapping: Mapping[int, int], sizes: Ma
 
 def hierarchy_groups(hierarchy: pd.DataFrame, prompt: str, documents: pd.DataFrame, vectors: np.ndarray,
                      representative: Mapping[int, list[str]], nr_docs: int = 4, doc_words: int | None = None,
-                     most_docs: Optional[int] = JUDGED_DOCS, seed: int = 0) -> dict[Any, dict[str, Any]]:
+                     most_docs: Optional[int] = JUDGED_DOCS, seed: int = 0, fill=None) -> dict[Any, dict[str, Any]]:
     """One group per inner node of ``hierarchical_topics`` for ``BatchedTextGeneration.label_groups``.
 
     A node's prompt holds the node's own words (``Parent_Name``) and the first representative document
@@ -152,7 +152,9 @@ def hierarchy_groups(hierarchy: pd.DataFrame, prompt: str, documents: pd.DataFra
     ``most_docs`` of the node's documents and titles (those its prompt shows, and others drawn at random
     with ``seed``: :func:`helpers.labels.judged_rows`), so memory stays bounded at any corpus size (the root
     is the whole corpus: 13.0 GB at 117k documents without the bound, 4.9 GB with it; BENCHMARKS.md, Scale).
-    ``documents`` has ``abstract``, ``title`` and ``topic``.
+    ``documents`` has ``abstract``, ``title`` and ``topic``. ``fill`` (the labeler's
+    :meth:`helpers.batched_generation.BatchedTextGeneration.fill`) cuts each prompt to the model's window and
+    says by how many tokens (``prompt_cut_tokens``); without it the prompts are filled uncut.
     """
     from itertools import chain, zip_longest
 
@@ -173,7 +175,8 @@ def hierarchy_groups(hierarchy: pd.DataFrame, prompt: str, documents: pd.DataFra
         rows = np.flatnonzero(documents.topic.isin([int(t) for t in node.Topics]).to_numpy())
         read = judged_rows(rows, most_docs, seed, keep=rows[documents.abstract.iloc[rows].isin(shown).to_numpy()])
         keywords = [w for w in str(node.Parent_Name).split("_") if w]
-        groups[node.Parent_ID] = dict(prompt=fill_prompt(prompt, docs, keywords), keywords=keywords,
+        filled, cut = fill(prompt, docs, keywords) if fill else (fill_prompt(prompt, docs, keywords), 0)
+        groups[node.Parent_ID] = dict(prompt=filled, prompt_cut_tokens=cut, keywords=keywords,
                                       documents=documents.abstract.iloc[read].tolist(),
                                       titles=documents.title.iloc[read].astype(str).tolist(),
                                       vectors=np.asarray(vectors[rows]).mean(axis=0, keepdims=True))

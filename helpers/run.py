@@ -158,7 +158,10 @@ def run_folder(runs: Path, name: str) -> Path:
 
 def prepare_run_dir(runs: Path, name: str, overwrite: bool, paths: list[Path]) -> Path:
     """Create ``runs/name`` (:func:`run_folder`); refuse to reuse a non-empty one unless ``overwrite``
-    (then the re-run runs beside it: :func:`run_replacing`)."""
+    (then the re-run runs beside it: :func:`run_replacing`; :func:`helpers.overwrite.recover` first puts back
+    what a swap killed half-way left)."""
+    from .overwrite import recover
+
     run_dir = run_folder(runs, name)
     recover(run_dir)
     if run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
@@ -169,75 +172,14 @@ def prepare_run_dir(runs: Path, name: str, overwrite: bool, paths: list[Path]) -
     return run_dir
 
 
-STAGING = ".{name}.next-"  # a re-run's sibling folder: hidden, beside the run folder, removed when done
-
-
-def leftover_staging(run_dir: Path) -> list[Path]:
-    """Sibling folders an earlier ``--overwrite`` of ``run_dir`` left when it was killed (:func:`staging_folder`):
-    a re-run never finished there, or the swap finished and the old results in it were not yet removed."""
-    return sorted(run_dir.parent.glob(STAGING.format(name=run_dir.name) + "*"))
-
-
-def recover(run_dir: Path) -> None:
-    """Put the earlier results back when a swap without ``renameat2`` (:func:`swap_in`) was killed between its
-    two renames: ``run_dir`` is missing and its old results wait in the ``-old`` sibling."""
-    old = [p for p in leftover_staging(run_dir) if p.name.endswith("-old")]
-    if old and not run_dir.exists():
-        old[-1].rename(run_dir)
-        print(f"[run] put the earlier results back into {run_dir} (an --overwrite was stopped while swapping)", flush=True)
-
-
 def staging_folder(run_dir: Path, paths: list[Path]) -> Path:
     """A hidden sibling of ``run_dir`` holding a copy of everything the re-run of ``paths`` neither writes nor
-    makes stale (:func:`replaced_names`): the re-run writes there, ``run_dir`` is not touched until
-    :func:`swap_in`, so a run killed at any point leaves the earlier results where they were."""
-    import shutil
+    makes stale (:func:`replaced_names`; your files, :data:`YOURS`, always): the re-run writes there and
+    ``run_dir`` is untouched until :func:`helpers.overwrite.swap_in`, so a kill at any point leaves the earlier
+    results where they were."""
+    from .overwrite import sibling_copy
 
-    recover(run_dir)
-    for leftover in leftover_staging(run_dir):
-        print(f"[run] removing {leftover.name}, left by an --overwrite that was stopped", flush=True)
-        shutil.rmtree(leftover)
-    staging = run_dir.parent / f"{STAGING.format(name=run_dir.name)}{datetime.now():%Y%m%d-%H%M%S}-{time.time_ns() % 10**6}"
-    replaced = set(replaced_names(paths))
-    shutil.copytree(run_dir, staging, symlinks=True, ignore=lambda folder, names: (
-        [n for n in names if n in replaced and n not in YOURS] if Path(folder) == run_dir else []))
-    return staging
-
-
-def exchange(a: Path, b: Path) -> bool:
-    """Swap the folders ``a`` and ``b`` in one step (Linux's ``renameat2`` with ``RENAME_EXCHANGE``): a reader
-    sees the one or the other, never neither. ``False`` where the system has no such call."""
-    import ctypes
-    import os
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_cwd, rename_exchange = -100, 2
-    return renameat2(at_cwd, os.fsencode(a), at_cwd, os.fsencode(b), rename_exchange) == 0
-
-
-def swap_in(run_dir: Path, staging: Path) -> None:
-    """Put a finished re-run (``staging``) in place of ``run_dir`` and remove the results it replaced. Your
-    files (:data:`YOURS`) are copied from ``run_dir`` once more first, so an edit made during the run is kept;
-    the executed copies and JSON records name ``run_dir``, the folder they now live in, not the staging folder."""
-    import shutil
-
-    for name in YOURS:
-        if (run_dir / name).exists():
-            shutil.copy2(run_dir / name, staging / name)
-    for path in [p for p in staging.rglob("*") if p.suffix in (".ipynb", ".json") and p.stat().st_size < 50e6]:
-        text = path.read_text(encoding="utf-8")
-        if str(staging) in text:
-            path.write_text(text.replace(str(staging), str(run_dir)), encoding="utf-8")
-    if not exchange(staging, run_dir):  # two renames: a kill between them leaves the old results in staging
-        old = staging.with_name(staging.name + "-old")
-        run_dir.rename(old)
-        staging.rename(run_dir)
-        staging = old
-    shutil.rmtree(staging)
+    return sibling_copy(run_dir, set(replaced_names(paths)) - set(YOURS))
 
 
 def written_since(run_dir: Path, start: float) -> list[Path]:
@@ -404,9 +346,11 @@ def check_values(parameters: dict[str, Any]) -> None:
 
 def run_replacing(paths: list[Path], parameters: dict[str, Any], run_dir: Path, overwrite: bool, *options) -> None:
     """:func:`execute`; with ``overwrite`` on a folder holding results, into a sibling folder
-    (:func:`staging_folder`) swapped in once every notebook succeeded (:func:`swap_in`). When the re-run fails,
+    (:func:`staging_folder`) swapped in once every notebook succeeded (:func:`helpers.overwrite.swap_in`). When the re-run fails,
     ``run_dir`` is as it was, with the failed notebook's executed copy beside it as ``<name>.failed.ipynb``."""
     import shutil
+
+    from .overwrite import swap_in
 
     if not (overwrite and any(run_dir.iterdir())):
         return execute(paths, parameters, run_dir, *options)
@@ -425,7 +369,7 @@ def run_replacing(paths: list[Path], parameters: dict[str, Any], run_dir: Path, 
         if isinstance(error, NotebookFailed):
             raise SystemExit(f"{error.summary}\nThe executed copy with the error is {kept}") from None
         raise
-    swap_in(run_dir, staging)
+    swap_in(run_dir, staging, YOURS)
 
 
 def main(argv: Optional[list[str]] = None) -> Path:

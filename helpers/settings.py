@@ -103,8 +103,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         quantization="nf4",
         min_cluster_size=150,
         label_doc_words=None,
-        # 13B nf4 (7.2 GB) + the KV cache of 2 prompts of ~1,800 tokens fits a T4's 15 GB; 8 would not (preflight)
-        label_batch_size=2,
+        # 13B nf4 (7.2 GB) + the KV cache of one prompt as long as Llama-2's window (4,096 tokens: whole documents,
+        # cut to fit) fits a T4's 15 GB; two would not (preflight)
+        label_batch_size=1,
         # 13B in fp16 needs 26 GB: a T4 holds only the 4-bit load
         compare_quantizations="nf4",
         sanity_max_new_tokens=500,

@@ -71,3 +71,43 @@ def test_answers_a_loaded_model_recorded_replay_from_the_settings_alone(tmp_path
     assert not elsewhere.exists(), "no model converted for the replay"
     with pytest.raises(LookupError, match=r"1 of 1 prompts have no recorded answer"):
         labeler(replayer, replay_only=True).generate(["a prompt never asked"])
+
+
+def test_server_answers_sampled_with_another_seed_are_not_replayed():
+    """Issue 37 (10a): the server samples the extra candidates with seed + k (and sends the seed with the greedy
+    one): answers recorded with one seed are another run's, never replayed for another seed."""
+    from helpers.answer_cache import generator_identity
+    from helpers.serving import ChatServer, free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing is asked
+    identity = lambda seed: generator_identity(ChatServer(url, "served", seed=seed), candidates=3)  # noqa: E731
+    assert identity(42) == identity(42) and identity(42) != identity(7)
+
+
+def test_answers_of_the_packaged_model_are_keyed_by_the_content_of_its_gguf_file(tmp_path, monkeypatch):
+    """Issue 37 (10b): an upgraded package (another GGUF file under the same name) is another model: its answers
+    are not the old file's. The same content in another folder is the same model (answers replay anywhere)."""
+    import helpers.data
+    from helpers.labeler import answer_identity
+    from helpers.llm import GGUF_FILE
+
+    def packaged(folder: str, content: bytes) -> dict:
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / GGUF_FILE).write_bytes(content)
+        monkeypatch.setattr(helpers.data, "package_dir", lambda name: tmp_path / folder)
+        return answer_identity(resolve_settings("offline"))
+
+    old = packaged("old", b"GGUF weights, version 1")
+    assert packaged("new", b"GGUF weights, version 2") != old
+    assert packaged("copy", b"GGUF weights, version 1") == old
+    assert "gguf" not in str(answer_identity(resolve_settings("colab-t4"))), "a Hub model is keyed by its name"
+
+
+def test_a_replay_cuts_prompts_to_the_window_the_recording_model_cut_them_to(small_llm, tmp_path, nothing_loads):
+    """Issue 37 (7): prompts are cut to the model's window, so a replay (no model loaded, only its tokenizer)
+    must know the same window, or a cut prompt would not be found again in the cache."""
+    from helpers.window import context_window
+    from helpers.labeler import open_labeler
+
+    replayer, _ = open_labeler(resolve_settings("offline", replay_only=True, cache_dir=str(tmp_path)))
+    assert context_window(replayer) == context_window(small_llm[2]) == small_llm[1].config.max_position_embeddings

@@ -482,3 +482,36 @@ def test_the_settings_are_the_one_source_of_every_labeling_default(small_llm):
         3, settings.label_max_new_tokens, 2, 7, settings.nr_docs, settings.label_doc_words)
     reference = llm_representation(resolve_settings("offline", label_method="reference"), small_llm[2], "[KEYWORDS]")
     assert type(reference).__name__ == "TextGeneration" and reference.doc_length == settings.label_doc_words
+
+
+def test_long_documents_are_cut_to_the_models_window_and_the_table_says_how_much(small_llm, monkeypatch):
+    """Issue 37 (7): with whole documents (colab-t4: label_doc_words None) four long reports overflowed the model's
+    window (Llama-2: 4,096 tokens). Here the window is 512: each prompt and its answer fit it, only the documents
+    are shortened (all four still there), the instruction, keywords and chat template are whole, and the label
+    table says how many tokens were cut."""
+    import pandas as pd
+
+    from helpers.labels import labels_table
+    from helpers.prompts import build_prompt
+    from helpers.settings import PACKAGED_LLM
+
+    tokenizer, _, generator = small_llm
+    monkeypatch.setattr(tokenizer, "model_max_length", 512)
+    report = " ".join(["The central bank raised interest rates again to curb inflation, its governor said."] * 30)
+    docs = [f"Report {i}: {report}" for i in range(4)] + ["Film awards: the Oscar for best actor."] * 4
+    documents = pd.DataFrame({"Document": docs, "Topic": [0] * 4 + [1] * 4, "ID": range(8)})
+    topics = {0: [("bank", 0.5), ("rates", 0.4), ("inflation", 0.3)], 1: [("film", 0.5), ("awards", 0.4)]}
+    template = build_prompt(PACKAGED_LLM, tokenizer)
+    head, tail = template.split("[DOCUMENTS]")
+    llm = BatchedTextGeneration(generator, template, max_new_tokens=16, key_phrases=0, show_progress=False)
+    llm.extract_topics(FakeTopicModel(), documents, None, topics)
+    fitted = FakeTopicModel()
+    fitted.topics_ = documents.Topic.tolist()
+    table = labels_table(fitted, llm, docs).set_index("topic")
+    for record in llm.records_:
+        prompt, words = record["prompt"], ", ".join(w for w, _ in topics[record["topic"]])
+        assert len(tokenizer(prompt, add_special_tokens=False).input_ids) + 16 <= 512, record["topic"]
+        assert prompt.startswith(head) and prompt.endswith(tail.replace("[KEYWORDS]", words)), "instruction whole"
+    cut = next(r["prompt"] for r in llm.records_ if r["topic"] == 0)
+    assert all(f"- Report {i}: The central bank" in cut for i in range(4)), "every document shortened, none dropped"
+    assert table.loc[0, "prompt_cut_tokens"] > 1000 and table.loc[1, "prompt_cut_tokens"] == 0

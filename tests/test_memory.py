@@ -25,11 +25,12 @@ def host_precision(request, monkeypatch):
 
 
 def test_13b_in_nf4_fits_a_t4_with_room_to_generate(host_precision):
-    line = preflight(resolve_settings("colab-t4"), T4, "a T4", disk_free=100e9)
-    assert line.startswith("meta-llama/Llama-2-13b-chat-hf (nf4, 13.02B parameters) needs about 11.4 GB: 7.2 GB weights")
+    """One prompt as long as Llama-2's window (whole documents: issue 37, item 7) and room to spare."""
+    line = preflight(resolve_settings("colab-t4", label_batch_size=1), T4, "a T4", disk_free=100e9)
+    assert line.startswith("meta-llama/Llama-2-13b-chat-hf (nf4, 13.02B parameters) needs about 11.9 GB: 7.2 GB weights")
     assert "a T4 has 15.0 GB free" in line
-    estimate = memory_estimate(model_shape("meta-llama/Llama-2-13b-chat-hf"), "nf4", batch=2, prompt_tokens=1795)
-    assert T4 - estimate["total"] > 3e9, "room left over for longer prompts"
+    estimate = memory_estimate(model_shape("meta-llama/Llama-2-13b-chat-hf"), "nf4", batch=1, prompt_tokens=4072)
+    assert T4 - estimate["total"] > 3e9, "room left over"
 
 
 def test_13b_in_fp16_does_not_fit_and_the_message_says_what_to_change(host_precision):
@@ -41,16 +42,18 @@ def test_13b_in_fp16_does_not_fit_and_the_message_says_what_to_change(host_preci
 
 def test_two_13b_models_in_nf4_do_not_fit_a_t4(host_precision):
     with pytest.raises(MemoryError, match=r"14.4 GB weights \(2 copies\).*free the first model before loading the next"):
-        preflight(resolve_settings("colab-t4"), T4, "a T4", copies=2)
+        preflight(resolve_settings("colab-t4", label_batch_size=1), T4, "a T4", copies=2)
 
 
 def test_a_batch_too_large_for_a_t4_gets_the_batch_that_fits(host_precision):
-    with pytest.raises(MemoryError, match=r"KV cache for 8 prompts.* To fit, set label_batch_size to 4"):
+    with pytest.raises(MemoryError, match=r"KV cache for 8 prompts of up to 4072 tokens.* To fit, set label_batch_size to 1"):
         preflight(resolve_settings("colab-t4", label_batch_size=8), T4, "a T4")
+    with pytest.raises(MemoryError, match=r"KV cache for 8 prompts of about 955 tokens.* To fit, set label_batch_size to 4"):
+        preflight(resolve_settings("colab-t4", label_batch_size=8, label_doc_words=100), T4, "a T4")
 
 
 def test_the_download_is_checked_against_the_disk_first(host_precision):
-    settings = resolve_settings("colab-t4")
+    settings = resolve_settings("colab-t4", label_batch_size=1)
     assert "First it downloads about 26.0 GB (100 GB free on disk)." in preflight(settings, T4, "a T4", disk_free=100e9)
     with pytest.raises(OSError, match=r"Downloading meta-llama/Llama-2-13b-chat-hf needs about 26.0 GB of disk and .* "
                                       r"has 20.0 GB free: free some space, or set HF_HOME"):
@@ -194,3 +197,16 @@ def test_the_kv_cache_estimate_is_what_the_offline_model_actually_caches(small_l
     estimate = memory_estimate(model_shape("packaged:SmolLM2-135M-Instruct"), "none", model.dtype.itemsize,
                                prompt_tokens=tokens, new_tokens=0, batch=3)
     assert estimate["kv_cache"] == pytest.approx(measured, rel=0.01)
+
+
+def test_whole_documents_are_estimated_at_the_models_window(host_precision):
+    """Issue 37 (7): colab-t4 sends whole documents (label_doc_words None), cut only to the model's window: the
+    estimate is made for prompts that long (Llama-2: 4,096 tokens less the answer's 24), not for 250 words a
+    document. Documents cut to a number of words are estimated as before, and never above the window."""
+    from helpers.llm import prompt_tokens_of
+
+    line = preflight(resolve_settings("colab-t4", label_batch_size=1), T4, "a T4", disk_free=100e9)
+    assert "KV cache for 1 prompts of up to 4072 tokens (the model's window)" in line
+    assert prompt_tokens_of(resolve_settings("colab-t4", label_doc_words=100), 4096) == 955
+    assert prompt_tokens_of(resolve_settings("colab-t4", label_doc_words=5000), 4096) == 4072
+    assert "prompts of about 731 tokens" in preflight(resolve_settings("offline"), 2e9)

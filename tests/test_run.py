@@ -425,7 +425,7 @@ def test_what_a_killed_overwrite_left_is_cleared_and_a_half_swap_is_undone(tmp_p
 
 
 def test_the_swap_is_one_step_where_the_system_has_renameat2(tmp_path):
-    from helpers.run import exchange
+    from helpers.overwrite import exchange
 
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "x").write_text("a")

@@ -1,0 +1,90 @@
+"""Prompts cut to the model's window: the most tokens it reads, prompt and answer together. With whole
+documents (``label_doc_words`` None, the ``colab-t4`` profile) four long reports would make a prompt several times
+Llama-2's 4,096 tokens; :func:`fit_to_window` shortens only the documents, the longest first."""
+
+from __future__ import annotations
+
+import re
+from typing import Optional, Sequence
+
+from .prompts import fill_prompt
+
+# the packaged model's max_position_embeddings, known without reading its GGUF (checked in tests/test_labeler.py)
+PACKAGED_WINDOW = 8192
+
+def model_window(llm_model: str) -> Optional[int]:
+    """``llm_model``'s window (``max_position_embeddings``) without loading or converting it, for a replay that
+    must cut its prompts as the recording run did: the packaged model's and the profiles' models' are known,
+    another Hub model's is in its ``config.json`` (a small download); ``None`` when that cannot be read."""
+    from .settings import PACKAGED_LLM
+
+    if llm_model == PACKAGED_LLM:
+        return PACKAGED_WINDOW
+    try:
+        from .llm import model_shape
+
+        return model_shape(llm_model).get("max_position_embeddings")
+    except (OSError, ValueError):
+        return None
+
+
+def context_window(generator) -> Optional[int]:
+    """The most tokens ``generator``'s model reads, prompt and answer together: the smaller of its tokenizer's
+    ``model_max_length`` (when sane: under 1e6; many tokenizers say 1e30) and its model's (or, replaying, its
+    own) ``max_position_embeddings``. ``None`` when neither says: a chat server keeps its own window."""
+    tokenizer = getattr(generator, "tokenizer", None)
+    config = getattr(getattr(generator, "model", None), "config", None)
+    limits = [getattr(tokenizer, "model_max_length", None), getattr(config, "max_position_embeddings", None),
+              getattr(generator, "max_position_embeddings", None)]
+    limits = [int(n) for n in limits if isinstance(n, (int, float)) and 0 < n < 1e6]
+    return min(limits) if limits else None
+
+
+def _water_level(lengths: Sequence[int], budget: int) -> int:
+    """The largest ``c`` with ``sum(min(n, c) for n in lengths) <= budget``: the longest documents are cut first."""
+    low, high = 0, max(lengths, default=0)
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if sum(min(n, mid) for n in lengths) <= budget else (low, mid - 1)
+    return low if budget > 0 else 0
+
+
+def _first_tokens(tokenizer, text: str, n: int) -> str:
+    """``text`` cut to its first ``n`` tokens, at the end of a whole word."""
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=bool(getattr(tokenizer, "is_fast", 0)))
+    if len(encoded.input_ids) <= n:
+        return text
+    if n == 0:
+        return ""
+    if "offset_mapping" in encoded:
+        end = encoded.offset_mapping[n - 1][1]
+        kept = text[:end] if text[end:end + 1].isspace() else re.sub(r"\S*$", "", text[:end])
+    else:
+        kept = re.sub(r"\S*$", "", tokenizer.decode(encoded.input_ids[: n + 1], skip_special_tokens=True))
+    return kept.rstrip()
+
+
+def fit_to_window(template: str, documents: Sequence[str], keywords: Sequence[str], tokenizer,
+                  limit: Optional[int]) -> tuple[str, int]:
+    """``template`` filled with ``documents`` and ``keywords`` (:func:`fill_prompt`) and at most ``limit``
+    tokens long, and how many tokens were cut to get there (0 when it fitted). Only the documents are
+    shortened, the longest first, each to whole words (none is dropped); the instruction, keywords and chat
+    template stay whole. Tokens are counted as the text-generation pipeline does (no special tokens added).
+    No ``tokenizer`` or ``limit`` (a chat server): the filled prompt, uncut. A ``ValueError`` when the prompt
+    without its documents is already over ``limit``."""
+    prompt = fill_prompt(template, list(documents), list(keywords))
+    if tokenizer is None or limit is None:
+        return prompt, 0
+    count = lambda text: len(tokenizer(text, add_special_tokens=False).input_ids)  # noqa: E731
+    full = size = count(prompt)
+    lengths = [count(d) for d in documents]
+    budget = sum(lengths) - (full - limit)  # tokens the documents may keep
+    while size > limit:
+        level = _water_level(lengths, budget)
+        prompt = fill_prompt(template, [_first_tokens(tokenizer, d, level) for d in documents], list(keywords))
+        size = count(prompt)
+        if size > limit and level == 0:
+            raise ValueError(f"This prompt has {size} tokens without its documents, over the model's window of "
+                             f"{limit} (less the answer's tokens): shorten the prompt, or lower label_max_new_tokens.")
+        budget -= max(size - limit, 0)  # the joined text tokenizes a little differently: take that off too
+    return prompt, full - size
