@@ -56,13 +56,18 @@ class _ChatServer(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), _ChatServer)
+def _serving(handler):
+    """``handler`` on 127.0.0.1 for the fixture that yields this: its /v1 URL, then stopped."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def server():
+    yield from _serving(_ChatServer)
 
 
 def _run(runs, name, notebooks, *parameters, env=None):
@@ -163,11 +168,7 @@ class _Elsewhere(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def elsewhere():
-    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), _Elsewhere)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    httpd.shutdown()
-    httpd.server_close()
+    yield from _serving(_Elsewhere)
 
 
 def _foreign_copy(run, target, **names):
