@@ -27,7 +27,9 @@ def atomic_write(path: Path, write: Callable[[str], Any]) -> Path:
     """Call ``write(tmp_path)`` then rename the temporary file to ``path``.
 
     A reader never sees a half-written file, and an interrupted write leaves the
-    previous version (if any) intact. The file gets mode ``0o666 & ~umask``.
+    previous version (if any) intact. The temporary file is flushed to disk (``fsync``)
+    before the rename and the folder after it, so a power cut right after leaves the old
+    file or the new one, never an empty one. The file gets mode ``0o666 & ~umask``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -36,11 +38,38 @@ def atomic_write(path: Path, write: Callable[[str], Any]) -> Path:
     try:
         write(tmp)
         os.chmod(tmp, 0o666 & ~current_umask())
+        fsync_path(tmp)  # the bytes on disk before the name: a crash never leaves an empty file in place
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+    fsync_folder(path.parent)  # the rename itself on disk
     return path
+
+
+def fsync_path(path) -> None:
+    """Flush the file at ``path`` to disk (opened for writing: Windows commits only a writable handle)."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Flush ``folder``'s entries (a rename in it) to disk, where the system lets a folder be opened (not Windows)."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse to sync a folder: the file itself is on disk
+        pass
+    finally:
+        os.close(fd)
 
 
 def atomic_folder(path: Path, write: Callable[[Path], Any]) -> Path:

@@ -113,8 +113,10 @@ class ChatServer(OpenAIServer):
     def identity(self) -> dict[str, Any]:
         """Who answers, for the answer cache: the backend and the model, not the URL (labels made on a
         GPU server replay on a laptop) and never the key; ``answers`` names how an answer is cut
-        (:func:`line_answer`): answers recorded before, cut by the server at any newline, are not replayed."""
-        return {"backend": "openai", "model": self.model, "answers": "first line, line end kept"}
+        (:func:`line_answer`): answers recorded before, cut by the server at any newline, are not replayed.
+        The ``seed`` too: every request sends it, and the candidates after the first are sampled with
+        ``seed + k``, so answers recorded with another seed are another run's."""
+        return {"backend": "openai", "model": self.model, "answers": "first line, line end kept", "seed": self.seed}
 
     def check(self) -> str:
         """Ask the server which models it serves (:meth:`ask_served`); a sentence saying it answers."""
@@ -122,7 +124,9 @@ class ChatServer(OpenAIServer):
         return f"LLM server {self.shown_url} answers, serving {self.model}; {self.concurrency} requests at a time"
 
     def ask(self, prompt: str, max_new_tokens: int, temperature: float = 0.0, seed: int | None = None) -> str:
-        """One answer to one prompt (chat turns, :func:`helpers.prompts.parse_chat`), up to the first line end."""
+        """One answer to one prompt, up to the first line end. The server is sent the prompt's own chat turns
+        (:func:`helpers.prompts.parse_chat`: a :class:`helpers.prompts.ChatPrompt` carries them), never turns
+        read back from text a document could have changed."""
         import openai
 
         try:  # no stop=["\n"]: a server stops at a leading newline, with an empty answer (the local path does not)
@@ -196,13 +200,25 @@ class LocalServer:
         self.model, self.port, self.log, self.dtype = model, port or free_port(), log, dtype
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.process: Optional[subprocess.Popen] = None
+        self._log_file: Optional[Any] = None  # the handle the server writes its output to, closed by stop()
 
     def start(self, timeout: float = 240) -> "LocalServer":
+        """Start the server and wait until ``/health`` answers. On any failure or interruption (Ctrl-C
+        too) the server is stopped and its log closed before the error goes on."""
         command = [str(Path(sys.executable).parent / "transformers"), "serve", self.model, "--host", "127.0.0.1",
                    "--port", str(self.port), "--device", "cpu", *(["--dtype", self.dtype] if self.dtype else [])]
-        output = self.log.open("ab") if self.log else subprocess.DEVNULL
-        self.process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
-                                        env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        self._close_log()
+        try:
+            self._log_file = self.log.open("ab") if self.log else None
+            self.process = subprocess.Popen(command, stdout=self._log_file or subprocess.DEVNULL,
+                                            stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+            self._wait_until_healthy(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_until_healthy(self, timeout: float) -> None:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.process.poll() is not None:
@@ -210,23 +226,31 @@ class LocalServer:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as reply:
                     if json.load(reply).get("status") == "ok":
-                        return self
+                        return
             except OSError:
                 time.sleep(1)
-        self.stop()
         raise TimeoutError(f"transformers serve did not answer in {timeout} s: {self._tail()}")
 
     def _tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:] if self.log and self.log.exists() else "(no log)"
 
+    def _close_log(self) -> None:
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        """End the server (terminate, then kill after 30 s) and close its log."""
+        try:
+            if self.process and self.process.poll() is None:
+                self.process.terminate()
+                try:
+                    self.process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait()
+        finally:
+            self._close_log()
 
     def __enter__(self) -> "LocalServer":
         return self.start()

@@ -243,6 +243,55 @@ def test_answers_are_recorded_and_replayed_without_the_server(server, tmp_path):
         other.generate(prompts)
 
 
+def open_handles(path: Path) -> list[str]:
+    """This process's file descriptors open on ``path`` (Linux: /proc/self/fd)."""
+    fds = Path("/proc/self/fd")
+    found = []
+    for fd in fds.iterdir():
+        try:
+            if os.readlink(fd) == str(path.resolve()):
+                found.append(fd.name)
+        except OSError:  # the descriptor listing the folder itself is gone by now
+            pass
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="reads this process's open files from /proc")
+def test_a_local_server_interrupted_or_failing_while_starting_is_stopped_and_its_log_closed(tmp_path, monkeypatch):
+    """Ctrl-C during the health wait, a health wait that runs out, and a plain stop: no `transformers serve` left
+    running, no log handle left open."""
+    import io
+    import urllib.request
+
+    log, started = tmp_path / "serve.log", []
+    own = offline_server(free_port(), log)
+
+    def interrupted(*args, **kwargs):  # the first health check: the process has started
+        started.append(own.process)
+        raise KeyboardInterrupt
+
+    try:
+        monkeypatch.setattr(urllib.request, "urlopen", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            own.start()
+        assert started and started[0].poll() is not None, "transformers serve still runs after Ctrl-C"
+        assert open_handles(log) == [], "the log stays open after Ctrl-C"
+        with pytest.raises(TimeoutError):
+            own.start(timeout=0)
+        assert own.process is not started[0] and own.process.poll() is not None, "still runs after the timeout"
+        assert open_handles(log) == [], "the log stays open after a failed start"
+        monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: io.BytesIO(b'{"status": "ok"}'))
+        own.start()
+        assert own.process.poll() is None and len(open_handles(log)) == 1
+        own.stop()
+        assert own.process.poll() is not None and open_handles(log) == [], "the log stays open after stop"
+    finally:
+        for process in [*started, own.process]:
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+
+
 def test_a_run_stopped_by_the_server_going_down_resumes_from_the_recorded_answers(tmp_path):
     own = offline_server(free_port(), tmp_path / "serve.log").start()
     prompts = topic_prompts(ChatMarkup(), 3)
@@ -270,15 +319,75 @@ def test_a_run_stopped_by_the_server_going_down_resumes_from_the_recorded_answer
         own.stop()
 
 
+class RecordingProxy:
+    """A forwarding proxy on 127.0.0.1 in front of ``upstream`` (a server's ``/v1`` URL): each request goes on as
+    it came, and its method, path and ``Authorization`` header are kept in ``requests``; ``url`` is the proxy's."""
+
+    def __init__(self, upstream: str):
+        import threading
+        from http.server import ThreadingHTTPServer
+        from urllib.parse import urlsplit
+
+        self.upstream, self.requests = urlsplit(upstream), []
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self.handler())
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def handler(self):
+        from http.client import HTTPConnection
+        from http.server import BaseHTTPRequestHandler
+
+        proxy, hop = self, {"host", "connection", "transfer-encoding", "content-length", "keep-alive"}
+
+        class Forward(BaseHTTPRequestHandler):
+            def forward(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                proxy.requests.append((self.command, self.path, self.headers.get("Authorization")))
+                upstream = HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=600)
+                upstream.request(self.command, self.path, body=body or None,
+                                 headers={k: v for k, v in self.headers.items() if k.lower() not in hop})
+                reply = upstream.getresponse()
+                data = reply.read()
+                self.send_response(reply.status)
+                for key, value in reply.getheaders():
+                    if key.lower() not in hop:
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                upstream.close()
+
+            do_GET = do_POST = forward
+
+            def log_message(self, *args):  # quiet
+                pass
+
+        return Forward
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 def test_notebook_03_labels_through_the_server_and_the_key_stays_out(server, tmp_path):
+    """The key in OPENAI_API_KEY reaches the server (a recording proxy in front of it sees every request) and
+    nothing else: no output, file or message of the run holds it."""
+    proxy = RecordingProxy(server.url)
     env = {**os.environ, "OPENAI_API_KEY": FAKE_KEY}
-    result = subprocess.run(
-        [sys.executable, "-m", "helpers.run", "--runs", str(tmp_path), "--name", "served", "--notebooks", "03",
-         "-p", "sample_size", "300", "-p", "llm_backend", "openai", "-p", "llm_base_url", server.url,
-         "-p", "llm_model", server.model, "-p", "cache_dir", str(tmp_path / "cache")],
-        env=env, capture_output=True, text=True, timeout=900,
-    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "helpers.run", "--runs", str(tmp_path), "--name", "served", "--notebooks", "03",
+             "-p", "sample_size", "300", "-p", "llm_backend", "openai", "-p", "llm_base_url", proxy.url,
+             "-p", "llm_model", server.model, "-p", "cache_dir", str(tmp_path / "cache")],
+            env=env, capture_output=True, text=True, timeout=900,
+        )
+    finally:
+        proxy.close()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    asked = [(method, path) for method, path, _ in proxy.requests]
+    assert ("POST", "/v1/chat/completions") in asked, f"the labels did not go through the proxy: {asked[:5]}"
+    sent = {authorization for _, _, authorization in proxy.requests}
+    assert sent == {f"Bearer {FAKE_KEY}"}, f"requests without the key from OPENAI_API_KEY: {sent}"
     run = tmp_path / "served"
     labels = pd.read_csv(run / "labels.csv", keep_default_na=False)
     assert (labels[labels.topic != -1].source == "llm").sum() >= 1, labels
