@@ -21,7 +21,8 @@ from .distinct import disambiguate
 from .labels import JUDGED_DOCS, choose_label, document_share, judged_rows, label_confidence, unit_rows, word_index
 from .machine import default_cache_dir
 from .prompts import fill_prompt
-from .rubric import answer_line, clean_label, keywords_label, label_failures, repair_label, vocabulary_of, words_of
+from .rubric import (answer_line, clean_label, ends_where_answered, keywords_label, label_failures, repair_label,
+                     vocabulary_of)
 from .settings import Settings
 from .window import context_window, fit_to_window
 
@@ -328,7 +329,7 @@ class BatchedTextGeneration:
             for raw in raws:
                 text = clean_label(raw, group["prompt"])
                 # the budget cut this label only when it ends where the answer ended
-                hit = cut(raw, self.max_new_tokens) and words_of(text)[-1:] == words_of(raw)[-1:]
+                hit = cut(raw, self.max_new_tokens) and ends_where_answered(text, answer_line(raw, group["prompt"]))
                 candidates.append(dict(text=repair_label(text, hit, vocabulary=vocabularies[key]), source="llm", raw=raw,
                                        budget_hit=hit, line=answer_line(raw, group["prompt"])))
             candidates += [dict(text=p, source="key phrase", raw="", budget_hit=False, line=p) for p in phrases[key]]

@@ -106,9 +106,36 @@ def is_prompt_echo(line: str, prompt: str = "") -> bool:
 
 
 def is_repetitive(line: str) -> bool:
-    """True when one word makes up a loop ("stock market stock market stock market")."""
+    """True when a word that carries meaning comes twice in one phrase ("Digital media and digital piracy"; across
+    a colon it may: "Privacy-Preserving Machine Learning: Federated Learning"), or any word makes a loop ("stock
+    market stock market stock market"); a repeat side by side is collapsed before (:func:`collapse_repeats`)."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
     words = [w for w in re.findall(r"\w+", line.lower()) if len(w) > 2]
-    return bool(words) and Counter(words).most_common(1)[0][1] >= 3
+    phrases = [[w for w in re.findall(r"\w+", part.lower()) if len(w) > 2 and w not in ENGLISH_STOP_WORDS]
+               for part in re.split(r": | - | – |; | \(", line)]
+    return bool(words) and (Counter(words).most_common(1)[0][1] >= 3 or any(len(p) != len(set(p)) for p in phrases))
+
+
+def collapse_repeats(line: str) -> str:
+    """``line`` with a word or phrase said twice side by side said once: "Investor-led companies Investor-Led
+    Companies" -> "Investor-led companies", "The Best Celebrity Celebrity TV Show" -> "The Best Celebrity TV Show"."""
+    words = line.split()
+    key = [re.sub(r"[^\w']", "", w.lower()) for w in words]
+    for size in range(len(words) // 2, 0, -1):
+        for i in range(len(words) - 2 * size + 1):
+            if key[i:i + size] == key[i + size:i + 2 * size] and any(key[i:i + size]):
+                return collapse_repeats(" ".join(words[:i + size] + words[i + 2 * size:]))
+    return line
+
+
+def ends_where_answered(label: str, line: str) -> bool:
+    """True when ``label`` runs to the end of the answer's ``line``: its words' first place in the line is its
+    end ("The Blair Legacy" of "The Blair Legacy: The Blair Legacy: The Blair Legacy" ends at its first copy,
+    so the token budget did not cut it)."""
+    have, want = words_of(line), words_of(label)
+    starts = [i for i in range(len(have) - len(want) + 1) if have[i:i + len(want)] == want] if want else []
+    return (starts[0] + len(want) == len(have)) if starts else have[-1:] == want[-1:]
 
 
 # ---------------------------------------------------------------- the strict label rubric
@@ -235,24 +262,15 @@ def label_failures(
     vocabulary: Optional[set[str]] = None,
     repaired_from: Optional[str] = None,
 ) -> list[str]:
-    """Every reason the strict rubric rejects ``label`` (an empty list: it passes).
-
-    The rubric, one rule per reason (``REASONS``): empty; a prompt echo (incl. the
-    one-shot example's label); over ``MAX_LABEL_WORDS`` words; a sentence rather than a
-    name (:func:`is_clause`); cut by the token budget (``budget_hit`` and the label ends
-    where the raw ``answer`` ended); a word or number found nowhere in the topic's
-    ``documents`` and ``titles`` (:func:`invented_words`; pass their ``vocabulary`` to judge
-    many labels of one topic without re-reading them); a keyword-list fallback
-    (``fallback``, counted apart); copied from one title or first sentence
-    (:func:`copied_from`); a word looping three times; a list of three or more keywords
-    written by the LLM ("England, Wales, Rugby, Nations"). The benchmark, notebook 05 and the
-    labeler itself judge every method's labels with it. ``repaired_from`` is the answer's line
-    before cleaning and repair shortened it (:func:`answer_line`): an echo or a copy there still
-    counts (a repair fixes the form of an answer, not where it came from).
-
-    The length limit adapts to the model: a label of up to ``LONG_LABEL_WORDS`` words that fails on
-    nothing else, judged against the topic's documents (every word found there, a name not a sentence),
-    passes: a fluent name from a capable model is kept whole, a small model's long answer still fails.
+    """Every reason the strict rubric rejects ``label`` (an empty list: it passes), one rule per reason
+    (``REASONS``): empty; a prompt echo (incl. the one-shot example's label); over ``MAX_LABEL_WORDS`` words; a
+    sentence (:func:`is_clause`); cut by the token budget (``budget_hit`` and the label ends where the raw
+    ``answer`` ended); a word or number found nowhere in the topic's ``documents`` and ``titles``
+    (:func:`invented_words`; or their ``vocabulary``); a keyword-list ``fallback``; copied from one title or first
+    sentence (:func:`copied_from`); a meaning word twice or a loop (:func:`is_repetitive`); a list of three or more
+    keywords. An echo or a copy in ``repaired_from``, the answer's line before cleaning and repair shortened it,
+    still counts. A label of up to ``LONG_LABEL_WORDS`` words failing on its length alone, every word found in
+    the topic's documents, passes: a capable model's fluent name is kept whole.
     """
     if not isinstance(label, str) or not label.strip():
         return [EMPTY]
@@ -313,7 +331,7 @@ def clean_label(raw: Optional[str], prompt: str = "") -> str:
     quoted = _QUOTED.match(line)
     if quoted:
         line = quoted.group(1)
-    return strip_decoration(_headline(strip_decoration(line)))
+    return strip_decoration(_headline(collapse_repeats(strip_decoration(line))))
 
 
 def _finite_verb_at(words: list[str]) -> Optional[int]:
@@ -347,7 +365,7 @@ def repair_label(label: str, budget_hit: bool = False, max_words: int = MAX_LABE
     ``vocabulary`` (:func:`vocabulary_of` its documents) holds every word of a label of at most
     ``LONG_LABEL_WORDS`` words: a whole name from a capable model stays whole ("Design Automation
     for Analog Circuits using Reinforcement Learning"). Words a cut phrase dangles on ("of", "the",
-    "and") go last. Nothing is cut when no boundary fits.
+    "and") and a possessive left owning nothing go last. Nothing is cut when no boundary fits.
     """
     words = label.split()
     if budget_hit and len(words) > 1:
@@ -361,7 +379,8 @@ def repair_label(label: str, budget_hit: bool = False, max_words: int = MAX_LABE
         starts = [i for i, w in enumerate(words) if 2 <= i <= max_words and w.lower().strip(",;:") in _PHRASE_STARTS]
         if starts:
             words = words[: max(starts)]
-    while len(words) > 1 and words[-1].lower().strip(".,:;") in _DANGLING:
+    # a possessive without what it owns goes too ("... and Chelsea's" once "2018" was cut), then what it hung on
+    while len(words) > 1 and (words[-1].lower().strip(".,:;") in _DANGLING or re.search(r"['’]s?$", words[-1])):
         words.pop()
     return balanced(" ".join(words).rstrip(".,:;-–( ").strip())
 

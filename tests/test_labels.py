@@ -515,3 +515,21 @@ def test_long_documents_are_cut_to_the_models_window_and_the_table_says_how_much
     cut = next(r["prompt"] for r in llm.records_ if r["topic"] == 0)
     assert all(f"- Report {i}: The central bank" in cut for i in range(4)), "every document shortened, none dropped"
     assert table.loc[0, "prompt_cut_tokens"] > 1000 and table.loc[1, "prompt_cut_tokens"] == 0
+
+
+def test_cleaning_keeps_what_made_the_answer_a_name():
+    """Issue 35's examples, the model's answers as given: a repeated headline is one headline (and the token
+    budget's cut of its third copy does not take "Legacy" from the first), a repair that cuts an invented year
+    takes the possessive it left owning nothing, a phrase said twice side by side is said once."""
+    from helpers.rubric import clean_label, ends_where_answered, is_repetitive, repair_label
+
+    blair = "The Blair Legacy: The Blair Legacy: The Blair Legacy"
+    assert clean_label(blair) == "The Blair Legacy" and not ends_where_answered("The Blair Legacy", blair)
+    assert repair_label(clean_label(blair), budget_hit=ends_where_answered(clean_label(blair), blair)) == "The Blair Legacy"
+    assert ends_where_answered("Chelsea's 2018", "Label: Chelsea's 2018")
+    assert repair_label("Liverpool's Champions League victory and Chelsea's 2018", budget_hit=True) == \
+        "Liverpool's Champions League victory"
+    assert clean_label("Investor-led companies Investor-Led Companies") == "Investor-led companies"
+    assert clean_label("The Best Celebrity Celebrity TV Show") == "The Best Celebrity TV Show"
+    assert is_repetitive("Digital media and digital piracy"), "a word twice in one phrase: the next candidate wins"
+    assert not is_repetitive("Privacy-Preserving Machine Learning: Federated Learning"), "Llama-2's, kept whole"

@@ -83,7 +83,8 @@ def _read_as_a_name(label: str, vocabulary: set) -> list[str]:
         problems.append("a sentence's length")
     if words and (words[-1] in FUNCTION_WORDS or re.search(r"['’]s?$", label.strip().split()[-1])):
         problems.append(f"ends on {words[-1]!r}")
-    if len(content) != len(set(content)):
+    phrases = [[w for w in _reader_words(part) if w not in FUNCTION_WORDS] for part in re.split(r": | - |; ", label)]
+    if any(len(p) != len(set(p)) for p in phrases):  # across a colon a name may repeat: "ML: Federated Learning"
         problems.append("a word twice")
     if content and sum(_found_among(w, vocabulary) for w in content) * 2 < len(content):
         problems.append(f"most words not in its documents: {[w for w in content if not _found_among(w, vocabulary)]}")
