@@ -10,13 +10,14 @@ One module per concern:
 - ``prompts``: the labeling prompt (the reference's three parts, any chat template);
 - ``topics``: cached embeddings, ``min_cluster_size``, saving and loading a run;
 - ``batched_generation``: ``BatchedTextGeneration``, our LLM representation (one file, as BERTopic's are);
+- ``window``: prompts cut to the model's window;
 - ``rubric``: cleaning, repairing and judging an LLM answer; ``keyphrases``: each topic's key phrases;
 - ``labels``: choosing one label per topic and the label table; ``answer_cache``: LLM answers replayed from disk;
 - ``distinct``: no two topics of a run named alike; ``label_measures``: label measures the choice never used;
 - ``labeler``: the labeler a run's settings ask for (a model, a server, or replay);
 - ``measures``: NPMI, diversity, faithfulness, agreement, one function each; ``evaluation``: a run's evaluation;
 - ``comparison``: evaluations as tables, two runs side by side; ``plots``: static maps and metric panels;
-- ``refine``: notebook 06's edited labels; ``run``: the papermill runner.
+- ``refine``: notebook 06's edited labels; ``run``: the papermill runner; ``overwrite``: its ``--overwrite`` swap.
 """
 
 __version__ = "0.1.0"

@@ -238,7 +238,11 @@ def evaluate_folder(run_dir, cache_dir: Optional[str] = None, settings=None, **o
     from .machine import default_cache_dir
     from .topics import embed_documents, load_results
 
-    results = load_results(run_dir, settings)
+    try:
+        results = load_results(run_dir, settings)
+    except ValueError as error:  # another run's models: its own 05 can evaluate it, this session may not
+        raise ValueError(f"{error} To compare with it, run notebook 05 on that folder with its own settings "
+                         f"first: its evaluation.json is then read.") from None
     session, embedding_model, documents = results["session"], results["embedding_model"], results["documents"]
     embeddings, _ = embed_documents(
         embedding_model, session.embedding_model, documents.abstract.tolist(),

@@ -71,9 +71,12 @@ def read_spreadsheet_csv(path: Path) -> pd.DataFrame:
     raw = path.read_bytes()
     for encoding in ("utf-8-sig", "cp1252"):
         try:
-            return pd.read_csv(io.StringIO(raw.decode(encoding)), keep_default_na=False)
+            text = raw.decode(encoding)
         except UnicodeDecodeError:
             continue
+        if encoding == "cp1252":
+            print(f"Note: {path.name} is not UTF-8; read as Windows-1252 (Excel's \"CSV\"): check the accents below.")
+        return pd.read_csv(io.StringIO(text), keep_default_na=False)
     raise ValueError(f"{path.name} is neither UTF-8 nor Windows-1252 text: save it again as \"CSV UTF-8\" "
                      f"(Excel: File > Save As > CSV UTF-8) and run again.")
 

@@ -14,8 +14,6 @@ import re
 from collections import Counter
 from functools import lru_cache
 from typing import Optional, Sequence
-
-
 from .prompts import EXAMPLE_LABEL
 
 
@@ -44,6 +42,7 @@ ECHO_MARKERS = (
 _DANGLING = {
     "a", "an", "the", "of", "in", "on", "and", "or", "to", "for", "with", "by", "at", "from", "as",
     "is", "are", "was", "were", "has", "have", "had", "will", "be", "that", "its", "their", "his", "her",
+    "over", "about", "into", "vs", "against", "after", "during", "between",
 }
 _CLAUSE_BREAKS = (": ", " - ", " – ", "; ", ", ", " (")
 
@@ -106,27 +105,29 @@ def is_prompt_echo(line: str, prompt: str = "") -> bool:
 
 
 def is_repetitive(line: str) -> bool:
-    """True when a word that carries meaning comes twice in one phrase ("Digital media and digital piracy"; across
-    a colon it may: "Privacy-Preserving Machine Learning: Federated Learning"), or any word makes a loop ("stock
-    market stock market stock market"); a repeat side by side is collapsed before (:func:`collapse_repeats`)."""
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
+    """True when one word makes up a loop ("stock market stock market stock market")."""
     words = [w for w in re.findall(r"\w+", line.lower()) if len(w) > 2]
-    phrases = [[w for w in re.findall(r"\w+", part.lower()) if len(w) > 2 and w not in ENGLISH_STOP_WORDS]
-               for part in re.split(r": | - | – |; | \(", line)]
-    return bool(words) and (Counter(words).most_common(1)[0][1] >= 3 or any(len(p) != len(set(p)) for p in phrases))
+    return bool(words) and Counter(words).most_common(1)[0][1] >= 3
 
 
-def collapse_repeats(line: str) -> str:
-    """``line`` with a word or phrase said twice side by side said once: "Investor-led companies Investor-Led
-    Companies" -> "Investor-led companies", "The Best Celebrity Celebrity TV Show" -> "The Best Celebrity TV Show"."""
+def collapse_repeats(line: str, prompt: str = "") -> str:
+    """``line`` with a phrase said twice side by side said once ("Investor-led companies Investor-Led Companies");
+    a word the ``prompt``'s documents double too is a name ("Duran Duran"), kept. The first 40 words are read."""
     words = line.split()
     key = [re.sub(r"[^\w']", "", w.lower()) for w in words]
-    for size in range(len(words) // 2, 0, -1):
-        for i in range(len(words) - 2 * size + 1):
-            if key[i:i + size] == key[i + size:i + 2 * size] and any(key[i:i + size]):
-                return collapse_repeats(" ".join(words[:i + size] + words[i + 2 * size:]))
-    return line
+    shown = " ".join(words_of(prompt))
+    changed = True
+    while changed:
+        changed = False
+        for size in range(min(len(words), 40) // 2, 0, -1):
+            at = next((i for i in range(min(len(words), 40) - 2 * size + 1) if any(key[i:i + size])
+                       and key[i:i + size] == key[i + size:i + 2 * size]
+                       and not (size == 1 and f"{key[i]} {key[i]}" in shown)), None)
+            if at is not None:
+                del words[at + size:at + 2 * size], key[at + size:at + 2 * size]
+                changed = True
+                break
+    return " ".join(words)
 
 
 def ends_where_answered(label: str, line: str) -> bool:
@@ -331,7 +332,7 @@ def clean_label(raw: Optional[str], prompt: str = "") -> str:
     quoted = _QUOTED.match(line)
     if quoted:
         line = quoted.group(1)
-    return strip_decoration(_headline(collapse_repeats(strip_decoration(line))))
+    return strip_decoration(_headline(collapse_repeats(strip_decoration(line), prompt)))
 
 
 def _finite_verb_at(words: list[str]) -> Optional[int]:
@@ -354,20 +355,17 @@ def _finite_verb_at(words: list[str]) -> Optional[int]:
 
 def repair_label(label: str, budget_hit: bool = False, max_words: int = MAX_LABEL_WORDS,
                  vocabulary: Optional[set[str]] = None) -> str:
-    """Shorten ``label`` at a phrase boundary, never mid-word.
-
-    When the token budget ended the answer (``budget_hit``) its last word may be cut
-    ("... WorldCom chief Bern"): it is dropped. A clause keeps its subject, the words
-    before the first finite verb ("Mobile phones are enjoying a boom" -> "Mobile
-    phones"). Over ``max_words`` words, the label is cut before the last preposition or
-    conjunction that leaves 2 to ``max_words`` words ("Economic and political challenges
-    of Gordon Brown's government" -> "Economic and political challenges"), unless the topic's
-    ``vocabulary`` (:func:`vocabulary_of` its documents) holds every word of a label of at most
-    ``LONG_LABEL_WORDS`` words: a whole name from a capable model stays whole ("Design Automation
-    for Analog Circuits using Reinforcement Learning"). Words a cut phrase dangles on ("of", "the",
-    "and") and a possessive left owning nothing go last. Nothing is cut when no boundary fits.
+    """Shorten ``label`` at a phrase boundary, never mid-word. When the token budget ended the answer
+    (``budget_hit``) its last word may be cut ("... WorldCom chief Bern"): it is dropped. A clause keeps its
+    subject, the words before the first finite verb ("Mobile phones are enjoying a boom" -> "Mobile phones").
+    Over ``max_words`` words, it is cut before the last preposition or conjunction that leaves 2 to ``max_words``
+    ("Economic and political challenges of Gordon Brown's government" -> "Economic and political challenges"),
+    unless the topic's ``vocabulary`` holds every word of a label of at most ``LONG_LABEL_WORDS`` words: a
+    capable model's whole name stays ("Design Automation for Analog Circuits using Reinforcement Learning").
+    Words a cut phrase dangles on ("of", "the", "and") and a possessive a cut left owning nothing go last.
     """
     words = label.split()
+    given = len(words)
     if budget_hit and len(words) > 1:
         words = words[:-1]
     verb = _finite_verb_at(words)
@@ -379,8 +377,10 @@ def repair_label(label: str, budget_hit: bool = False, max_words: int = MAX_LABE
         starts = [i for i, w in enumerate(words) if 2 <= i <= max_words and w.lower().strip(",;:") in _PHRASE_STARTS]
         if starts:
             words = words[: max(starts)]
-    # a possessive without what it owns goes too ("... and Chelsea's" once "2018" was cut), then what it hung on
-    while len(words) > 1 and (words[-1].lower().strip(".,:;") in _DANGLING or re.search(r"['’]s?$", words[-1])):
+    # once a cut took what it owned, a possessive goes too ("... and Chelsea's" of "... Chelsea's 2018"), then
+    # what it hung on; uncut, "Profits at Sainsbury's" is a name
+    while len(words) > 1 and (words[-1].lower().strip(".,:;") in _DANGLING
+                              or (len(words) < given and re.search(r"['’]s?$", words[-1]))):
         words.pop()
     return balanced(" ".join(words).rstrip(".,:;-–( ").strip())
 

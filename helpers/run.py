@@ -326,16 +326,16 @@ def check_values(parameters: dict[str, Any]) -> None:
     if not isinstance(more, dict):
         raise SystemExit("more_settings must be a mapping of setting names to values, e.g. -p more_settings "
                          "'{\"llm_backend\": \"openai\"}'.")
-    unknown = [k for k in more if k not in knob_names()]
-    if unknown:
-        raise SystemExit(f"more_settings names {str(unknown[0])[:40]!r}, which is no setting; the settings are "
-                         f"{', '.join(knob_names())}.{closest_hint(str(unknown[0]), knob_names())}")
     found = credential_paths(parameters)
     if found:
         raise SystemExit(f"{found[0]} carries a user name or password, a key in a URL's query or something shaped "
                          f"like a key, which the executed notebooks would keep: give it without them and put the key "
                          f"in the environment variable that llm_api_key_env or embedding_api_key_env names "
                          f"(OPENAI_API_KEY unless you set it).")
+    unknown = [k for k in more if k not in knob_names()]
+    if unknown:
+        raise SystemExit(f"more_settings names {str(unknown[0])[:40]!r}, which is no setting; the settings are "
+                         f"{', '.join(knob_names())}.{closest_hint(str(unknown[0]), knob_names())}")
     parameters = {**more, **parameters}
     knobs = {k: v for k, v in parameters.items() if k in knob_names()}
     try:
@@ -364,7 +364,7 @@ def run_replacing(paths: list[Path], parameters: dict[str, Any], run_dir: Path, 
         kept = run_dir / failed.with_suffix(".failed.ipynb").name if failed is not None and failed.exists() else None
         if kept is not None:
             failed.replace(kept)
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging.parent, ignore_errors=True)  # the staging root (helpers.overwrite.sibling_copy)
         print(f"[run] --overwrite: the re-run failed; the earlier results in {run_dir} are untouched", flush=True)
         if isinstance(error, NotebookFailed):
             raise SystemExit(f"{error.summary}\nThe executed copy with the error is {kept}") from None

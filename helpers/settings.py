@@ -153,9 +153,10 @@ def check_embedding_backend(values: dict[str, Any]) -> None:
 # a key's value in a URL's query (``?api_key=...``, ``&token=...``): as much a credential as ``user:password@``
 QUERY_SECRET = re.compile(r"([?&;](?:api[_-]?key|apikey|key|token|access[_-]?token|auth|secret|password|passwd|pwd|"
                           r"signature|sig)=)[^&#\s]+", re.I)
-# what API keys look like: a vendor's prefix (OpenAI, Hugging Face, GitHub, Slack, AWS, Google) and a long tail
-KEY_SHAPE = re.compile(r"(?<![A-Za-z0-9])(?:sk|hf|ghp|gho|ghs|github_pat|xox[abposr]|AKIA|AIza)[-_A-Za-z0-9]{16,}")
-LONG_TOKEN = re.compile(r"[A-Za-z0-9]{32,}")  # a hex or base62 key; a path or a name has separators
+# what API keys look like: a vendor's prefix with its own separator (OpenAI, Hugging Face, GitHub, Slack, AWS, Google)
+KEY_SHAPE = re.compile(r"(?<![A-Za-z0-9])(?:sk-[A-Za-z0-9_-]{16,}|hf_[A-Za-z0-9]{16,}|gh[pousr]_[A-Za-z0-9]{20,}|"
+                       r"github_pat_[A-Za-z0-9_]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|AIza[\w-]{35})")
+LONG_TOKEN = re.compile(r"[A-Za-z0-9]{32,}")  # a hex or base62 key given bare; a path, a file or a URL is not one
 
 
 def redact_url(url: Optional[str]) -> Optional[str]:
@@ -181,11 +182,14 @@ def url_has_credentials(url: Optional[str]) -> bool:
 def holds_credentials(text: Any) -> bool:
     """True when ``text`` carries a credential anywhere: a URL's user name and password or a key in its query
     (:func:`url_has_credentials`), or a value shaped like a key: a vendor's key prefix (``sk-``, ``hf_``,
-    ``ghp_``, ...) with a long tail, or a run of 32 or more letters and digits, both mixed, without a separator."""
+    ``ghp_``, ...) with a long tail, or, in a value that is no path, file or URL, a run of 32 or more letters
+    and digits, both mixed."""
     if not isinstance(text, str):
         return False
     if url_has_credentials(text) or KEY_SHAPE.search(text):
         return True
+    if any(c in text for c in "/\\."):  # a path, a file name or a URL: a commit hash or a digest in it is no key
+        return False
     return any(re.search(r"[A-Za-z]", run) and re.search(r"[0-9]", run) for run in LONG_TOKEN.findall(text))
 
 

@@ -116,7 +116,8 @@ def test_keep_on_drive_puts_the_run_folder_on_the_mounted_drive_and_does_nothing
     assert colab.drive_run_dir(run, True) == run and len(mounted) == 1, "running the cell again changes nothing"
     capsys.readouterr()
     # issue 37, item 9: an absolute folder outside the Drive was reported as "kept on your Google Drive"
-    assert colab.drive_run_dir("/content/x", True) == "/content/x" and not Path("/content/x").exists()
+    outside = str(tmp_path / "content" / "x")
+    assert colab.drive_run_dir(outside, True) == outside and not Path(outside).exists()
     said = capsys.readouterr().out
     assert "is outside your Google Drive" in said and "kept on your Google Drive" not in said
 

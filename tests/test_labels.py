@@ -531,5 +531,10 @@ def test_cleaning_keeps_what_made_the_answer_a_name():
         "Liverpool's Champions League victory"
     assert clean_label("Investor-led companies Investor-Led Companies") == "Investor-led companies"
     assert clean_label("The Best Celebrity Celebrity TV Show") == "The Best Celebrity TV Show"
-    assert is_repetitive("Digital media and digital piracy"), "a word twice in one phrase: the next candidate wins"
-    assert not is_repetitive("Privacy-Preserving Machine Learning: Federated Learning"), "Llama-2's, kept whole"
+    # names are not spoiled: a doubled word the documents double too, a possessive nothing was cut from
+    assert clean_label("Duran Duran reunion", "- Duran Duran reunite for a tour\n") == "Duran Duran reunion"
+    for name in ("Profits at Sainsbury's", "Tesco and Sainsbury's", "Man Utd vs Man City",
+                 "Privacy-Preserving Machine Learning: Federated Learning"):
+        assert repair_label(clean_label(name)) == name and not is_repetitive(name), name
+    assert repair_label("Spurs' Victory Over Chelsea's 2018", budget_hit=True) == "Spurs' Victory"
+    assert clean_label(" ".join(["a a b b"] * 300)) == "a b", "a long loop collapses, quickly"

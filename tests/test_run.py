@@ -405,7 +405,8 @@ def test_a_rerun_runs_beside_the_run_folder_and_names_it_once_swapped_in(tmp_pat
             (run_dir / name).write_text("new")
 
     run = _rerun(tmp_path, monkeypatch, ["03"], rerun)
-    assert seen["run_dir"] != run and seen["run_dir"].parent == run.parent and seen["live"] == "old"
+    assert seen["run_dir"] != run and seen["run_dir"].parent.parent == run.parent and seen["live"] == "old"
+    assert seen["run_dir"].name == run.name, "what a notebook shows of run_dir.name is the run's name"
     assert json.loads((run / "03_topic_modeling.ipynb").read_text()) == {"run_dir": str(run)}
     assert (run / "topics.csv").read_text() == "new" and (run / "01_quantized_loading.ipynb").read_text() == "old"
 
@@ -418,12 +419,17 @@ def test_what_a_killed_overwrite_left_is_cleared_and_a_half_swap_is_undone(tmp_p
     staging_folder(run, notebook_paths(only=["05"]))
     assert not killed.exists() and "left by an --overwrite that was stopped" in capsys.readouterr().out
     # a swap without renameat2 killed between its two renames: the run folder is missing, its results in -old
-    half = tmp_path / ".r.next-20260101-000000-1-old"
-    run.rename(half)
+    half = tmp_path / ".r.next-20260101-000000-1"
+    half.mkdir()
+    run.rename(half / "old")
+    (tmp_path / ".r1.next-20260101-000000-1").mkdir()  # another run's: never touched
     assert prepare_run_dir(tmp_path, "r", overwrite=True, paths=notebook_paths()) == run
-    assert (run / "labels_to_edit.csv").read_text() == "MY HAND EDIT" and not half.exists()
+    assert (run / "labels_to_edit.csv").read_text() == "MY HAND EDIT" and not (half / "old").exists()
+    staging_folder(run, notebook_paths(only=["05"]))
+    assert (tmp_path / ".r1.next-20260101-000000-1").exists() and not half.exists()
 
 
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="renameat2 is Linux's")
 def test_the_swap_is_one_step_where_the_system_has_renameat2(tmp_path):
     from helpers.overwrite import exchange
 
@@ -436,7 +442,8 @@ def test_the_swap_is_one_step_where_the_system_has_renameat2(tmp_path):
 
 
 @pytest.mark.parametrize("name, value", [
-    ("more_settings", '{"llm_api_key": "sk-FAKE-key-0123456789abcdef"}'),
+    ("more_settings", '{"llm_model": "sk-FAKE-key-0123456789abcdef"}'),
+    ("more_settings", '{"llm_api_kee": "sk-FAKE-key-0123456789abcdef"}'),  # a misspelled name: the key still first
     ("more_settings", '{"llm_base_url": "http://127.0.0.1:8000/v1?api_key=FAKE-password-42"}'),
     ("more_settings", '{"embedding_base_url": "http://someone:FAKE-password-42@127.0.0.1/v1"}'),
     ("server_url", "http://127.0.0.1:8000/v1?token=FAKE-password-42"),
@@ -472,6 +479,10 @@ def test_ordinary_values_are_not_taken_for_credentials():
     from helpers.settings import credential_paths
 
     ordinary = {"dataset": "/home/me/data/bbc_news_2005_articles_final_v2.csv", "llm_model": "meta-llama/Llama-2-13b-chat-hf",
+                "others": ["hf-internal-testing/tiny-random-gpt2", "/home/me/data/skills_and_competencies_2024.csv",
+                           "/data/ghost_stories_collection.csv", "/runs/skunkworks-experiments-2024", "hf_home_directory_backup",
+                           "~/.cache/huggingface/hub/models--x/snapshots/5c38ec7c405ec4b44b94cc5a9bb96e735b38267a",
+                           "data_5d41402abc4b2a76b9719d911017c592.csv", "https://drive.google.com/drive/folders/1AbCdEfGh"],
                 "more_settings": {"llm_base_url": "http://127.0.0.1:8000/v1", "llm_api_key_env": "MY_SERVER_KEY"},
                 "embedding_model": "BAAI/bge-small-en", "run_dir": "../runs/interactive-20261201-231400"}
     assert credential_paths(ordinary) == []
