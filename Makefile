@@ -28,7 +28,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-nodeps.tx
 
 ## run: all notebooks, offline default, into runs/<name>/ (ARGS="--name x -p sample_size 500")
 run: setup
-	$(BIN)/python -m helpers.run $(ARGS)
+	$(BIN)/python tools/run.py $(ARGS)
 
 ## test: unit tests and every notebook executed with papermill on a small sample
 test: setup

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/evaluation.py --runs /tmp/bench-runs --json benchmarks/results/evaluation-offline-2core.json
 
 Runs notebooks 03 and 05 twice on the whole offline corpus (BBC News, 2,225 articles)
-with ``python -m helpers.run``:
+with ``python tools/run.py``:
 
 (a) ``reference-settings``: the reference's CountVectorizer (no stop-word removal) and
     BERTopic's ``TextGeneration`` labels (``-p stop_words none -p label_method reference``);
@@ -31,8 +31,8 @@ COLUMNS = ("npmi", "diversity", "diversity_top10", "faithfulness", "faithfulness
 
 
 def run_series(runs: Path, name: str, parameters: dict[str, str]) -> float:
-    """``python -m helpers.run --notebooks 03 05`` into ``runs/name``; returns seconds."""
-    command = [sys.executable, "-m", "helpers.run", "--runs", str(runs), "--name", name, "--notebooks", "03", "05"]
+    """``python tools/run.py --notebooks 03 05`` into ``runs/name``; returns seconds."""
+    command = [sys.executable, str(Path(__file__).resolve().parent.parent / "tools" / "run.py"), "--runs", str(runs), "--name", name, "--notebooks", "03", "05"]
     for key, value in parameters.items():
         command += ["-p", key, value]
     start = time.perf_counter()

@@ -68,7 +68,7 @@ def check(dry_run: bool, documents: int, prompts: int) -> dict:
     """Every stage of the GPU path, timed and measured; the preflight's estimate beside the peak."""
     import torch
 
-    from helpers.batched_generation import BatchedTextGeneration
+    from helpers.labeler import BatchedTextGeneration
     from helpers.llm import load_llm, make_generator, preflight
     from helpers.machine import gpu_summary, package_versions
     from helpers.settings import resolve_settings

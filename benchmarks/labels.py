@@ -10,16 +10,16 @@ then labels the same topics with the same LLM and prompt, timed:
 (a) reference: BERTopic's ``TextGeneration`` with the reference's generation settings
     (sampled at temperature 0.1, up to 500 new tokens, repetition_penalty 1.1, one topic
     at a time); the label is the answer's first line, as the reference reads it;
-(b) ours: :class:`helpers.batched_generation.BatchedTextGeneration` (batched, greedy, a budget large
+(b) ours: :class:`helpers.labeler.BatchedTextGeneration` (batched, greedy, a budget large
     enough to finish, stop at line end; the reference's prompt and the short keywords-only
     prompt in one batched call, plus key phrases; the strict rubric and the coverage choice).
 
-Both are judged by the strict rubric, :func:`helpers.rubric.label_failures`, with the same
+Both are judged by the strict rubric, :func:`helpers.labeler._rubric.label_failures`, with the same
 inputs: the prompt, the topic's documents and titles, the raw answer and whether the token
 budget ended it. Prints seconds, the ratio, the strict pass rate of each method and, for
 ours, of each source (the LLM's own answers, key phrases, keyword fallbacks) and of the
 LLM's raw answers before any choice; failures by reason; the mean confidence of the labels
-(:func:`helpers.labels.label_confidence`, embedding retriever) and the same with a lexical
+(:func:`helpers.labeler._choice.label_confidence`, embedding retriever) and the same with a lexical
 TF-IDF retriever the choice never used; every label side by side.
 """
 
@@ -99,13 +99,13 @@ def judge(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def confidences(labels: dict[int, str], embed, embeddings, corpus, documents) -> dict[str, Any]:
     """The measures the label choice never used first: mean confidence with a lexical TF-IDF retriever,
     agreement with the topic's majority BBC category measured lexically (:func:`lexical_categories`),
-    the duplicate rate (:mod:`helpers.distinct`); then the embedding confidence and each label's document
-    share (:func:`helpers.labels.document_share`). ``per_topic``: (embedding, lexical) confidence."""
+    the duplicate rate (:mod:`helpers.labeler._choice`); then the embedding confidence and each label's document
+    share (:func:`helpers.labeler._choice.document_share`). ``per_topic``: (embedding, lexical) confidence."""
     import numpy as np
 
     from helpers.measures import dominant_categories, lexical_retriever
     from helpers.label_measures import duplicate_rate, lexical_categories
-    from helpers.labels import document_share, label_confidence, retrieval_precision, word_index
+    from helpers.labeler._choice import document_share, label_confidence, retrieval_precision, word_index
 
     topics, ids = documents.Topic.to_numpy(), list(labels)
     texts = [labels[t] for t in ids]
@@ -130,8 +130,9 @@ def llama2_labels(embed) -> dict[str, Any]:
     LLM's (:mod:`benchmarks.llama2_topics`: its topic's keywords and documents written from the post's tables),
     cleaned, repaired, judged, chosen among the topic's key phrases and made distinct, as notebook 03 does."""
     from benchmarks.llama2_topics import LLAMA2_TOPICS
-    from helpers.distinct import disambiguate
-    from helpers.rubric import clean_label, label_failures, repair_label, vocabulary_of
+    from helpers.labeler._choice import disambiguate
+    from helpers.labeler._clean import clean_label, repair_label
+    from helpers.labeler._rubric import label_failures, vocabulary_of
 
     records = replayed_labels({t: (d["label"], d["keywords"], d["documents"]) for t, d in LLAMA2_TOPICS.items()},
                               embed)
@@ -148,8 +149,8 @@ def llama2_labels(embed) -> dict[str, Any]:
 
 def replayed_labels(topics: dict, embed) -> list[dict[str, Any]]:
     """Our labeler's records for ``topics`` ({topic: (the LLM's answer, keywords, documents)}), the answers replayed."""
-    from helpers.batched_generation import BatchedTextGeneration
-    from helpers.labels import unit_rows
+    from helpers.labeler import BatchedTextGeneration
+    from helpers.labeler._choice import unit_rows
     from helpers.prompts import fill_prompt
 
     prompts = {t: fill_prompt("[DOCUMENTS]\n[KEYWORDS]", docs[:4], words) for t, (_, words, docs) in topics.items()}
@@ -176,7 +177,7 @@ def lexical_bound(records: list[dict[str, Any]], corpus, documents) -> dict[str,
     choice rule meets when it picks, over the same candidates, what this retriever likes."""
     import numpy as np
 
-    from helpers.labels import retrieval_precision
+    from helpers.labeler._choice import retrieval_precision
     from helpers.measures import lexical_retriever
 
     retrieve, topics = lexical_retriever(corpus.abstract.tolist()), documents.Topic.to_numpy()
@@ -196,8 +197,8 @@ def lexical_bound(records: list[dict[str, Any]], corpus, documents) -> dict[str,
 
 def reference_labels(settings, generator, prompt, inputs, failures) -> tuple[list[dict[str, Any]], float, list[str]]:
     """BERTopic's ``TextGeneration`` with the reference's settings on ``inputs``: rows, seconds, its prompts."""
-    from helpers.batched_generation import llm_representation
-    from helpers.rubric import first_line
+    from helpers.labeler._rubric import first_line
+    from helpers.labels import llm_representation
 
     topic_model, documents, c_tf_idf, topics = inputs
     reference = llm_representation(dataclasses.replace(settings, label_method="reference"), generator, prompt)
@@ -214,7 +215,7 @@ def reference_labels(settings, generator, prompt, inputs, failures) -> tuple[lis
 
 def our_labels(settings, args, generator, prompt, keyword_prompt, inputs, embeddings, titles) -> tuple[Any, float]:
     """Ours, as notebook 03 runs it, on ``inputs``: the labeler (its ``records_``) and the seconds it took."""
-    from helpers.batched_generation import llm_representation
+    from helpers.labels import llm_representation
 
     labeler = llm_representation(
         dataclasses.replace(settings, label_method="batched", label_batch_size=args.batch_size), generator, prompt,
@@ -240,11 +241,11 @@ def our_rows(ours, failures, budget: int) -> tuple[list[dict[str, Any]], dict[st
 def run(args) -> dict[str, Any]:
     import numpy as np
 
-    from helpers.batched_generation import budget_was_hit
+    from helpers.labeler._clean import budget_was_hit
     from helpers.llm import load_llm, make_generator
     from helpers.machine import resolve_precision
     from helpers.prompts import build_keyword_prompt, build_prompt
-    from helpers.rubric import label_failures, vocabulary_of
+    from helpers.labeler._rubric import label_failures, vocabulary_of
     from helpers.settings import resolve_settings
 
     settings = resolve_settings(args.profile, sample_size=args.sample_size)

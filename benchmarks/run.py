@@ -6,7 +6,7 @@
 
 Parts (results in ``benchmarks/results/run-offline-2core.json``, tables printed):
 
-series   ``python -m helpers.run`` (what ``make run`` calls) on the whole offline corpus, per notebook:
+series   ``python tools/run.py`` (what ``make run`` calls) on the whole offline corpus, per notebook:
          cold (empty cache: embeddings, materialized model, recorded answers, numba's compiled kernels all
          made: a first run after install), then warm (the same
          cache), then cold again forced to fp32 (``-p precision fp32``). From the default and the fp32 run:
@@ -54,11 +54,11 @@ RESULTS = REPO / "benchmarks" / "results" / "run-offline-2core.json"
 
 # ------------------------------------------------------------------------------------------------ series
 def run_series(runs: Path, name: str, cache: Path, *extra: str) -> dict[str, Any]:
-    """``python -m helpers.run`` into ``runs/name`` with ``cache`` as the cache folder, numba's compiled kernels
+    """``python tools/run.py`` into ``runs/name`` with ``cache`` as the cache folder, numba's compiled kernels
     included (``NUMBA_CACHE_DIR``: an empty cache is a first run after install); seconds per notebook."""
     start = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "helpers.run", "--runs", str(runs), "--name", name, "--overwrite",
+        [sys.executable, str(REPO / "tools" / "run.py"), "--runs", str(runs), "--name", name, "--overwrite",
          "-p", "cache_dir", str(cache), *extra],
         cwd=REPO, capture_output=True, text=True, env={**os.environ, "NUMBA_CACHE_DIR": str(cache / "numba")},
     )
@@ -88,7 +88,8 @@ def compare_precisions(default_run: Path, fp32_run: Path, default_cache: Path, f
     import pandas as pd
     from sklearn.metrics import adjusted_rand_score
 
-    from helpers.topics import embeddings_path, read_run_settings
+    from helpers.topics import embeddings_path
+    from helpers.runs import read_run_settings
 
     settings = read_run_settings(default_run)
     docs = pd.read_parquet(default_run / "documents.parquet")
@@ -199,7 +200,7 @@ PROCESS_START = """
 import sys, time
 start = time.perf_counter()
 if sys.argv[1] == "cached":
-    from helpers.machine import cache_numba_kernels
+    from benchmarks.monkeypatches import cache_numba_kernels  # the patch helpers/ no longer applies (issue 34)
     cache_numba_kernels()
 import bertopic
 imported = time.perf_counter()
@@ -213,13 +214,13 @@ print(round(imported - start, 1), round(time.perf_counter() - imported, 1))
 GGUF_CONVERSION = """
 import contextlib, hashlib, sys, time
 from pathlib import Path
-import helpers.llm as llm
+import helpers.packaged as packaged
+from benchmarks.monkeypatches import gguf_read_once  # the patch helpers/ no longer applies (issue 34)
 from helpers.data import package_dir
-if sys.argv[1] == "as is":
-    llm.gguf_read_once = contextlib.nullcontext
 out = Path(sys.argv[2])
 start = time.perf_counter()
-llm.materialize_gguf(package_dir(llm.GGUF_PACKAGE), llm.GGUF_FILE, out)
+with contextlib.nullcontext() if sys.argv[1] == "as is" else gguf_read_once():
+    packaged.materialize_gguf(package_dir(packaged.GGUF_PACKAGE), packaged.GGUF_FILE, out)
 seconds = time.perf_counter() - start
 digest = hashlib.sha256(b"".join((out / f).read_bytes() for f in ("model.safetensors", "tokenizer.json", "config.json")))
 print(round(seconds, 1), digest.hexdigest()[:16])
@@ -229,9 +230,9 @@ print(round(seconds, 1), digest.hexdigest()[:16])
 def part_once(work: Path) -> dict[str, Any]:
     """What a new process (or an empty cache) pays before any work, with and without this project's cuts, each
     in its own fresh process: ``import bertopic`` + the first UMAP (600 x 384) as the packages ship (only
-    pynndescent caches its kernels), with :func:`helpers.machine.cache_numba_kernels` compiling into an empty
+    pynndescent caches its kernels), with ``cache_numba_kernels`` (benchmarks/monkeypatches.py) compiling into an empty
     cache, and loading from it (the faster of two processes, but for the first); the packaged
-    GGUF converted by transformers as is and with :func:`helpers.llm.gguf_read_once` (same files, compared)."""
+    GGUF converted by transformers as is and with ``gguf_read_once`` (benchmarks/monkeypatches.py; same files, compared)."""
     def run(code: str, *args: str, env: dict[str, str] | None = None) -> list[str]:
         out = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True,
                              env={**os.environ, **(env or {})}, check=True)
@@ -306,7 +307,7 @@ def representation_stages(t: dict[str, float], model, docs: list[str], titles: l
     (their seconds and the number of LLM prompts into ``t``); the LLM representation, with its records."""
     from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
 
-    from helpers.batched_generation import BatchedTextGeneration
+    from helpers.labeler import BatchedTextGeneration
     from helpers.prompts import build_keyword_prompt, build_prompt
 
     topics = model.topics_
@@ -457,11 +458,12 @@ def part_limit(stage_seconds: dict[str, float] | None, n_docs: int | None) -> di
 def part_server(n_topics: int = 12) -> dict[str, Any]:
     """Local batched labelling vs ``transformers serve`` through the openai backend, the same prompts."""
     from helpers.data import load_corpus
-    from helpers.batched_generation import BatchedTextGeneration
+    from helpers.labeler import BatchedTextGeneration
     from helpers.llm import load_llm, make_generator, model_path
     from helpers.machine import DTYPE_NAMES, resolve_precision
     from helpers.prompts import ChatMarkup, build_keyword_prompt, build_prompt, fill_prompt
-    from helpers.serving import ChatServer, LocalServer
+    from helpers.serving import ChatServer
+    from tools.servers import LocalServer
     from helpers.settings import resolve_settings
 
     settings = resolve_settings("offline")

@@ -32,9 +32,9 @@ safetensors folder, never pickle), called as notebooks 03-06 call them (``resolv
 03  5-D UMAP (n_neighbors 15, cosine, seed 42), HDBSCAN (``min_cluster_size=150``, eom, prediction data),
     the 2-D UMAP, c-TF-IDF (BERTopic ``fit`` on the precomputed embeddings and clusters, English stop words),
     KeyBERTInspired, MMR (diversity 0.3), the LLM labels of every topic (the packaged SmolLM2 through
-    :func:`helpers.labeler.open_labeler` and :class:`~helpers.batched_generation.BatchedTextGeneration` with the offline
+    :func:`helpers.open_llm.open_labeler` and :class:`~helpers.labeler.BatchedTextGeneration` with the offline
     profile's settings: 4 documents of 60 words per prompt, 8 prompts per batch, key phrases; every answer
-    generated, none replayed), and :func:`helpers.topics.save_results`. Each representation is BERTopic's own
+    generated, none replayed), and :func:`helpers.runs.save_results`. Each representation is BERTopic's own
     ``_extract_words_per_topic`` on the saved c-TF-IDF model (what ``fit`` runs after c-TF-IDF).
 04  ``visualize_documents`` written as HTML (:func:`helpers.plots.save_html`), that file opened in headless
     Chromium with the network cut (tests/browser.py's flags), and datamapplot's static map (png).
@@ -46,7 +46,7 @@ safetensors folder, never pickle), called as notebooks 03-06 call them (``resolv
 
 One variant beside them: ``datamapplot_noglow`` (04's map with ``add_glow=False``: the default glow keeps a KDE
 contour per topic, ~100 MB each). The LLM stages judge a topic or node on its centre and at most
-``helpers.labels.JUDGED_DOCS`` (2,000) of its documents; the rows recorded before that bound are kept in the JSON as
+``helpers.labeler._choice.JUDGED_DOCS`` (2,000) of its documents; the rows recorded before that bound are kept in the JSON as
 ``llm_before_bound`` and ``hierarchy_before_bound``.
 
 Each stage records its wall seconds and the peak resident memory of its process (``VmHWM``, read at its end;
@@ -274,7 +274,8 @@ def fitted_model(work: Path, folder: str = "model_ctfidf"):
     """The saved topic model with its embedding model, checked as notebook 04 checks a run folder."""
     from bertopic import BERTopic
 
-    from helpers.topics import load_embedding_model, safe_model_folder
+    from helpers.topics import load_embedding_model
+    from helpers.runs import safe_model_folder
 
     settings = settings_of(work)
     embedder = load_embedding_model(settings.embedding_model, settings.precision)
@@ -313,8 +314,8 @@ def stage_mmr(work: Path) -> dict[str, Any]:
 def labeler(settings, embeddings, titles):
     """03's LLM representation (``teach:representations``), the packaged model loaded by ``open_labeler``; no
     answer cache, so every answer is generated."""
-    from helpers.labeler import open_labeler
-    from helpers.batched_generation import BatchedTextGeneration
+    from helpers.open_llm import open_labeler
+    from helpers.labeler import BatchedTextGeneration
     from helpers.prompts import build_keyword_prompt, build_prompt
 
     generator, tokenizer = open_labeler(settings)
@@ -346,11 +347,11 @@ def stage_llm(work: Path) -> dict[str, Any]:
 
 
 def stage_save(work: Path) -> dict[str, Any]:
-    """03's last step, :func:`helpers.topics.save_results`: the run folder notebooks 04-06 read."""
+    """03's last step, :func:`helpers.runs.save_results`: the run folder notebooks 04-06 read."""
     import pandas as pd
 
     from helpers.settings import as_dict
-    from helpers.topics import save_results
+    from helpers.runs import save_results
 
     settings, documents = settings_of(work), documents_of(work)
     model = fitted_model(work)
@@ -368,7 +369,7 @@ def stage_save(work: Path) -> dict[str, Any]:
 def stage_documents_html(work: Path) -> dict[str, Any]:
     """04's ``visualize_documents`` cell, written as 04 writes it."""
     from helpers.plots import save_html
-    from helpers.topics import load_results
+    from helpers.runs import load_results
 
     results = load_results(work / "run")
     documents = results["documents"]
@@ -448,7 +449,7 @@ def datamap(work: Path, glow: bool) -> dict[str, Any]:
 
     matplotlib.use("Agg")
     from helpers.files import atomic_write
-    from helpers.topics import load_results
+    from helpers.runs import load_results
 
     results = load_results(work / "run")
     documents = results["documents"]
@@ -498,10 +499,11 @@ def stage_hierarchy(work: Path) -> dict[str, Any]:
     :func:`helpers.refine.hierarchy_groups` (a node's centre and at most ``JUDGED_DOCS`` of its documents), drawn."""
     from collections import Counter
 
-    from helpers.labels import JUDGED_DOCS, unit_rows
+    from helpers.labeler._choice import JUDGED_DOCS, unit_rows
     from helpers.plots import save_html
     from helpers.refine import hierarchy_groups
-    from helpers.topics import embed_documents, load_results
+    from helpers.topics import embed_documents
+    from helpers.runs import load_results
 
     settings = settings_of(work)
     results = load_results(work / "run")
@@ -573,10 +575,9 @@ def watch_memory(name: str, work: Path, start: float, baseline: float, resettabl
 
 def run_stage(name: str, work: Path) -> dict[str, Any]:
     """One stage in this process: seconds, peak resident memory from after the imports, what the stage reports."""
-    from helpers.machine import cache_numba_kernels, quiet_noisy_loggers
+    from helpers.machine import quiet_noisy_loggers
 
     quiet_noisy_loggers()
-    cache_numba_kernels()  # as every notebook's setup does: numba's kernels compiled once, then loaded
     import bertopic  # noqa: F401  (every stage's process holds what a notebook's kernel holds)
 
     baseline, resettable = status_mb("VmRSS"), reset_peak()

@@ -1,8 +1,8 @@
 """Colab's fresh runtimes: each notebook opened from its badge starts with an empty disk.
 
-The Colab editions of notebooks 03-06 call these (``tools/build_colab.py`` writes the cells): with
-``keep_on_drive`` the run folder lives on the learner's Google Drive, so 04, 05 and 06 find 03's results
-in a new runtime; without it, a notebook that needs 03's results and lacks them runs 03 first, saying so.
+The Colab editions of notebooks 02-07 call these (``tools/build_colab.py`` writes the cells): with
+``keep_on_drive`` the run folder lives on the learner's Google Drive, so 04-07 find 03's results in a new
+runtime; without it, a notebook that needs 03's results and lacks them runs 03 first, saying so.
 Outside Colab both do nothing.
 """
 
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from .auth import token_source
 from .machine import running_in_colab
-from .topics import REQUIRED_RESULTS
+from .runs import REQUIRED_RESULTS
 
 DRIVE = Path("/content/drive")
 DRIVE_FOLDER = DRIVE / "MyDrive" / "topic-modeling-llama2"  # relative run folders go under it
@@ -47,26 +47,14 @@ def drive_run_dir(run_dir: str, keep_on_drive: bool) -> str:
     return str(folder)
 
 
-def with_parameters(notebook, parameters: dict[str, Any]):
-    """``notebook`` with a cell assigning ``parameters`` right after its ``parameters`` cell, as papermill does."""
-    import nbformat
-
-    at = next(i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", [])) + 1
-    source = "\n".join(f"{name} = {value!r}" for name, value in parameters.items())
-    cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
-    cell.pop("id", None)
-    notebook.cells.insert(at, cell)
-    return notebook
-
-
 def make_results_of_03(run_dir: str, notebook_03: str, profile: str, sample_size: Optional[int] = None) -> str:
     """Notebook 03's results in ``run_dir``: there already (one sentence), or made now by running 03
-    (``notebook_03``, its source as JSON) in a kernel of its own, which says so first and how long it takes.
-    03 gets this notebook's ``profile``, ``run_dir`` and ``sample_size``; its other knobs keep 03's defaults.
-    A Colab secret ``HF_TOKEN`` is put in the environment first (that kernel is no Colab kernel: the Hub
-    would not find the secret there)."""
+    (``notebook_03``, its source as JSON) with papermill in a kernel of its own, which says so first and how
+    long it takes; 03's executed copy goes into ``run_dir``, as the runner's does. 03 gets this notebook's
+    ``profile``, ``run_dir`` and ``sample_size``; its other knobs keep 03's defaults. A Colab secret ``HF_TOKEN``
+    is put in the environment first (that kernel is no Colab kernel: the Hub would not find the secret there)."""
     import nbformat
-    from nbclient import NotebookClient
+    import papermill
 
     missing = [name for name in REQUIRED_RESULTS if not (Path(run_dir) / name).exists()]
     if not missing:
@@ -75,9 +63,12 @@ def make_results_of_03(run_dir: str, notebook_03: str, profile: str, sample_size
           f"empty disk), so notebook 03 runs first, with profile {profile!r}: {TIME_OF_03.get(profile, 'minutes')}.",
           flush=True)
     token_source()  # a Colab secret HF_TOKEN into this kernel's environment, which 03's kernel inherits
-    parameters = {"profile": profile, "run_dir": str(Path(run_dir).resolve()), "sample_size": sample_size}
-    notebook = with_parameters(nbformat.reads(notebook_03, as_version=4), parameters)
+    folder = Path(run_dir).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    NotebookClient(notebook, timeout=None, kernel_name="python3",
-                   resources={"metadata": {"path": str(Path.cwd())}}).execute()
+    papermill.execute_notebook(
+        nbformat.reads(notebook_03, as_version=4), str(folder / "03_topic_modeling.ipynb"),
+        parameters={"profile": profile, "run_dir": str(folder), "sample_size": sample_size},
+        kernel_name="python3", progress_bar=False, cwd=str(Path.cwd()),  # where this notebook wrote helpers/
+    )
     return f"Notebook 03 ran in {time.perf_counter() - start:.0f} s; its results are in {run_dir}."

@@ -160,3 +160,56 @@ def styled_comparison(frame: pd.DataFrame, names: tuple[str, str]):
         return pd.Series(out)
 
     return frame.style.apply(colors, axis=1).format(precision=3, na_rep="–", subset=[*names, "difference"])
+
+
+# ---------------------------------------------------------------- what notebooks 05 and 06 show
+# 05's first table: six measures, the two the label choice never used first (the rest stay in evaluation.json)
+LEAD_MEASURES = ("confidence_lexical", "category_match_lexical", "npmi", "diversity_top10", "faithfulness_gap",
+                 "duplicate_rate")
+
+
+def measures_table(evaluation: dict[str, Any]):
+    """Notebook 05's first table: one row per representation, the :data:`LEAD_MEASURES` (those this run has),
+    the best of each in bold within its kind (keyword lists, labels)."""
+    table = representation_table(evaluation)
+    return styled_representations(table[[m for m in LEAD_MEASURES if m in table.columns]].astype(float))
+
+
+def evaluation_figure(evaluations: dict[str, dict[str, Any]]):
+    """One bar chart per lead measure, one bar per representation and one color per run (``{name: evaluation}``):
+    no panel of a single bar (the run-level numbers are :func:`run_table`'s)."""
+    from .plots import metric_panels
+
+    frame = pd.concat([long_table(e, name) for name, e in evaluations.items()], ignore_index=True)
+    return metric_panels(frame, list(LEAD_MEASURES), columns=3)
+
+
+def compare_runs(run_dir, other_dir, settings, options: dict[str, Any], evaluation: dict[str, Any] = None
+                 ) -> dict[str, Any]:
+    """Two run folders side by side (notebooks 05 and 06): ``run_dir``'s ``evaluation`` (None: its saved one, else
+    computed and saved), the other's saved ``evaluation.json`` or one computed here for this session's
+    ``settings`` (nothing written into it). Writes ``comparison.json`` and ``comparison.png`` into ``run_dir``.
+    Returns ``notes``, ``differences`` (the settings that differ) and ``table`` (the styled comparison)."""
+    from pathlib import Path
+
+    from .evaluation import evaluate_folder, saved_evaluation, save_evaluation, write_json
+    from .plots import save_figure
+    from .runs import read_run_settings
+
+    run_dir, other_dir = Path(run_dir), Path(other_dir)
+    if evaluation is None:
+        evaluation = saved_evaluation(run_dir, options) or save_evaluation(
+            run_dir, evaluate_folder(run_dir, settings.cache_dir, settings, **options)[0])
+    other = saved_evaluation(other_dir, options) or evaluate_folder(other_dir, settings.cache_dir, settings, **options)[0]
+    names = (run_dir.name, other_dir.name) if run_dir.name != other_dir.name else ("this run", "other run")
+    mine, theirs = read_run_settings(run_dir), read_run_settings(other_dir)
+    differences = settings_differences(mine, theirs)
+    notes = comparability_notes(evaluation, other, mine, theirs)
+    comparison = compare_evaluations(evaluation, other, names)
+    write_json(run_dir / "comparison.json", {
+        "runs": {names[0]: str(run_dir.resolve()), names[1]: str(other_dir.resolve())},
+        "settings_differences": differences, "notes": notes, "rows": comparison.to_dict("records"),
+    })
+    save_figure(evaluation_figure(dict(zip(names, (evaluation, other)))), run_dir / "comparison.png")
+    return {"notes": notes, "differences": pd.DataFrame(differences, index=list(names)).T.rename_axis("setting"),
+            "table": styled_comparison(comparison, names)}

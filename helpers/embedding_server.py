@@ -16,17 +16,18 @@ another server gives the same vectors.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
 from typing import Any, Optional, Sequence
 
 import numpy as np
+
+from bertopic.backend import BaseEmbedder
 
 from .serving import OpenAIServer
 
 BACKEND = "openai"
 
 
-class EmbeddingServer(OpenAIServer):
+class EmbeddingServer(OpenAIServer, BaseEmbedder):
     """An OpenAI-compatible embeddings server in place of a ``SentenceTransformer``.
 
     ``encode`` cuts the texts into batches of ``batch_size`` and sends ``concurrency`` of them at a time;
@@ -103,18 +104,8 @@ class EmbeddingServer(OpenAIServer):
         return self.encode(documents, show_progress_bar=verbose)
 
 
-@lru_cache(maxsize=1)
-def _as_bertopic_embedder() -> type:
-    """:class:`EmbeddingServer` as a BERTopic embedder (a subclass of its ``BaseEmbedder``, the same name):
-    BERTopic is imported when the first server is opened, not when this module is."""
-    from bertopic.backend import BaseEmbedder
-
-    return type(EmbeddingServer.__name__, (EmbeddingServer, BaseEmbedder),
-                {"__module__": __name__, "__doc__": EmbeddingServer.__doc__})
-
-
 def open_embedding_server(base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 4,
                           batch_size: int = 32, **options: Any) -> EmbeddingServer:
     """An :class:`EmbeddingServer` that BERTopic takes as its ``embedding_model`` (and notebook 03's
     ``sentence_model``); nothing is sent until it embeds or :meth:`EmbeddingServer.check` is called."""
-    return _as_bertopic_embedder()(base_url, model, api_key_env, concurrency, batch_size, **options)
+    return EmbeddingServer(base_url, model, api_key_env, concurrency, batch_size, **options)

@@ -7,7 +7,7 @@
   its topic's document embeddings, against the score the same labels get on the wrong
   topics (the shuffled-label baseline);
 - label confidence: how well a label retrieves its own topic's documents (R-precision,
-  :func:`helpers.labels.retrieval_precision`), with the embedding retriever notebook 03's
+  :func:`helpers.labeler._choice.retrieval_precision`), with the embedding retriever notebook 03's
   label choice used and with a lexical TF-IDF retriever it never saw;
 - agreement with known categories: NMI and ARI (scikit-learn), and how often a label is
   closest to the name of its topic's dominant category (by embedding) or to its documents' words
@@ -31,8 +31,9 @@ from typing import Any, Callable, Optional
 import numpy as np
 import pandas as pd
 
+from .files import to_json_ready, write_json
 from .label_measures import duplicate_rate, lexical_categories, rubric_pass_rate
-from .labels import label_confidence, retrieval_precision
+from .labeler._choice import label_confidence, retrieval_precision
 from .measures import (
     agreement, aspect_words, centroids, ctfidf_words, dominant_categories, faithfulness, label_words, lexical_retriever,
     nan_mean, nearest_categories, npmi_per_topic, tokenize, topic_diversity,
@@ -48,8 +49,6 @@ DIRECTIONS = {
     "category_match_lexical": 1, "duplicate_rate": -1, "rubric_pass": 0,
     "topic_count": 0, "outlier_share": -1, "nmi": 1, "ari": 1, "nmi_without_outliers": 1, "ari_without_outliers": 1,
 }
-
-
 
 
 # ---------------------------------------------------------------- one run
@@ -81,8 +80,6 @@ def label_failure_columns(labels: pd.DataFrame) -> dict[str, dict[int, str]]:
     if "fallback" in rows.columns:
         out["LLM label"] = {int(t): "keyword fallback" if bool(f) else "" for t, f in zip(rows.topic, rows.fallback)}
     return out
-
-
 
 
 def evaluate_run(
@@ -208,35 +205,20 @@ def run_scores(topics: list[int], topic_ids: list[int], categories: list[str]) -
     return run_level
 
 
-def to_json_ready(value: Any) -> Any:
-    """Nested dicts/lists with numpy scalars made plain and ``nan`` made ``None`` (valid JSON)."""
-    if isinstance(value, dict):
-        return {str(k): to_json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_json_ready(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return None if not math.isfinite(value) else float(value)
-    return value
-
-
-
-
-# ---------------------------------------------------------------- run folders
 EVALUATION_FILE = "evaluation.json"
 
 
 def evaluate_folder(run_dir, cache_dir: Optional[str] = None, settings=None, **options) -> tuple[dict[str, Any], dict[str, Any]]:
     """Evaluate the run folder notebook 03 wrote: ``(evaluation, results)``.
 
-    Opens it for this session's ``settings`` (:func:`helpers.topics.load_results`: the embedding model the run
+    Opens it for this session's ``settings`` (:func:`helpers.runs.load_results`: the embedding model the run
     was made with, never a server or key the folder names), reuses the document embeddings notebook 03 cached
     (``cache_dir``: None -> this session's), and passes ``options`` (``npmi_top_n``, ``diversity_top_n``,
     ``coherence_stop_words``) to :func:`evaluate_run`.
     """
     from .machine import default_cache_dir
-    from .topics import embed_documents, load_results
+    from .topics import embed_documents
+    from .runs import load_results
 
     try:
         results = load_results(run_dir, settings)
@@ -284,11 +266,11 @@ def saved_evaluation(run_dir, method: dict[str, Any]) -> Optional[dict[str, Any]
     return saved if same else None
 
 
-def write_json(path, data: dict[str, Any]):
-    """Write ``data`` as indented JSON atomically (``nan`` written as ``null``)."""
-    import json
+def save_evaluation(run_dir, evaluation: dict[str, Any]) -> dict[str, Any]:
+    """Write ``evaluation`` as ``run_dir/evaluation.json`` with the key of the results it measured
+    (:func:`results_key`: notebook 06 reuses it while 03's results stay the same); returns it, keyed."""
     from pathlib import Path
 
-    from .files import atomic_write
-
-    return atomic_write(Path(path), lambda tmp: Path(tmp).write_text(json.dumps(to_json_ready(data), indent=2)))
+    keyed = {**evaluation, "results_key": results_key(run_dir)}
+    write_json(Path(run_dir) / EVALUATION_FILE, keyed)
+    return keyed

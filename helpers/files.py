@@ -9,11 +9,14 @@ workshop server can read a run folder when the umask lets them.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
+
+import numpy as np
 
 
 def current_umask() -> int:
@@ -103,3 +106,24 @@ def atomic_folder(path: Path, write: Callable[[Path], Any]) -> Path:
             if leftover.exists():
                 shutil.rmtree(leftover, ignore_errors=True)
     return path
+
+
+def to_json_ready(value: Any) -> Any:
+    """Nested dicts/lists with numpy scalars made plain and ``nan`` made ``None`` (valid JSON)."""
+    if isinstance(value, dict):
+        return {str(k): to_json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json_ready(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if not math.isfinite(value) else float(value)
+    return value
+
+
+def write_json(path, data: dict[str, Any]):
+    """Write ``data`` as indented JSON atomically (``nan`` written as ``null``)."""
+    import json
+    from pathlib import Path
+
+    return atomic_write(Path(path), lambda tmp: Path(tmp).write_text(json.dumps(to_json_ready(data), indent=2)))

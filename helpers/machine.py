@@ -9,7 +9,6 @@ import logging
 import os
 import re
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
 
@@ -21,7 +20,8 @@ KEY_PACKAGES = (
 
 
 def default_cache_dir(cache_dir: Optional[str] = None) -> Path:
-    """Where models and embeddings are cached: ``cache_dir``, ``$TOPIC_LLAMA2_CACHE`` or ``~/.cache/topic-modeling-llama2``."""
+    """Where models and embeddings are cached: ``cache_dir``, ``$TOPIC_LLAMA2_CACHE`` or ``~/.cache/topic-modeling-llama2``
+    (notebooks 03-06 keep their caches there)."""
     return Path(cache_dir or os.environ.get("TOPIC_LLAMA2_CACHE") or "~/.cache/topic-modeling-llama2").expanduser()
 
 
@@ -36,7 +36,7 @@ def running_in_colab() -> bool:
 
 
 def compute_device() -> str:
-    """``cuda:N`` when a GPU is visible, else ``cpu`` (the reference's device line)."""
+    """``cuda:N`` when a GPU is visible, else ``cpu``: the reference's device line, which notebook 01 prints."""
     from torch import cuda
 
     return f"cuda:{cuda.current_device()}" if cuda.is_available() else "cpu"
@@ -109,14 +109,16 @@ def torch_dtype(precision: str = "auto"):
 
 def nf4_compute_dtype() -> str:
     """The dtype 4-bit weights are computed in: the reference's bfloat16, or float16 on a GPU without
-    native bfloat16 (a T4, compute capability 7.5), where bfloat16 would be emulated, slowly."""
+    native bfloat16 (a T4, compute capability 7.5), where bfloat16 would be emulated, slowly. Notebook 01
+    writes this line out in its ``BitsAndBytesConfig`` cell."""
     import torch
 
     return "float16" if torch.cuda.is_available() and not torch.cuda.is_bf16_supported() else "bfloat16"
 
 
 def gpu_status(settings: Settings) -> str:
-    """One sentence on the GPU; raises with what to change when the profile needs one and none is there."""
+    """One sentence on the GPU (notebook 00 shows it); raises with what to change when the profile needs one
+    and none is there."""
     gpu = gpu_summary()
     if gpu is None and settings.require_gpu:
         raise RuntimeError(
@@ -130,7 +132,8 @@ def gpu_status(settings: Settings) -> str:
 
 def free_memory() -> None:
     """Give back the memory of what nothing references any more: ``gc.collect()`` and, on a GPU, what torch's
-    allocator still reserves (``torch.cuda.empty_cache()``), which the next memory preflight would count as used."""
+    allocator still reserves (``torch.cuda.empty_cache()``), which the next memory preflight would count as used.
+    Notebook 01 writes out the same function; the runner calls this one between notebooks."""
     import gc
     import sys
 
@@ -141,7 +144,7 @@ def free_memory() -> None:
 
 
 def package_versions(names: tuple[str, ...] = KEY_PACKAGES) -> dict[str, str]:
-    """Installed versions of the series' main packages ("missing" when not installed)."""
+    """Installed versions of the series' main packages ("missing" when not installed); notebook 00 lists them."""
     from importlib import metadata
 
     versions = {}
@@ -176,6 +179,7 @@ class _DropMessage(logging.Filter):
         self.prefix = prefix
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """False (drop) for a record whose message starts with the prefix."""
         return not str(record.msg).startswith(self.prefix)
 
 
@@ -205,74 +209,13 @@ def quiet_noisy_loggers() -> None:
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
 
-# umap-learn compiles its numba kernels lazily and without numba's on-disk cache, so every new Python process
-# compiles them again (16 s on 2 cores before the first UMAP; lmcinnes/umap#1257); datashader's edge bundling,
-# which BERTopic imports through datamapplot, compiles its kernels eagerly at import (5 s).
-NUMBA_UNCACHED = ("umap.umap_", "umap.utils", "umap.layouts", "umap.distances", "umap.sparse", "datashader.bundling")
-
-
-@contextmanager
-def numba_jit_cached():
-    """While inside: ``numba.jit`` (and so ``njit``) caches what it compiles, as ``cache=True`` would. Put
-    back on the way out; :func:`cache_numba_kernels` wraps only the imports of the modules it names in it."""
-    import numba
-
-    jit = numba.jit
-    numba.jit = lambda *args, **kwargs: jit(*args, **{"cache": True, **kwargs})
-    try:
-        yield
-    finally:
-        numba.jit = jit
-
-
-def cache_numba_kernels(modules: tuple[str, ...] = NUMBA_UNCACHED) -> int:
-    """Turn on numba's on-disk cache for the kernels of ``modules``, as ``@njit(cache=True)`` would: each
-    compiles once per install (into the package's ``__pycache__`` beside its bytecode, as pynndescent's
-    kernels do; ``$NUMBA_CACHE_DIR`` moves it) and later processes load it. A module imported here for the
-    first time has its eager kernels cached too (:func:`numba_jit_cached` around its import). Only
-    :func:`setup_notebook` calls it (and says so); importing ``helpers`` never does. Returns how many
-    kernels of ``modules`` cache on disk; calling it again is harmless.
-    """
-    import importlib
-    import sys
-
-    try:
-        from numba.core.caching import NullCache
-        from numba.core.dispatcher import Dispatcher
-    except ImportError:  # another numba layout: the kernels compile in each process, as before
-        return 0
-
-    cached = 0
-    for name in modules:
-        if name not in sys.modules:  # kernels compiled at import (explicit signatures) are cached as they compile
-            try:
-                if name.rpartition(".")[0]:
-                    importlib.import_module(name.rpartition(".")[0])  # the package's own helpers stay as they are
-                with numba_jit_cached():
-                    importlib.import_module(name)
-            except ImportError:
-                continue
-        for kernel in vars(sys.modules[name]).values():
-            if not (isinstance(kernel, Dispatcher) and kernel.py_func.__module__ == name
-                    and not kernel.py_func.__closure__):
-                continue
-            if isinstance(kernel._cache, NullCache):
-                try:
-                    kernel.enable_caching()
-                except RuntimeError:  # nowhere writable to cache it: it compiles in each process, as before
-                    continue
-            cached += 1
-    return cached
-
-
 def setup_notebook(profile: Any = "offline", more_settings: Optional[dict[str, Any]] = None, **knobs: Any) -> Settings:
     """The one setup line of every notebook: ``settings = setup_notebook(profile, more_settings, knob=value, ...)``.
 
     Resolves the profile with the notebook's knobs and ``more_settings`` (the knobs its parameters cell does
     not show: file formats, a server, replay, cuML...; see ``helpers.settings.Settings``), quiets the noisy
-    loggers, caches numba's kernels on disk (:func:`cache_numba_kernels`: the one place the series does it,
-    and it says so), and prints the profile, the device and its memory, the precision "auto" resolves to,
-    and the key versions. ``profile`` may also be resolved settings. Returns the settings; raises when the
+    loggers, and prints the profile, the device and its memory, the precision "auto" resolves to, and the
+    key versions. ``profile`` may also be resolved settings. Returns the settings; raises when the
     profile needs a GPU and none is there, or names a knob or value that does not exist, in one sentence.
     """
     if isinstance(profile, Settings):
@@ -283,11 +226,8 @@ def setup_notebook(profile: Any = "offline", more_settings: Optional[dict[str, A
             raise ValueError(f"{clash[0]!r} is set twice, as a parameter and in more_settings: keep one.")
         settings = resolve_settings(profile, **{**(more_settings or {}), **knobs})
     quiet_noisy_loggers()
-    cached = cache_numba_kernels()
     where = "Colab" if running_in_colab() else "local"
     print(f"profile {settings.profile!r} ({where}); {gpu_status(settings)}; device {compute_device()}")
-    print(f"numba: {cached} kernels of umap-learn and datashader cached on disk by this call (compiled once, "
-          f"then loaded; numba.jit was wrapped only while it imported them)")
     print(f"precision 'auto' computes in {resolve_precision('auto')}; cache: {default_cache_dir(settings.cache_dir)}")
     print("versions:", ", ".join(f"{name} {version}" for name, version in package_versions().items()))
     return settings

@@ -54,6 +54,16 @@ def save_html(fig, path: Path) -> Path:
     return atomic_write(Path(path), lambda tmp: fig.write_html(tmp, include_plotlyjs=True, full_html=True))
 
 
+def save_figure(fig, path: Path, dpi: int = 90) -> Path:
+    """Save ``fig`` atomically: a plotly figure as offline HTML (:func:`save_html`), a matplotlib one
+    (seaborn's, datamapplot's) as PNG at ``dpi``. Notebooks 04-06 save every plot with it."""
+    from .files import atomic_write
+
+    if hasattr(fig, "write_html"):
+        return save_html(fig, path)
+    return atomic_write(Path(path), lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png"))
+
+
 def metric_panels(frame: pd.DataFrame, metrics: list[str], columns: int = 4, titles: Mapping[str, str] = None):
     """One small bar chart per metric and return the figure.
 

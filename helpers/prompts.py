@@ -65,6 +65,11 @@ class PromptParts:
     example_label: str = EXAMPLE_LABEL
     main: str = USER_TEMPLATE
 
+    @property
+    def name(self) -> str:
+        """How the label tables name this prompt: "reference", or "edited: system" (:func:`prompt_name`)."""
+        return prompt_name(self)
+
 
 REFERENCE = PromptParts()
 PROMPT_FILE = "prompt.json"  # notebook 02 writes the parts into the run folder; 03 reads them
@@ -136,10 +141,10 @@ def save_prompt(run_dir, parts: PromptParts, name: str = PROMPT_FILE) -> Path:
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
-def read_prompt(run_dir, name: str = PROMPT_FILE) -> PromptParts:
-    """The prompt saved in ``run_dir/<name>`` (02's ``prompt.json``, or 03's ``labels_prompt.json``), else the
-    reference's."""
-    path = Path(run_dir) / name
+def read_prompt(run_dir, name: str = PROMPT_FILE, labelled: bool = False) -> PromptParts:
+    """The prompt saved in ``run_dir/<name>`` (02's ``prompt.json``; with ``labelled``, 03's ``labels_prompt.json``:
+    the one its labels were made with, which notebook 06 asks again with), else the reference's."""
+    path = Path(run_dir) / (LABELS_PROMPT_FILE if labelled else name)
     if not path.exists():
         return REFERENCE
     saved = json.loads(path.read_text(encoding="utf-8"))

@@ -10,18 +10,18 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from .labels import JUDGED_DOCS, judged_rows
+from .labeler._choice import JUDGED_DOCS, judged_rows, unit_rows
 
 
 def run_settings(results: Mapping[str, Any], session=None, cache_dir: Optional[str] = None):
     """The settings notebook 06 continues a run with: the run folder's (``results`` from
-    :func:`helpers.topics.load_results`), so it embeds and labels as notebook 03 did, checked against this
+    :func:`helpers.runs.load_results`), so it embeds and labels as notebook 03 did, checked against this
     ``session``'s embedding and LLM backends and models, with this session's servers, key variables and cache
     folder (``cache_dir`` when given): a run folder never chooses where your key or your documents go
-    (:func:`helpers.topics.session_settings`)."""
+    (:func:`helpers.runs.session_settings`)."""
     import dataclasses
 
-    from .topics import session_settings
+    from .runs import session_settings
 
     settings = session_settings(results["settings"], session, ("embedding", "llm"), results.get("run_dir", ""))
     return dataclasses.replace(settings, cache_dir=cache_dir) if cache_dir else settings
@@ -110,10 +110,17 @@ def read_edited_labels(path: str | Path, labels: pd.DataFrame) -> dict[int, str]
             if str(label).strip() and str(label).strip() != was}
 
 
-def your_labels(edited_labels: Optional[str], in_place: Path, labels: pd.DataFrame) -> dict[int, str]:
+def your_labels(edited_labels: Optional[str], in_place: Path, labels: pd.DataFrame, offer: bool = False) -> dict[int, str]:
     """Notebook 06's edits: those of ``edited_labels`` when given (any problem is an error), else those of the
     run folder's own ``labels_to_edit.csv`` (``in_place``). An in-place file written before 03 was run again
-    (``--overwrite``) is not applied and not touched: a note says so, and 06 goes on with the LLM's labels."""
+    (``--overwrite``) is not applied and not touched: a note says so, and 06 goes on with the LLM's labels.
+    With ``offer``, ``in_place`` is written for you to edit when it does not exist yet (never written over)."""
+    if offer and not Path(in_place).exists():
+        from .files import atomic_write
+
+        yours = read_edited_labels(edited_labels, labels) if edited_labels else {}
+        atomic_write(Path(in_place), lambda tmp: labels_to_edit(labels).to_csv(tmp, index=False))
+        return yours
     if edited_labels:
         return read_edited_labels(edited_labels, labels)
     if not Path(in_place).exists():
@@ -151,12 +158,12 @@ def hierarchy_groups(hierarchy: pd.DataFrame, prompt: str, documents: pd.DataFra
     A node's prompt holds the node's own words (``Parent_Name``) and the first representative document
     of its largest topics, taken from its two children in turn (so both sides of the join are in it), up
     to ``nr_docs``, cut to ``doc_words`` words. The labeler judges a node's candidates on its documents and
-    on the centre of its vectors: a group keeps that centre (one row, not a copy of every vector) and at most
+    on the centre of its vectors (each scaled to length 1 here): a group keeps that centre (one row, not a copy of every vector) and at most
     ``most_docs`` of the node's documents and titles (those its prompt shows, and others drawn at random
-    with ``seed``: :func:`helpers.labels.judged_rows`), so memory stays bounded at any corpus size (the root
+    with ``seed``: :func:`helpers.labeler._choice.judged_rows`), so memory stays bounded at any corpus size (the root
     is the whole corpus: 13.0 GB at 117k documents without the bound, 4.9 GB with it; BENCHMARKS.md, Scale).
     ``documents`` has ``abstract``, ``title`` and ``topic``. ``fill`` (the labeler's
-    :meth:`helpers.batched_generation.BatchedTextGeneration.fill`) cuts each prompt to the model's window and
+    :meth:`helpers.labeler.BatchedTextGeneration.fill`) cuts each prompt to the model's window and
     says by how many tokens (``prompt_cut_tokens``); without it the prompts are filled uncut.
     """
     from itertools import chain, zip_longest
@@ -182,5 +189,5 @@ def hierarchy_groups(hierarchy: pd.DataFrame, prompt: str, documents: pd.DataFra
         groups[node.Parent_ID] = dict(prompt=filled, prompt_cut_tokens=cut, keywords=keywords,
                                       documents=documents.abstract.iloc[read].tolist(),
                                       titles=documents.title.iloc[read].astype(str).tolist(),
-                                      vectors=np.asarray(vectors[rows]).mean(axis=0, keepdims=True))
+                                      vectors=unit_rows(np.asarray(vectors[rows])).mean(axis=0, keepdims=True))
     return groups

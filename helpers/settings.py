@@ -7,17 +7,18 @@ walk-through: BAAI/bge-small-en, meta-llama/Llama-2-13b-chat-hf in 4-bit, the
 CShorten/ML-ArXiv-Papers abstracts. A profile changes values, never code paths.
 
 Every notebook's ``parameters`` cell holds the knobs; ``None`` means "the profile's
-value". :func:`resolve_settings` merges them and rejects typos with a suggestion.
+value". :func:`resolve_settings` merges them and rejects typos with a suggestion; a key pasted where
+a variable's name belongs is refused by :mod:`helpers.credentials`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import re
-from urllib.parse import urlsplit, urlunsplit
 from dataclasses import dataclass, fields
 from typing import Any, Optional, get_args, get_type_hints
+
+from .credentials import check_key_variable_name, redact_url
 
 PACKAGED_CORPUS = "packaged:bbc-news"
 PACKAGED_EMBEDDINGS = "packaged:all-MiniLM-L6-v2"
@@ -34,7 +35,7 @@ STOP_WORDS = ("english", "none")
 
 @dataclass(frozen=True)
 class Settings:
-    """Every knob of the series, resolved to a concrete value."""
+    """Every knob of the series, resolved to a concrete value (every notebook's ``settings``)."""
 
     profile: str
     dataset: str
@@ -123,24 +124,6 @@ _CHOICES = {
 }
 
 
-ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
-
-
-def looks_like_a_key(text: str) -> bool:
-    """True for text shaped like a credential rather than a name: a run of 16 or more letters and digits that
-    holds both, or over 64 characters (``OPENAI_API_KEY`` is a name; ``3F9A...C21`` or ``sk-...`` are keys)."""
-    runs = re.findall(r"[A-Za-z0-9]{16,}", text)
-    return len(text) > 64 or any(re.search(r"[A-Za-z]", r) and re.search(r"[0-9]", r) for r in runs)
-
-
-def check_key_variable_name(name: str, knob: str = "llm_api_key_env") -> None:
-    """Raise unless ``name`` is an UPPER_SNAKE environment-variable name; the message never repeats ``name``
-    (it may be the key itself, pasted by mistake)."""
-    if not ENV_NAME.fullmatch(name) or looks_like_a_key(name):
-        raise ValueError(f"{knob} is the name of an environment variable in UPPER_SNAKE case (e.g. "
-                         "OPENAI_API_KEY), not the key itself: put the key in that variable and give its name.")
-
-
 def check_embedding_backend(values: dict[str, Any]) -> None:
     """Raise when the embedding server's settings cannot work: ``embedding_backend`` "openai" without
     ``embedding_base_url``, or a key pasted as ``embedding_api_key_env``."""
@@ -148,61 +131,6 @@ def check_embedding_backend(values: dict[str, Any]) -> None:
         raise ValueError("embedding_backend 'openai' needs embedding_base_url, the server's address, e.g. "
                          "-p embedding_base_url http://127.0.0.1:7997/v1 (README: Embeddings from a server).")
     check_key_variable_name(values.get("embedding_api_key_env", "OPENAI_API_KEY"), "embedding_api_key_env")
-
-
-# a key's value in a URL's query (``?api_key=...``, ``&token=...``): as much a credential as ``user:password@``
-QUERY_SECRET = re.compile(r"([?&;](?:api[_-]?key|apikey|key|token|access[_-]?token|auth|secret|password|passwd|pwd|"
-                          r"signature|sig)=)[^&#\s]+", re.I)
-# what API keys look like: a vendor's prefix with its own separator (OpenAI, Hugging Face, GitHub, Slack, AWS, Google)
-KEY_SHAPE = re.compile(r"(?<![A-Za-z0-9])(?:sk-[A-Za-z0-9_-]{16,}|hf_[A-Za-z0-9]{16,}|gh[pousr]_[A-Za-z0-9]{20,}|"
-                       r"github_pat_[A-Za-z0-9_]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|AIza[\w-]{35})")
-LONG_TOKEN = re.compile(r"[A-Za-z0-9]{32,}")  # a hex or base62 key given bare; a path, a file or a URL is not one
-
-
-def redact_url(url: Optional[str]) -> Optional[str]:
-    """``url`` with any user name and password replaced by ``***`` (``http://***@host:8000/v1``) and any key in
-    its query too (``?api_key=***``), for everything shown or saved; other text comes back unchanged."""
-    if not isinstance(url, str):
-        return url
-    url = QUERY_SECRET.sub(lambda m: m.group(1) + "***", url) if "=" in url else url
-    if "@" not in url:
-        return url
-    parts = urlsplit(url)
-    if not parts.netloc or "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
-
-
-def url_has_credentials(url: Optional[str]) -> bool:
-    """True when ``url`` carries a user name or password (``http://user:password@host``) or a key in its query
-    (``http://host/v1?api_key=sk-...``)."""
-    return redact_url(url) != url
-
-
-def holds_credentials(text: Any) -> bool:
-    """True when ``text`` carries a credential anywhere: a URL's user name and password or a key in its query
-    (:func:`url_has_credentials`), or a value shaped like a key: a vendor's key prefix (``sk-``, ``hf_``,
-    ``ghp_``, ...) with a long tail, or, in a value that is no path, file or URL, a run of 32 or more letters
-    and digits, both mixed."""
-    if not isinstance(text, str):
-        return False
-    if url_has_credentials(text) or KEY_SHAPE.search(text):
-        return True
-    if any(c in text for c in "/\\."):  # a path, a file name or a URL: a commit hash or a digest in it is no key
-        return False
-    return any(re.search(r"[A-Za-z]", run) and re.search(r"[0-9]", run) for run in LONG_TOKEN.findall(text))
-
-
-def credential_paths(value: Any, where: str = "") -> list[str]:
-    """Where in ``value`` (a parameter's value: text, or a mapping or list at any depth, e.g. ``more_settings``)
-    a credential sits (:func:`holds_credentials`), as ``name`` or ``more_settings.llm_base_url`` paths. The
-    values of ``*_api_key_env`` knobs are left to :func:`check_key_variable_name`, which says more."""
-    if isinstance(value, dict):
-        return [p for k, v in value.items() if not str(k).endswith("_api_key_env")
-                for p in credential_paths(v, f"{where}.{k}" if where else str(k))]
-    if isinstance(value, (list, tuple)):
-        return [p for i, v in enumerate(value) for p in credential_paths(v, f"{where}[{i}]")]
-    return [where] if holds_credentials(value) else []
 
 
 def closest_hint(name: str, valid: list[str]) -> str:
@@ -251,12 +179,12 @@ def _coerce(name: str, value: Any, annotation: Any) -> Any:
 
 
 def knob_names() -> list[str]:
-    """All knob names a profile may be overridden with."""
+    """All knob names a profile may be overridden with (notebook 07 lists them)."""
     return [f.name for f in fields(Settings) if f.name != "profile"]
 
 
 def resolve_settings(profile: str = "offline", **overrides: Any) -> Settings:
-    """Merge a profile with knob overrides into a :class:`Settings`.
+    """Merge a profile with knob overrides into a :class:`Settings` (notebook 07 resolves profiles with it).
 
     ``None`` overrides are ignored (they mean "keep the profile's value"), so a
     notebook can pass every knob of its parameters cell. Unknown profiles or knob
@@ -315,8 +243,9 @@ def resolve_settings(profile: str = "offline", **overrides: Any) -> Settings:
 
 
 def as_dict(settings: Settings) -> dict[str, Any]:
-    """The settings as a plain dict, e.g. to save next to a run's results or print: credentials in
-    ``llm_base_url`` and ``embedding_base_url`` are redacted (:func:`redact_url`), so none is ever saved or shown."""
+    """The settings as a plain dict, e.g. to save next to a run's results (notebooks 03 and 06) or print:
+    credentials in ``llm_base_url`` and ``embedding_base_url`` are redacted
+    (:func:`helpers.credentials.redact_url`), so none is ever saved or shown."""
     values = dataclasses.asdict(settings)
     values["llm_base_url"] = redact_url(values["llm_base_url"])
     values["embedding_base_url"] = redact_url(values["embedding_base_url"])

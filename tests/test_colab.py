@@ -1,17 +1,32 @@
 """The Colab editions: generated from the sources, in sync, self-contained, and runnable offline."""
 
 from pathlib import Path
+import ast
 import importlib.util
+import json
+import subprocess
+import sys
 
 import nbformat
 import pytest
 
-from helpers.run import REPO
+from tools.run import REPO
 
 spec = importlib.util.spec_from_file_location("build_colab", REPO / "tools" / "build_colab.py")
 build_colab = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(build_colab)
 EDITIONS = sorted((REPO / "colab").glob("*.ipynb"))
+# Each edition's size in bytes before it embedded only the helpers its notebook imports (issue 34): `ls -l colab/`
+# at commit 38fa27e, when every edition embedded every helpers module the series imports, the runner included.
+SIZES_BEFORE_ISSUE_34 = {
+    "00_setup_and_login.ipynb": 291753, "01_quantized_loading.ipynb": 296948, "02_prompt_engineering.ipynb": 331065,
+    "03_topic_modeling.ipynb": 308877, "04_visualization.ipynb": 328802, "05_evaluation.ipynb": 336324,
+    "06_refining_topics.ipynb": 338027, "07_going_big.ipynb": 325060, "all_in_one.ipynb": 423822,
+}
+# Still over half of it: what these notebooks import reaches the labeler, the topics and the data modules (and 04-07
+# carry 03's, which they run when its results are missing); the all-in-one carries the union by construction.
+OVER_HALF = {"02_prompt_engineering.ipynb", "03_topic_modeling.ipynb", "04_visualization.ipynb",
+             "05_evaluation.ipynb", "06_refining_topics.ipynb", "07_going_big.ipynb", "all_in_one.ipynb"}
 
 
 def test_colab_folder_is_exactly_what_the_generator_writes():
@@ -69,24 +84,132 @@ def test_each_edition_installs_exactly_what_colab_lacks_of_the_requirements(path
 def test_every_distribution_the_shipped_helpers_import_is_in_colab_or_installed():
     """What the hook checks, as a test: each module the editions' helpers import comes from Colab or the editions'
     installs (this venv tells which distribution provides each module)."""
-    import ast
     import importlib.metadata as md
 
-    shipped = {f"{name}.py" for name in build_colab.HELPERS_FOR_COLAB}
+    shipped = {name: text for path in EDITIONS for name, text in _shipped(nbformat.read(path, as_version=4)).items()}
     modules = set()
-    for path in (REPO / "helpers").glob("*.py"):
-        if path.name in shipped:
-            for node in ast.walk(ast.parse(path.read_text())):
-                if isinstance(node, ast.Import):
-                    modules |= {a.name.split(".")[0] for a in node.names}
-                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                    modules.add(node.module.split(".")[0])
+    for text in shipped.values():
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Import):
+                modules |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                modules.add(node.module.split(".")[0])
     plain, nodeps = _install_cells(nbformat.read(EDITIONS[0], as_version=4))
     provided = set(build_colab.colab_packages()) | {build_colab.normalized(p.split("==")[0]) for p in plain + nodeps}
     distributions = md.packages_distributions()
     missing = sorted({f"{m} ({d})" for m in modules for d in distributions.get(m, [])
                       if build_colab.normalized(d) not in provided})
     assert not missing, f"imported by the shipped helpers, neither in Colab nor installed: {missing}"
+
+
+def _shipped(nb) -> dict[str, str]:
+    """What an edition's helpers cell writes: path under helpers/ -> text."""
+    cell = next(c for c in nb.cells if "HELPERS = {" in c.source)
+    return ast.literal_eval(next(n.value for n in ast.parse(cell.source).body
+                                 if isinstance(n, ast.Assign) and n.targets[0].id == "HELPERS"))
+
+
+def _as_python(source: str) -> str:
+    """A cell without its IPython lines (%pip, !ls): each becomes ``pass``, so the cell still parses."""
+    return "\n".join(line[:len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!")) else line
+                     for line in source.splitlines())
+
+
+def _code_it_runs(nb) -> list[str]:
+    """The code an edition runs on the helpers it writes: every code cell but the helpers cell, and notebook 03's
+    cells when it carries 03 (``NOTEBOOK_03``: it runs 03 on them, in a kernel of its own, when 03's results are
+    missing)."""
+    cells = [_as_python(c.source) for c in nb.cells if c.cell_type == "code" and "HELPERS = {" not in c.source]
+    carried = [ast.literal_eval(node.value) for source in cells for node in ast.parse(source).body
+               if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "NOTEBOOK_03"]
+    return cells + [_as_python(c.source) for text in carried for c in nbformat.reads(text, as_version=4).cells
+                    if c.cell_type == "code"]
+
+
+@pytest.mark.parametrize("path", EDITIONS, ids=lambda p: p.name)
+def test_each_edition_writes_the_helpers_its_notebook_imports_and_nothing_else(path, tmp_path):
+    """Python's own modulefinder, on the repository's helpers/, follows what the edition's cells import (inside
+    functions too); the edition writes those files, and of the rest only files of a package below helpers/ that it
+    imports (a package ships whole). Nothing of the runner or the test servers (tools/) ever."""
+    import modulefinder
+
+    nb = nbformat.read(path, as_version=4)
+    script = tmp_path / "cells.py"
+    script.write_text("\n\n".join(_code_it_runs(nb)))
+    finder = modulefinder.ModuleFinder(path=[str(REPO)])
+    finder.run_script(str(script))
+    imported = {Path(m.__file__).relative_to(REPO / "helpers").as_posix() for name, m in finder.modules.items()
+                if name.split(".")[0] == "helpers"}
+    shipped = set(_shipped(nb))
+    missing, _ = finder.any_missing_maybe()
+    assert not [name for name in missing if name.split(".")[0] in ("helpers", "tools")], "imported, and no such module"
+    assert not {name for name in finder.modules if name.split(".")[0] == "tools"}
+    assert imported <= shipped, f"imported but not written: {sorted(imported - shipped)}"
+    packages = {name.rsplit("/", 1)[0] + "/" for name in imported if "/" in name}
+    assert not {n for n in shipped - imported if not n.startswith(tuple(packages))}, "written but never imported"
+    assert "__init__.py" in shipped and not {"run.py", "overwrite.py", "servers.py"} & shipped
+
+
+IMPORT_FROM_WHAT_IT_WROTE = r"""
+import importlib, json, os, sys
+from pathlib import Path
+
+sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, "__module__", "").startswith("__editable__")]
+for edition in json.loads(Path(sys.argv[1]).read_text()):
+    folder = Path(edition["folder"]).resolve()
+    folder.mkdir()
+    os.chdir(folder)
+    error = None
+    try:
+        exec(edition["helpers_cell"], {})  # writes helpers/ here and imports it, as in a Colab runtime
+        for statement in edition["imports"]:
+            exec(statement, {})
+    except Exception as failed:
+        error = f"{type(failed).__name__}: {failed}"
+    loaded = {n: m.__file__ for n, m in sys.modules.items() if n.split(".")[0] == "helpers"}
+    elsewhere = sorted(n for n, f in loaded.items() if not Path(f).resolve().is_relative_to(folder))
+    print(json.dumps({"edition": edition["name"], "error": error, "loaded": len(loaded), "elsewhere": elsewhere}))
+    for name in loaded:
+        del sys.modules[name]
+    sys.path[:] = [p for p in sys.path if p != str(folder)]
+    importlib.invalidate_caches()
+"""
+
+
+def test_each_edition_imports_what_its_notebook_imports_from_the_helpers_it_writes_alone(tmp_path):
+    """In a fresh Python whose only helpers/ is the one an edition's helpers cell writes (into an empty folder, as
+    in a new Colab runtime), every helpers import of that edition's cells (and of 03's, where it carries 03) works."""
+    editions = []
+    for path in EDITIONS:
+        nb = nbformat.read(path, as_version=4)
+        imports = [ast.unparse(node) for source in _code_it_runs(nb) for node in ast.walk(ast.parse(source))
+                   if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "helpers" for a in node.names)
+                   or isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "helpers"]
+        assert imports, path.name
+        editions.append({"name": path.name, "folder": str(tmp_path / path.stem), "imports": imports,
+                         "helpers_cell": next(c.source for c in nb.cells if "HELPERS = {" in c.source)})
+    (tmp_path / "editions.json").write_text(json.dumps(editions))
+    env = {k: v for k, v in __import__("os").environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-c", IMPORT_FROM_WHAT_IT_WROTE, str(tmp_path / "editions.json")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    reports = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert [r["edition"] for r in reports] == [p.name for p in EDITIONS]
+    assert [r for r in reports if r["error"] or r["elsewhere"] or r["loaded"] < 2] == []
+
+
+@pytest.mark.parametrize("path", EDITIONS, ids=lambda p: p.name)
+def test_each_edition_is_smaller_than_when_it_carried_every_helper(path):
+    assert path.stat().st_size < SIZES_BEFORE_ISSUE_34[path.name]
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="its imports reach "
+                                                                          "most of helpers/ (OVER_HALF)"))
+                                  if p.name in OVER_HALF else p for p in EDITIONS], ids=lambda p: p.name)
+def test_each_edition_is_under_half_its_size_when_it_carried_every_helper(path):
+    """The target of issue 34; the editions in OVER_HALF miss it (strict: one that reaches it fails until its mark
+    goes)."""
+    assert path.stat().st_size < SIZES_BEFORE_ISSUE_34[path.name] / 2
 
 
 def test_keep_on_drive_puts_the_run_folder_on_the_mounted_drive_and_does_nothing_outside_colab(tmp_path, monkeypatch,
@@ -124,7 +247,7 @@ def test_keep_on_drive_puts_the_run_folder_on_the_mounted_drive_and_does_nothing
 
 def test_an_edition_after_03_finds_its_results_without_running_03_again(tmp_path):
     from helpers.colab import make_results_of_03
-    from helpers.topics import REQUIRED_RESULTS
+    from helpers.runs import REQUIRED_RESULTS
 
     for name in REQUIRED_RESULTS:
         (tmp_path / name).touch()
@@ -134,28 +257,40 @@ def test_an_edition_after_03_finds_its_results_without_running_03_again(tmp_path
 
 def test_an_edition_after_03_runs_03_with_its_settings_and_the_colab_secret(tmp_path, monkeypatch, capsys):
     """Without 03's results, 04-06 run 03 in a kernel of their own: it gets the notebook's profile, folder and sample,
-    and the Colab secret HF_TOKEN through the environment (the Hub reads Colab secrets only in Colab's own kernel)."""
-    import nbclient
+    and the Colab secret HF_TOKEN through the environment (the Hub reads Colab secrets only in Colab's own kernel).
+    A stand-in for 03 (the same parameters cell) records what its kernel was given; 03's executed copy is kept."""
+    import json
+
+    import nbformat
+    import papermill
 
     import helpers.auth
 
-    seen = {}
-
-    class Client:
-        def __init__(self, notebook, **kwargs):
-            seen["cells"] = [c.source for c in notebook.cells if "injected-parameters" in c.metadata.get("tags", [])]
-
-        def execute(self):
-            seen["token"] = __import__("os").environ.get("HF_TOKEN")
-
+    assert {"profile", "run_dir", "sample_size"} <= set(papermill.inspect_notebook(
+        str(REPO / "notebooks" / "03_topic_modeling.ipynb"))), "03 declares what it is given"
+    stand_in = nbformat.v4.new_notebook()
+    stand_in.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    stand_in.cells = [
+        nbformat.v4.new_code_cell('profile = "offline"\nrun_dir = "../runs/interactive"\nsample_size = None',
+                                  metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            "import json, os, pathlib\n"
+            "seen = {'profile': profile, 'run_dir': run_dir, 'sample_size': sample_size,\n"
+            "        'token': os.environ.get('HF_TOKEN'), 'cwd': os.getcwd()}\n"
+            "(pathlib.Path(run_dir) / 'seen.json').write_text(json.dumps(seen))"),
+    ]
     monkeypatch.setenv("HF_TOKEN", "")  # recorded, so the token set below is taken back after the test
     monkeypatch.delenv("HF_TOKEN")
     monkeypatch.setattr(helpers.auth, "colab_secret", lambda name="HF_TOKEN": "hf_FAKE-secret-for-03")
-    monkeypatch.setattr(nbclient, "NotebookClient", Client)
+    monkeypatch.chdir(tmp_path)  # where an edition writes helpers/: 03's kernel imports them from there
     from helpers.colab import make_results_of_03
 
-    note = make_results_of_03(str(tmp_path / "run"), (REPO / "notebooks" / "03_topic_modeling.ipynb").read_text(),
-                              "colab-t4", 300)
-    assert seen["token"] == "hf_FAKE-secret-for-03" and note.startswith("Notebook 03 ran in")
-    assert seen["cells"] == [f"profile = 'colab-t4'\nrun_dir = {str((tmp_path / 'run').resolve())!r}\nsample_size = 300"]
+    note = make_results_of_03("run", nbformat.writes(stand_in), "colab-t4", 300)
+    run = (tmp_path / "run").resolve()
+    assert note.startswith("Notebook 03 ran in") and note.endswith("its results are in run.")
+    assert json.loads((run / "seen.json").read_text()) == {
+        "profile": "colab-t4", "run_dir": str(run), "sample_size": 300, "token": "hf_FAKE-secret-for-03",
+        "cwd": str(tmp_path.resolve())}
+    executed = nbformat.read(run / "03_topic_modeling.ipynb", as_version=4)
+    assert [c.metadata.get("tags") or [] for c in executed.cells] == [["parameters"], ["injected-parameters"], []]
     assert "so notebook 03 runs first, with profile 'colab-t4': about 25 minutes on a T4" in capsys.readouterr().out

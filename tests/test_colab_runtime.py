@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from conftest import assert_secret_absent
-from helpers.run import REPO
+from tools.run import REPO
 
 sys.path.insert(0, str(REPO / "tools"))
 import colab_env  # noqa: E402

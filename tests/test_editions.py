@@ -11,7 +11,7 @@ import shutil
 import nbformat
 import pytest
 
-from helpers.run import REPO, notebook_paths
+from tools.run import REPO, notebook_paths
 
 spec = importlib.util.spec_from_file_location("build_editions", REPO / "tools" / "build_editions.py")
 build_editions = importlib.util.module_from_spec(spec)

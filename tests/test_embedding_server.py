@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers.serving import LocalServer, free_port
+from tools.run import RUNNER
+from tools.servers import LocalServer, free_port
 from helpers.settings import PACKAGED_EMBEDDINGS, as_dict, resolve_settings
 
 KEY_VARIABLE = "TEST_EMBEDDING_SERVER_KEY"
@@ -49,7 +50,7 @@ DOCS = [
 
 class Infinity(LocalServer):
     """Infinity serving the packaged MiniLM at ``url`` under the name ``model``, its log at ``log``, asking
-    for ``key``; stopped as ``transformers serve`` is (:class:`helpers.serving.LocalServer`)."""
+    for ``key``; stopped as ``transformers serve`` is (:class:`tools.servers.LocalServer`)."""
 
     def __init__(self, log: Path, key: str):
         super().__init__(PACKAGED_EMBEDDINGS, None, log)
@@ -204,7 +205,7 @@ def test_notebook_03_runs_with_embeddings_from_the_server_through_the_runner(wit
 
     def run(*extra):
         return subprocess.run(
-            [sys.executable, "-m", "helpers.run", "--runs", str(tmp_path / "runs"), "--name", "served", "--notebooks", "03",
+            [sys.executable, str(RUNNER), "--runs", str(tmp_path / "runs"), "--name", "served", "--notebooks", "03",
              "-p", "sample_size", "200", "-p", "embedding_backend", "openai", "-p", "embedding_api_key_env", KEY_VARIABLE,
              "-p", "cache_dir", str(tmp_path / "cache"), *extra],
             capture_output=True, text=True, timeout=900, env={**os.environ, KEY_VARIABLE: with_key.key})

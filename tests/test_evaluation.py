@@ -263,7 +263,7 @@ def test_settings_json_records_the_precision_that_ran_and_the_library_versions(t
 
     from helpers.machine import package_versions, resolve_precision
     from helpers.settings import as_dict, resolve_settings
-    from helpers.topics import save_results
+    from helpers.runs import save_results
 
     corpus = pd.DataFrame({"abstract": ["a", "b", "c"], "title": ["x", "y", "z"]})
     settings = resolve_settings("offline")

@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from helpers.run import REPO
+from tools.run import REPO
 
 
 def test_the_gpu_check_runs_every_stage_in_its_dry_run_and_records_them(tmp_path):

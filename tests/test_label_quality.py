@@ -10,9 +10,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent.parent))  # the repository root: benchmarks/ holds the post's topics
 from benchmarks.llama2_topics import LLAMA2_TOPICS
-from helpers.distinct import SIMILARITY_THRESHOLD, disambiguate, head_phrase, near_duplicates, same_head
-from helpers.labels import choose_label, document_share, word_index
-from helpers.rubric import TOO_LONG, clean_label, is_clause, label_failures, repair_label, vocabulary_of
+from helpers.labeler._choice import (SIMILARITY_THRESHOLD, choose_label, disambiguate, document_share, head_phrase,
+                                     near_duplicates, same_head, word_index)
+from helpers.labeler._clean import clean_label, repair_label
+from helpers.labeler._rubric import TOO_LONG, is_clause, label_failures, vocabulary_of
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +168,7 @@ MEASURED_BBC_LABELS = [
 
 def test_the_similarity_threshold_is_the_measured_one(monkeypatch):
     """The measurement run again (benchmarks/label_similarity.py, embedding the labels now): the smallest threshold on
-    its grid that no pair of labels of distinct topics exceeds is the one helpers.distinct uses, and with the
+    its grid that no pair of labels of distinct topics exceeds is the one helpers.labeler._choice uses, and with the
     head-phrase rule it catches most pairs a reader takes for one name."""
     import benchmarks.label_similarity as measurement
 

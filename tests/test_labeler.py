@@ -23,8 +23,8 @@ def nothing_loads(monkeypatch):
 
 
 def test_replay_only_loads_no_model_runs_no_preflight_and_asks_no_server(tmp_path, nothing_loads, capsys):
-    from helpers.labeler import ReplayOnly, open_labeler
-    from helpers.serving import free_port
+    from helpers.open_llm import ReplayOnly, open_labeler
+    from tools.servers import free_port
 
     settings = resolve_settings("offline", replay_only=True, cache_dir=str(tmp_path))
     generator, tokenizer = open_labeler(settings)
@@ -44,8 +44,8 @@ def test_replay_only_loads_no_model_runs_no_preflight_and_asks_no_server(tmp_pat
 def test_answers_a_loaded_model_recorded_replay_from_the_settings_alone(tmp_path, monkeypatch):
     """Recorded with the model loaded (default cache, where it was converted); replayed with replay_only from
     another cache folder: the identity holds no dtype, bitsandbytes config or model folder, so it matches."""
-    from helpers.labeler import open_labeler
-    from helpers.batched_generation import BatchedTextGeneration
+    from helpers.open_llm import open_labeler
+    from helpers.labeler import BatchedTextGeneration
     from helpers.prompts import build_keyword_prompt, fill_prompt
 
     prompts = [fill_prompt(build_keyword_prompt(PACKAGED_LLM, None), [], words)
@@ -76,8 +76,9 @@ def test_answers_a_loaded_model_recorded_replay_from_the_settings_alone(tmp_path
 def test_server_answers_sampled_with_another_seed_are_not_replayed():
     """Issue 37 (10a): the server samples the extra candidates with seed + k (and sends the seed with the greedy
     one): answers recorded with one seed are another run's, never replayed for another seed."""
-    from helpers.answer_cache import generator_identity
-    from helpers.serving import ChatServer, free_port
+    from helpers.labeler._cache import generator_identity
+    from helpers.serving import ChatServer
+    from tools.servers import free_port
 
     url = f"http://127.0.0.1:{free_port()}/v1"  # nothing is asked
     identity = lambda seed: generator_identity(ChatServer(url, "served", seed=seed), candidates=3)  # noqa: E731
@@ -88,8 +89,8 @@ def test_answers_of_the_packaged_model_are_keyed_by_the_content_of_its_gguf_file
     """Issue 37 (10b): an upgraded package (another GGUF file under the same name) is another model: its answers
     are not the old file's. The same content in another folder is the same model (answers replay anywhere)."""
     import helpers.data
-    from helpers.labeler import answer_identity
-    from helpers.llm import GGUF_FILE
+    from helpers.open_llm import answer_identity
+    from helpers.packaged import GGUF_FILE
 
     def packaged(folder: str, content: bytes) -> dict:
         (tmp_path / folder).mkdir()
@@ -106,8 +107,8 @@ def test_answers_of_the_packaged_model_are_keyed_by_the_content_of_its_gguf_file
 def test_a_replay_cuts_prompts_to_the_window_the_recording_model_cut_them_to(small_llm, tmp_path, nothing_loads):
     """Issue 37 (7): prompts are cut to the model's window, so a replay (no model loaded, only its tokenizer)
     must know the same window, or a cut prompt would not be found again in the cache."""
-    from helpers.window import context_window
-    from helpers.labeler import open_labeler
+    from helpers.labeler._window import context_window
+    from helpers.open_llm import open_labeler
 
     replayer, _ = open_labeler(resolve_settings("offline", replay_only=True, cache_dir=str(tmp_path)))
     assert context_window(replayer) == context_window(small_llm[2]) == small_llm[1].config.max_position_embeddings

@@ -2,10 +2,11 @@ import pytest
 
 import numpy as np
 
-from helpers.batched_generation import BatchedTextGeneration
-from helpers.keyphrases import key_phrases
-from helpers.labels import choose_label, retrieval_precision
-from helpers.rubric import COPIED, CUT, ECHO, EMPTY, FALLBACK, INVENTED, LIST, REPETITIVE, SENTENCE, TOO_LONG, clean_label, invented_words, label_failures, repair_label
+from helpers.labeler import BatchedTextGeneration
+from helpers.labeler._choice import choose_label, retrieval_precision
+from helpers.labeler._clean import clean_label, repair_label
+from helpers.labeler._keyphrases import key_phrases
+from helpers.labeler._rubric import COPIED, CUT, ECHO, EMPTY, FALLBACK, INVENTED, LIST, REPETITIVE, SENTENCE, TOO_LONG, invented_words, label_failures
 from helpers.prompts import fill_prompt, llama2_prompt
 
 PROMPT = fill_prompt(llama2_prompt(), ["Shares in the airline rose 5% after it reported a record profit for the year."], ["shares", "profit"])
@@ -205,9 +206,9 @@ class FakeGenerator:
 
 
 def test_generation_goes_in_batches_and_keeps_the_order(monkeypatch):
-    import helpers.batched_generation as labels
+    import helpers.labeler._batched as labels
 
-    monkeypatch.setattr(labels, "make_stop_at_line_end", lambda tokenizer: None)
+    monkeypatch.setattr(labels, "StopAtLineEnd", lambda tokenizer: None)
     prompts = [f"p{i}" for i in range(7)]
     fake = FakeGenerator({p: f"Label {p}\nmore" for p in prompts})
     answers = BatchedTextGeneration(fake, "[KEYWORDS]", batch_size=3, show_progress=False).generate(prompts)
@@ -217,9 +218,9 @@ def test_generation_goes_in_batches_and_keeps_the_order(monkeypatch):
 
 
 def test_recorded_answers_replay_and_a_killed_run_resumes(monkeypatch, tmp_path):
-    import helpers.batched_generation as labels
+    import helpers.labeler._batched as labels
 
-    monkeypatch.setattr(labels, "make_stop_at_line_end", lambda tokenizer: None)
+    monkeypatch.setattr(labels, "StopAtLineEnd", lambda tokenizer: None)
     prompts = [f"p{i}" for i in range(5)]
     fake = FakeGenerator({p: f"Label {p}" for p in prompts})
     first = BatchedTextGeneration(fake, "[KEYWORDS]", batch_size=2, show_progress=False, cache_dir=tmp_path)
@@ -333,9 +334,9 @@ class FakeTopicModel:
 def test_each_topic_gets_the_passing_candidate_and_says_where_it_came_from(monkeypatch):
     import pandas as pd
 
-    import helpers.batched_generation as labels
+    import helpers.labeler._batched as labels
 
-    monkeypatch.setattr(labels, "make_stop_at_line_end", lambda tokenizer: None)
+    monkeypatch.setattr(labels, "StopAtLineEnd", lambda tokenizer: None)
     docs = ["Economy growth slowed, the bank said."] * 3 + ["Film awards: the Oscar for best actor."] * 3
     documents = pd.DataFrame({"Document": docs, "Topic": [0, 0, 0, 1, 1, 1], "ID": range(6)})
     topics = {0: [("economy", 0.5), ("growth", 0.4)], 1: [("film", 0.5), ("awards", 0.4)]}
@@ -361,9 +362,9 @@ def test_each_topic_gets_the_passing_candidate_and_says_where_it_came_from(monke
 def test_a_topic_where_nothing_passes_falls_back_to_its_keywords(monkeypatch):
     import pandas as pd
 
-    import helpers.batched_generation as labels
+    import helpers.labeler._batched as labels
 
-    monkeypatch.setattr(labels, "make_stop_at_line_end", lambda tokenizer: None)
+    monkeypatch.setattr(labels, "StopAtLineEnd", lambda tokenizer: None)
     documents = pd.DataFrame({"Document": ["Economy growth slowed."] * 3, "Topic": [0] * 3, "ID": range(3)})
     answers = {labels.fill_prompt("[KEYWORDS]", [], ["economy", "growth"]): ""}
     llm = BatchedTextGeneration(FakeGenerator(answers), "[KEYWORDS]", key_phrases=0, show_progress=False)
@@ -377,9 +378,9 @@ def test_a_large_topic_is_judged_on_a_bounded_sample_holding_its_prompt_document
     ``judged_docs`` of them, and always on those its prompt showed (a name copied from them is no invented word)."""
     import pandas as pd
 
-    import helpers.batched_generation as labels
+    import helpers.labeler._batched as labels
 
-    monkeypatch.setattr(labels, "make_stop_at_line_end", lambda tokenizer: None)
+    monkeypatch.setattr(labels, "StopAtLineEnd", lambda tokenizer: None)
     docs = ["The Oscar ceremony for best actor."] + ["Oscar night for the best actor."] * 19 + ["Film awards."] * 20
     documents = pd.DataFrame({"Document": docs, "Topic": [0] * 40, "ID": range(40)})
     topics = {0: [("film", 0.5), ("awards", 0.4)]}
@@ -459,27 +460,32 @@ def _written_defaults(function) -> dict[str, str]:
 
 
 def test_the_settings_are_the_one_source_of_every_labeling_default(small_llm):
+    """The labeler package stands alone (it imports no helpers.settings): its defaults are its own, written as
+    values, and they are the settings' values (checked here, so neither drifts from the other); the series
+    builds it with :func:`llm_representation`, which passes every one of them from the run's settings."""
     import inspect
 
-    from helpers.batched_generation import llm_representation
+    from helpers.labels import llm_representation
     from helpers.llm import load_llm
     from helpers.settings import Settings, resolve_settings
 
-    # the defaults as written: read from Settings, not a copy of its value (equal values could not tell them apart)
-    assert {k: v for k, v in _written_defaults(BatchedTextGeneration.__init__).items() if v.startswith("Settings.")} == {
-        "nr_docs": "Settings.nr_docs", "batch_size": "Settings.label_batch_size",
-        "max_new_tokens": "Settings.label_max_new_tokens", "candidates": "Settings.label_candidates",
-        "random_state": "Settings.seed"}
+    defaults = {k: p.default for k, p in inspect.signature(BatchedTextGeneration.__init__).parameters.items()}
+    assert {k: defaults[k] for k in ("nr_docs", "batch_size", "max_new_tokens", "candidates", "random_state")} == {
+        "nr_docs": Settings.nr_docs, "batch_size": Settings.label_batch_size,
+        "max_new_tokens": Settings.label_max_new_tokens, "candidates": Settings.label_candidates,
+        "random_state": Settings.seed}
+    assert not any(v.startswith("Settings.") for v in _written_defaults(BatchedTextGeneration.__init__).values())
     assert _written_defaults(load_llm)["quantization"] == "Settings.quantization"
 
     def copied(batch_size=8, nr_docs=Settings.nr_docs):
-        """What the check catches: a literal default, equal to the setting's value today."""
+        """What the check reads: a literal default, and one read from Settings."""
 
     assert _written_defaults(copied) == {"batch_size": "8", "nr_docs": "Settings.nr_docs"}
-    settings = resolve_settings("offline", label_batch_size=3, label_candidates=2, seed=7)
+    settings = resolve_settings("offline", label_batch_size=3, label_candidates=2, seed=7, nr_docs=5,
+                                label_max_new_tokens=17)
     llm = llm_representation(settings, None, "[KEYWORDS]")
     assert (llm.batch_size, llm.max_new_tokens, llm.candidates, llm.random_state, llm.nr_docs, llm.doc_length) == (
-        3, settings.label_max_new_tokens, 2, 7, settings.nr_docs, settings.label_doc_words)
+        3, 17, 2, 7, 5, settings.label_doc_words), "every default passed from the settings, none left to the package"
     reference = llm_representation(resolve_settings("offline", label_method="reference"), small_llm[2], "[KEYWORDS]")
     assert type(reference).__name__ == "TextGeneration" and reference.doc_length == settings.label_doc_words
 
@@ -521,7 +527,8 @@ def test_cleaning_keeps_what_made_the_answer_a_name():
     """Issue 35's examples, the model's answers as given: a repeated headline is one headline (and the token
     budget's cut of its third copy does not take "Legacy" from the first), a repair that cuts an invented year
     takes the possessive it left owning nothing, a phrase said twice side by side is said once."""
-    from helpers.rubric import clean_label, ends_where_answered, is_repetitive, repair_label
+    from helpers.labeler._clean import clean_label, ends_where_answered, repair_label
+    from helpers.labeler._rubric import is_repetitive
 
     blair = "The Blair Legacy: The Blair Legacy: The Blair Legacy"
     assert clean_label(blair) == "The Blair Legacy" and not ends_where_answered("The Blair Legacy", blair)

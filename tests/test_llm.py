@@ -31,19 +31,6 @@ def test_packaged_gguf_is_materialized_once_into_a_plain_safetensors_folder(monk
     assert model_path("meta-llama/Llama-2-13b-chat-hf") == "meta-llama/Llama-2-13b-chat-hf"
 
 
-def test_the_gguf_file_is_parsed_once_while_converting_and_gguf_is_left_as_it_was():
-    import gguf
-
-    from helpers.data import package_dir
-    from helpers.llm import GGUF_FILE, GGUF_PACKAGE, gguf_read_once
-
-    path = str(package_dir(GGUF_PACKAGE) / GGUF_FILE)
-    reader, name_map = gguf.GGUFReader, gguf.get_tensor_name_map
-    with gguf_read_once():
-        assert gguf.GGUFReader(path) is gguf.GGUFReader(path), "transformers' config, tokenizer and weights share one parse"
-    assert (gguf.GGUFReader, gguf.get_tensor_name_map) == (reader, name_map)
-
-
 def test_nf4_shrinks_the_model_and_pads_left():
     tokenizer, model = load_llm("packaged:SmolLM2-135M-Instruct", "nf4")
     assert footprint_mb(model) < 200 and tokenizer.padding_side == "left" and not model.training
@@ -128,7 +115,7 @@ def test_the_converted_offline_model_is_keyed_by_the_gguf_content(tmp_path, monk
     one converted from this very content is reused without reading the GGUF."""
     import transformers
 
-    from helpers.llm import SOURCE_FILE, converted_from, gguf_source, materialize_gguf
+    from helpers.packaged import SOURCE_FILE, converted_from, gguf_source, materialize_gguf
 
     gguf_dir = tmp_path / "package"
     gguf_dir.mkdir()

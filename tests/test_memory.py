@@ -7,7 +7,8 @@ import weakref
 import pytest
 from cells import cell_source, run_cell
 
-from helpers.llm import memory_estimate, model_shape, preflight
+from helpers.llm import preflight
+from helpers.memory import memory_estimate, model_shape
 from helpers.settings import resolve_settings
 
 T4 = 15.0e9  # a free Colab T4: 15 GB, nothing else on it
@@ -112,15 +113,13 @@ def _run_01_loading_comparison_and_exercise(settings) -> list[int]:
         models.append(weakref.ref(model))
         return model
 
-    namespace = dict(settings=settings, model_id=settings.llm_model, gc=gc, time=time, pd=pd, torch=torch,
-                     as_chat=as_chat, **{name: getattr(helpers.llm, name) for name in (
-                         "explained_loading_errors", "footprint_mb", "load_llm", "model_path", "preflight",
-                         "prepare_for_batching")})
+    namespace = dict(settings=settings)
     solution = next(c.source for c in nbformat.read(NOTEBOOKS / "01_quantized_loading.ipynb", as_version=4).cells
                     if "solution" in c.metadata.get("tags", []) and "famous bridges" in c.source)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", classmethod(counted))
-        for tag in ("teach:bnb-config", "teach:load", "teach:compare"):
+        for tag in ("teach:device", "ours:model-path", "teach:bnb-config", "ours:compute-dtype", "teach:load",
+                    "teach:compare"):
             run_cell("01_quantized_loading.ipynb", tag, namespace)
         exec(compile(solution, "01[exercise 2]", "exec"), namespace)
     assert len(namespace["comparison"]) == len(settings.compare_quantizations.split(","))
@@ -154,7 +153,7 @@ def test_notebook_03_loads_one_llm():
     import ast
     import inspect
 
-    from helpers.labeler import open_labeler
+    from helpers.open_llm import open_labeler
 
     assert inspect.getsource(open_labeler).count("load_llm(") == 1, "and open_labeler loads it once"
 
@@ -173,14 +172,16 @@ def test_a_t4_computes_nf4_in_float16(monkeypatch):
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
-    cell = run_cell("01_quantized_loading.ipynb", "teach:bnb-config", torch=torch)
-    assert cell["bnb_config"].bnb_4bit_compute_dtype == torch.float16
+    def computed_in():
+        cell = run_cell("01_quantized_loading.ipynb", "teach:bnb-config", settings=resolve_settings("offline"))
+        return run_cell("01_quantized_loading.ipynb", "ours:compute-dtype", cell)["bnb_config"].bnb_4bit_compute_dtype
+
+    assert computed_in() == torch.float16
     assert quantization_config("nf4").bnb_4bit_compute_dtype == torch.float16
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # an A100, an H100
-    assert run_cell("01_quantized_loading.ipynb", "teach:bnb-config", torch=torch)["bnb_config"].bnb_4bit_compute_dtype \
-        == torch.bfloat16 == quantization_config("nf4").bnb_4bit_compute_dtype
+    assert computed_in() == torch.bfloat16 == quantization_config("nf4").bnb_4bit_compute_dtype
     assert "a T4 (compute capability 7.5) has no native bfloat16" in cell_source("01_quantized_loading.ipynb",
-                                                                                   "teach:bnb-config")
+                                                                                   "ours:compute-dtype")
 
 
 def test_the_kv_cache_estimate_is_what_the_offline_model_actually_caches(small_llm):
@@ -203,7 +204,7 @@ def test_whole_documents_are_estimated_at_the_models_window(host_precision):
     """Issue 37 (7): colab-t4 sends whole documents (label_doc_words None), cut only to the model's window: the
     estimate is made for prompts that long (Llama-2: 4,096 tokens less the answer's 24), not for 250 words a
     document. Documents cut to a number of words are estimated as before, and never above the window."""
-    from helpers.llm import prompt_tokens_of
+    from helpers.memory import prompt_tokens_of
 
     line = preflight(resolve_settings("colab-t4", label_batch_size=1), T4, "a T4", disk_free=100e9)
     assert "KV cache for 1 prompts of up to 4072 tokens (the model's window)" in line

@@ -11,7 +11,7 @@ from conftest import assert_secret_absent
 import pandas as pd
 import pytest
 
-from helpers.run import NOTEBOOKS, notebook_paths
+from tools.run import NOTEBOOKS, RUNNER, notebook_paths
 
 pytestmark = pytest.mark.notebooks
 FAKE_TOKEN = "hf_FAKE-test-token-never-real-0123456789"
@@ -20,11 +20,11 @@ SAMPLE = 300
 
 @pytest.fixture(scope="session")
 def run_dir(tmp_path_factory):
-    """One run of the whole series (``python -m helpers.run``, exercises included) with a fake HF token set."""
+    """One run of the whole series (``python tools/run.py``, exercises included) with a fake HF token set."""
     runs = tmp_path_factory.mktemp("runs")
     env = {**os.environ, "HF_TOKEN": FAKE_TOKEN}
     result = subprocess.run(
-        [sys.executable, "-m", "helpers.run", "--runs", str(runs), "--name", "test", "--exercises",
+        [sys.executable, str(RUNNER), "--runs", str(runs), "--name", "test", "--exercises",
          "-p", "sample_size", str(SAMPLE)],
         env=env, capture_output=True, text=True, timeout=1500,
     )
@@ -202,7 +202,7 @@ def test_the_token_never_reaches_outputs_or_artifacts(run_dir, tmp_path):
     login = "".join(str(o) for c in _executed(run_dir, "00_setup_and_login.ipynb").cells if c.cell_type == "code" for o in c.outputs)
     assert "no Hugging Face login needed, skipped" in login
     result = subprocess.run(
-        [sys.executable, "-m", "helpers.run", "--runs", str(tmp_path), "--name", "hub", "--notebooks", "00",
+        [sys.executable, str(RUNNER), "--runs", str(tmp_path), "--name", "hub", "--notebooks", "00",
          "-p", "llm_model", "someone/gated-chat-model"],
         env={**os.environ, "HF_TOKEN": FAKE_TOKEN}, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -335,7 +335,7 @@ def test_05_compares_two_runs_side_by_side(run_dir):
     runs = run_dir.parent
     before = (run_dir / "evaluation.json").read_text()
     result = subprocess.run(
-        [sys.executable, "-m", "helpers.run", "--runs", str(runs), "--name", "no-stop-words", "--notebooks", "03", "05",
+        [sys.executable, str(RUNNER), "--runs", str(runs), "--name", "no-stop-words", "--notebooks", "03", "05",
          "-p", "sample_size", str(SAMPLE), "-p", "stop_words", "none", "-p", "compare_with", run_dir.name],
         cwd=runs, capture_output=True, text=True, timeout=900,
     )
@@ -377,12 +377,12 @@ SEED_STEPS = {
     2: ("00_setup_and_login", ["load_corpus("]),
     3: ("00_setup_and_login", ["login_status("]),
     4: ("00_setup_and_login", ['device = f"cuda:{cuda.current_device()}" if cuda.is_available() else "cpu"']),
-    5: ("01_quantized_loading", ["BitsAndBytesConfig(", "load_in_4bit=True", 'bnb_4bit_quant_type="nf4"',
-                                 "bnb_4bit_use_double_quant=True", "bnb_4bit_compute_dtype=compute_dtype",
-                                 "else torch.bfloat16"]),
+    5: ("01_quantized_loading", ["BitsAndBytesConfig(", "load_in_4bit=True", "bnb_4bit_quant_type='nf4'",
+                                 "bnb_4bit_use_double_quant=True", "bnb_4bit_compute_dtype=bfloat16",
+                                 "bnb_config.bnb_4bit_compute_dtype = torch.float16"]),
     6: ("01_quantized_loading", ["AutoTokenizer.from_pretrained(", "AutoModelForCausalLM.from_pretrained(",
-                                 "quantization_config=", 'device_map="auto"', "model.eval()"]),
-    7: ("01_quantized_loading", ["pipeline(", 'task="text-generation"', "temperature=0.1", "max_new_tokens=500",
+                                 "quantization_config=", "device_map='auto'", "model.eval()"]),
+    7: ("01_quantized_loading", ["pipeline(", "task='text-generation'", "temperature=0.1", "max_new_tokens=500",
                                  "repetition_penalty=1.1"]),
     8: ("01_quantized_loading", ["as if I am 5"]),
     9: ("02_prompt_engineering", ["<s>[INST] <<SYS>>", "<</SYS>>", "[/INST]"]),
@@ -390,8 +390,8 @@ SEED_STEPS = {
                                    "[/INST] Environmental impacts of eating meat", "[DOCUMENTS]", "'[KEYWORDS]'",
                                    "prompt = system_prompt + example_prompt + main_prompt"]),
     11: ("03_topic_modeling", ["SentenceTransformer(", "sentence_model.encode(abstracts, show_progress_bar=True)"]),
-    12: ("03_topic_modeling", ['UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine"',
-                               'metric="euclidean", cluster_selection_method="eom", prediction_data=True']),
+    12: ("03_topic_modeling", ["UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric='cosine'",
+                               "metric='euclidean', cluster_selection_method='eom', prediction_data=True"]),
     13: ("03_topic_modeling", ['UMAP(n_neighbors=15, n_components=2, min_dist=0.0, metric="cosine"']),
     14: ("03_topic_modeling", ["KeyBERTInspired()", "MaximalMarginalRelevance(diversity=0.3)",
                                "TextGeneration(generator, prompt=prompt", "representation_model = {"]),
@@ -538,7 +538,7 @@ def test_a_run_on_your_own_files(tmp_path, shape):
                   "-p", "category_column", "Section"]
         read_note = "Read export.csv (columns separated by ';', encoding cp1252 (detected"
     result = subprocess.run(
-        [sys.executable, "-m", "helpers.run", "--runs", str(tmp_path / "runs"), "--name", "mine", "--notebooks", "00", "03",
+        [sys.executable, str(RUNNER), "--runs", str(tmp_path / "runs"), "--name", "mine", "--notebooks", "00", "03",
          *params, *(["--fresh-kernels"] if shape == "txt folder" else [])], cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     run = tmp_path / "runs" / "mine"
@@ -557,7 +557,7 @@ def test_a_run_on_your_own_files(tmp_path, shape):
 
 # ---- notebook 06: refining without losing the labels (issue 14) ---------------------------
 def test_06_reduces_outliers_and_every_topic_keeps_an_llm_label(run_dir):
-    from helpers.rubric import label_failures
+    from helpers.labeler._rubric import label_failures
 
     refined = run_dir / "refined"
     before = pd.read_parquet(run_dir / "documents.parquet")
@@ -623,7 +623,7 @@ def test_06_runs_on_a_run_with_no_outliers_and_reads_labels_edited_in_place(run_
 
     import papermill
 
-    from helpers.topics import load_results, save_results
+    from helpers.runs import load_results, save_results
 
     run = tmp_path / "run"
     shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("refined"))
@@ -657,7 +657,7 @@ def test_06_runs_on_a_run_with_no_outliers_and_reads_labels_edited_in_place(run_
 
 def test_03s_labels_are_distinct_and_show_their_share_and_duplicates(run_dir):
     """Issue 28: no two topics of a run share a label's head phrase or are closer than the measured threshold."""
-    from helpers.distinct import near_duplicates
+    from helpers.labeler._choice import near_duplicates
     from helpers.settings import PACKAGED_EMBEDDINGS
     from helpers.topics import load_embedding_model
 
@@ -686,7 +686,7 @@ def test_an_overwrite_killed_mid_notebook_leaves_every_earlier_result_where_it_w
     digest = lambda: {str(p.relative_to(run)): hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
                       for p in sorted(run.rglob("*")) if p.is_file()}
     before = digest()
-    process = subprocess.Popen([sys.executable, "-m", "helpers.run", "--runs", str(run.parent), "--name", "shared",
+    process = subprocess.Popen([sys.executable, str(RUNNER), "--runs", str(run.parent), "--name", "shared",
                                 "--notebooks", "05", "--overwrite"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                start_new_session=True)
     deadline = time.time() + 300
@@ -708,7 +708,7 @@ def test_opening_a_run_loads_its_embedding_model_once(run_dir, monkeypatch):
     import sentence_transformers
 
     from helpers.settings import resolve_settings
-    from helpers.topics import load_results
+    from helpers.runs import load_results
 
     built = []
     original = sentence_transformers.SentenceTransformer.__init__

@@ -70,7 +70,8 @@ def test_an_inner_node_keeps_its_centre_and_a_bounded_sample_of_its_documents():
                               "Child_Left_ID": ["0"], "Child_Right_ID": ["1"], "Distance": [0.5]})
     representative = {0: ["doc 40"], 1: ["doc 13"]}
     group = hierarchy_groups(hierarchy, "[DOCUMENTS]|[KEYWORDS]", documents, vectors, representative, most_docs=7)["2"]
-    assert group["vectors"].shape == (1, 4) and np.allclose(group["vectors"][0], vectors.mean(axis=0))
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)  # each vector scaled to length 1 (cosine)
+    assert group["vectors"].shape == (1, 4) and np.allclose(group["vectors"][0], unit.mean(axis=0))
     numbers = [int(d.split()[1]) for d in group["documents"]]
     assert len(numbers) == 7 and numbers == sorted(numbers) and len(set(numbers)) == 7
     assert {13, 40} <= set(numbers), "the documents the prompt shows are among those the label is judged on"
@@ -84,7 +85,7 @@ def test_an_inner_node_keeps_its_centre_and_a_bounded_sample_of_its_documents():
 def test_a_topic_is_judged_on_a_bounded_seeded_sample_of_its_documents():
     """What BatchedTextGeneration and hierarchy_groups judge a label on: every row of a small topic, a seeded
     sample of a large one (the same rows for the same seed), in document order."""
-    from helpers.labels import JUDGED_DOCS, judged_rows
+    from helpers.labeler._choice import JUDGED_DOCS, judged_rows
 
     small = np.arange(0, 300, 3)
     assert judged_rows(small).tolist() == small.tolist()

@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 from conftest import assert_secret_absent
 
-from helpers.serving import free_port
+from tools.run import RUNNER
+from tools.servers import free_port
 
 pytestmark = pytest.mark.notebooks
 SAMPLE = 300
@@ -71,7 +72,7 @@ def server():
 
 
 def _run(runs, name, notebooks, *parameters, env=None):
-    args = [sys.executable, "-m", "helpers.run", "--runs", str(runs), "--name", name, "--notebooks", *notebooks,
+    args = [sys.executable, str(RUNNER), "--runs", str(runs), "--name", name, "--notebooks", *notebooks,
             "-p", "sample_size", str(SAMPLE)]
     for key, value in parameters:
         args += ["-p", key, str(value)]
@@ -180,7 +181,7 @@ def _foreign_copy(run, target, **names):
 
 
 def _open(runs, name, notebook, *parameters, env):
-    args = [sys.executable, "-m", "helpers.run", "--runs", str(runs), "--name", name, "--notebooks", notebook,
+    args = [sys.executable, str(RUNNER), "--runs", str(runs), "--name", name, "--notebooks", notebook,
             "--overwrite"]
     for key, value in parameters:
         args += ["-p", key, str(value)]

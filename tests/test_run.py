@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from helpers.run import check_names, declared_parameters, notebook_paths, prepare_run_dir
+from tools.run import check_names, declared_parameters, notebook_paths, prepare_run_dir
 
 
 def test_notebooks_are_numbered_and_each_declares_profile():
@@ -20,7 +20,7 @@ def test_unknown_parameter_suggests_the_closest():
 
 def test_cli_values_reach_the_notebooks_typed(tmp_path, monkeypatch):
     """`-p sample_size 300 -p label_method reference -p category_column null` as the runner passes them on."""
-    import helpers.run as run
+    import tools.run as run
 
     given = {}
     monkeypatch.setattr(run, "execute", lambda paths, parameters, run_dir, *options: given.update(parameters) or [])
@@ -30,7 +30,7 @@ def test_cli_values_reach_the_notebooks_typed(tmp_path, monkeypatch):
 
 
 def test_an_earlier_run_folder_is_never_overwritten_unless_asked(tmp_path, monkeypatch):
-    import helpers.run as runner
+    import tools.run as runner
 
     every = notebook_paths()
     run = prepare_run_dir(tmp_path, "r1", overwrite=False, paths=every)
@@ -45,7 +45,7 @@ def test_an_earlier_run_folder_is_never_overwritten_unless_asked(tmp_path, monke
 
 
 def _full_run_folder(root):
-    from helpers.run import PRODUCES
+    from tools.run import PRODUCES
 
     run = root / "r"
     (run / "topic_model").mkdir(parents=True)
@@ -60,7 +60,7 @@ def _full_run_folder(root):
 
 
 def test_overwrite_removes_what_the_rerun_replaces_and_what_it_makes_stale(tmp_path):
-    from helpers.run import staging_folder
+    from tools.run import staging_folder
 
     run = _full_run_folder(tmp_path)
     staging = staging_folder(run, notebook_paths(only=["03", "05"]))
@@ -79,7 +79,7 @@ def test_overwrite_removes_what_the_rerun_replaces_and_what_it_makes_stale(tmp_p
 
 def _rerun(tmp_path, monkeypatch, notebooks, behaviour):
     """``main`` with ``--overwrite`` on a full run folder ``tmp_path/r``, ``execute`` replaced by ``behaviour``."""
-    import helpers.run as runner
+    import tools.run as runner
 
     run = _full_run_folder(tmp_path)
     monkeypatch.setattr(runner, "execute", behaviour)
@@ -88,7 +88,7 @@ def _rerun(tmp_path, monkeypatch, notebooks, behaviour):
 
 
 def _writes_new_results(paths, parameters, run_dir, *options):
-    from helpers.run import PRODUCES
+    from tools.run import PRODUCES
 
     for path in paths:
         (run_dir / path.name).write_text("new")
@@ -124,7 +124,7 @@ def test_a_failed_rerun_puts_every_earlier_result_back(tmp_path, monkeypatch):
 
 
 def test_a_failed_notebook_keeps_its_executed_copy_beside_the_restored_one(tmp_path, monkeypatch):
-    from helpers.run import NotebookFailed
+    from tools.run import NotebookFailed
 
     def failing(paths, parameters, run_dir, *options):
         (run_dir / "05_evaluation.ipynb").write_text("the traceback")
@@ -140,7 +140,7 @@ def test_a_failed_notebook_keeps_its_executed_copy_beside_the_restored_one(tmp_p
 
 @pytest.mark.parametrize("name", ["../victim", "VICTIM_ABSOLUTE", "a/../../victim", "..", ".", "sub/r", ".hidden", "link"])
 def test_name_is_one_folder_inside_runs_so_overwrite_never_reaches_elsewhere(tmp_path, monkeypatch, name):
-    import helpers.run as runner
+    import tools.run as runner
 
     runs, victim = tmp_path / "runs", tmp_path / "victim"
     runs.mkdir()
@@ -160,7 +160,7 @@ def test_the_runner_lists_only_what_this_run_wrote(tmp_path):
     import os
     import time
 
-    from helpers.run import PRODUCES, written_since
+    from tools.run import PRODUCES, written_since
 
     assert set(PRODUCES) <= {p.stem for p in notebook_paths()}
     (tmp_path / "documents.html").write_text("old")
@@ -171,7 +171,7 @@ def test_the_runner_lists_only_what_this_run_wrote(tmp_path):
 
 
 def test_path_parameters_are_read_from_where_the_command_was_typed(tmp_path):
-    from helpers.run import absolute_paths
+    from tools.run import absolute_paths
 
     (tmp_path / "my.csv").write_text("abstract\nx\n")
     given = {"compare_with": "runs/a", "cache_dir": "/abs/cache", "dataset": "my.csv", "sample_size": 3,
@@ -199,7 +199,7 @@ def test_one_shared_kernel_keeps_the_imports_but_no_variable_of_the_notebook_bef
     """The runner's default: notebooks run in one kernel (imports once per run), its namespace emptied between them."""
     import nbformat
 
-    from helpers.run import execute
+    from tools.run import execute
 
     code = nbformat.v4.new_code_cell
     first = _notebook(tmp_path / "01_a.ipynb", code("import sys, os\nleftover = 41\nimport json\nprint(os.getpid())"))
@@ -219,7 +219,7 @@ def test_one_shared_kernel_keeps_the_imports_but_no_variable_of_the_notebook_bef
 def test_exercise_solutions_run_only_when_asked(tmp_path):
     import nbformat
 
-    from helpers.run import execute
+    from tools.run import execute
 
     code = nbformat.v4.new_code_cell
     path = _notebook(tmp_path / "01_x.ipynb", code("done = []"),
@@ -246,7 +246,7 @@ FAKE_HEX_KEY = "3f9a1c0e5b7d2a4f6e8c0b1d3f5a7c9e"
 def test_bad_values_stop_the_runner_before_papermill_writes_anything(tmp_path, monkeypatch, capsys, name, value, says):
     """papermill writes the parameters into the executed copy first, and keeps it when the notebook fails:
     the runner checks the values before, and a secret given by mistake is written nowhere, shown nowhere."""
-    import helpers.run as runner
+    import tools.run as runner
 
     called = []
     monkeypatch.setattr(runner, "execute", lambda *args: called.append(args))
@@ -263,7 +263,7 @@ def test_edited_labels_given_relative_are_read_from_where_the_command_was_typed(
     """The README's own command, `-p edited_labels my_labels.csv`, typed in the folder holding the file."""
     import pandas as pd
 
-    import helpers.run as runner
+    import tools.run as runner
     from helpers.refine import read_edited_labels
 
     pd.DataFrame({"topic": [0, 1], "label": ["Mine", "Theirs"], "source": ["llm", "llm"]}).to_csv(
@@ -331,7 +331,7 @@ def test_run_log_is_written_atomically(tmp_path, monkeypatch):
 
     import papermill
 
-    from helpers.run import execute, notebook_paths
+    from tools.run import execute, notebook_paths
 
     RUN_LOG = "run_log.json"
     (tmp_path / RUN_LOG).write_text('[{"notebook": "previous", "seconds": 1.0}]')
@@ -357,7 +357,7 @@ def test_the_reset_between_notebooks_gives_the_gpu_memory_back(monkeypatch):
     the runner's reset empties the CUDA cache (a fake GPU whose reserved memory the test reads)."""
     import torch
 
-    from helpers.run import RESET
+    from tools.run import RESET
 
     reserved = {"bytes": 7.2e9}  # 02's 13B model in nf4, freed but still reserved by the allocator
 
@@ -412,7 +412,7 @@ def test_a_rerun_runs_beside_the_run_folder_and_names_it_once_swapped_in(tmp_pat
 
 
 def test_what_a_killed_overwrite_left_is_cleared_and_a_half_swap_is_undone(tmp_path, capsys):
-    from helpers.run import prepare_run_dir, staging_folder
+    from tools.run import prepare_run_dir, staging_folder
 
     run = _full_run_folder(tmp_path)
     killed = staging_folder(run, notebook_paths(only=["05"]))  # a re-run SIGKILLed here leaves this behind
@@ -431,7 +431,7 @@ def test_what_a_killed_overwrite_left_is_cleared_and_a_half_swap_is_undone(tmp_p
 
 @pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="renameat2 is Linux's")
 def test_the_swap_is_one_step_where_the_system_has_renameat2(tmp_path):
-    from helpers.overwrite import exchange
+    from tools.overwrite import exchange
 
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "x").write_text("a")
@@ -453,7 +453,7 @@ def test_the_swap_is_one_step_where_the_system_has_renameat2(tmp_path):
 ])
 def test_a_credential_anywhere_in_the_parameters_stops_the_runner(tmp_path, monkeypatch, capsys, name, value):
     """Issue 37: keys inside more_settings, 07's server_url and a key in a URL's query were never checked."""
-    import helpers.run as runner
+    import tools.run as runner
 
     called = []
     monkeypatch.setattr(runner, "execute", lambda *args: called.append(args))
@@ -467,7 +467,7 @@ def test_a_credential_anywhere_in_the_parameters_stops_the_runner(tmp_path, monk
 
 
 def test_a_name_in_more_settings_that_is_no_setting_stops_the_runner(tmp_path, monkeypatch):
-    import helpers.run as runner
+    import tools.run as runner
 
     monkeypatch.setattr(runner, "execute", lambda *args: pytest.fail("papermill would have written it"))
     with pytest.raises(SystemExit, match=r"more_settings names 'llm_api_kee', which is no setting.*Did you mean "
@@ -476,7 +476,7 @@ def test_a_name_in_more_settings_that_is_no_setting_stops_the_runner(tmp_path, m
 
 
 def test_ordinary_values_are_not_taken_for_credentials():
-    from helpers.settings import credential_paths
+    from helpers.credentials import credential_paths
 
     ordinary = {"dataset": "/home/me/data/bbc_news_2005_articles_final_v2.csv", "llm_model": "meta-llama/Llama-2-13b-chat-hf",
                 "others": ["hf-internal-testing/tiny-random-gpt2", "/home/me/data/skills_and_competencies_2024.csv",
@@ -493,7 +493,7 @@ def test_make_setup_says_how_it_picks_torch_and_takes_a_cpu_index():
     """Issue 37: a CPU-only machine gets the CPU wheel with TORCH_INDEX; without it, today's default stays."""
     import subprocess
 
-    from helpers.run import REPO
+    from tools.run import REPO
 
     def setup(*args):
         return subprocess.run(["make", "-n", "-B", "setup", *args], cwd=REPO, capture_output=True, text=True).stdout

@@ -6,9 +6,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from helpers.batched_generation import BatchedTextGeneration
+from helpers.labeler import BatchedTextGeneration
 from helpers.prompts import ChatMarkup, build_prompt, chat_messages, fill_prompt
-from helpers.serving import ChatServer, free_port
+from helpers.serving import ChatServer
+from tools.servers import free_port
 from helpers.settings import PACKAGED_LLM
 
 SERVED = "served-model"

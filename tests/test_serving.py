@@ -9,11 +9,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers.batched_generation import BatchedTextGeneration
+from helpers.labeler import BatchedTextGeneration
 from helpers.llm import model_path
 from helpers.prompts import ChatMarkup, build_keyword_prompt, build_prompt, chat_messages, fill_prompt, parse_chat
-from helpers.serving import ChatServer, LocalServer, free_port
+from helpers.serving import ChatServer
 from helpers.settings import PACKAGED_LLM, resolve_settings
+from tools.run import RUNNER
+from tools.servers import LocalServer, free_port
 
 FAKE_KEY = "sk-FAKE-server-key-never-real-0123456789"
 
@@ -126,7 +128,7 @@ def test_the_token_budget_rule_holds_for_a_server_too():
     """A server has no tokenizer here: its finish_reason says the budget cut an answer, and the rubric sees it."""
     import pandas as pd
 
-    from helpers.rubric import CUT
+    from helpers.labeler._rubric import CUT
 
     docs = ["Best film Oscar nominations were announced, with The Aviator leading."] * 3
     prompt = ChatMarkup().apply_chat_template([{"role": "user", "content": "Docs: [DOCUMENTS] Keywords: [KEYWORDS]"}])
@@ -145,7 +147,7 @@ def test_the_token_budget_rule_holds_for_a_server_too():
 
 
 def label_failures_of(text, **kwargs):
-    from helpers.rubric import label_failures
+    from helpers.labeler._rubric import label_failures
 
     return label_failures(text, answer=text, **kwargs)
 
@@ -195,7 +197,7 @@ def topic_groups(tokenizer, n: int = 5) -> dict[str, dict]:
     """``n`` BBC categories as groups for ``label_groups``: the filled main prompt (in the chat template of
     ``tokenizer``), keywords, documents, titles and their (hashed bag-of-words) vectors."""
     from helpers.data import load_corpus
-    from helpers.labels import unit_rows
+    from helpers.labeler._choice import unit_rows
 
     corpus = load_corpus("packaged:bbc-news", "abstract", "title", "category", 120, 42, False)
     groups = {}
@@ -376,7 +378,7 @@ def test_notebook_03_labels_through_the_server_and_the_key_stays_out(server, tmp
     env = {**os.environ, "OPENAI_API_KEY": FAKE_KEY}
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "helpers.run", "--runs", str(tmp_path), "--name", "served", "--notebooks", "03",
+            [sys.executable, str(RUNNER), "--runs", str(tmp_path), "--name", "served", "--notebooks", "03",
              "-p", "sample_size", "300", "-p", "llm_backend", "openai", "-p", "llm_base_url", proxy.url,
              "-p", "llm_model", server.model, "-p", "cache_dir", str(tmp_path / "cache")],
             env=env, capture_output=True, text=True, timeout=900,

@@ -93,7 +93,8 @@ def test_credentials_in_the_server_url_are_redacted_in_what_is_saved_or_shown():
     import json
 
     from helpers.serving import ChatServer
-    from helpers.settings import as_dict, redact_url
+    from helpers.credentials import redact_url
+    from helpers.settings import as_dict
 
     url = "http://someone:FAKE-password-42@127.0.0.1:8000/v1"
     settings = resolve_settings("offline", llm_backend="openai", llm_base_url=url)
@@ -120,7 +121,7 @@ def test_replay_only_needs_the_method_that_records_answers():
 
 def test_a_key_in_a_urls_query_is_a_credential_and_is_redacted():
     """Issue 37, item 4: `http://h/v1?api_key=sk-abc` passed url_has_credentials."""
-    from helpers.settings import holds_credentials, redact_url, url_has_credentials
+    from helpers.credentials import holds_credentials, redact_url, url_has_credentials
 
     for url in ("http://h/v1?api_key=sk-abc", "http://h/v1?x=1&token=abc", "https://h/v1?key=abc#top"):
         assert url_has_credentials(url), url

@@ -17,34 +17,31 @@ def test_notebook_01_writes_the_reference_bnb_config_that_load_llm_uses():
 
     from helpers.llm import quantization_config
 
-    cell = run_cell("01_quantized_loading.ipynb", "teach:bnb-config", torch=torch)
+    cell = run_cell("01_quantized_loading.ipynb", "teach:bnb-config")
     assert isinstance(cell["bnb_config"], BitsAndBytesConfig)
     assert cell["bnb_config"].to_dict() == quantization_config("nf4").to_dict()
     assert cell["bnb_config"].bnb_4bit_quant_type == "nf4" and cell["bnb_config"].bnb_4bit_use_double_quant
 
 
 def test_notebook_01_loads_the_model_as_load_llm_does(small_llm):
-    from transformers import BitsAndBytesConfig
-
-    from helpers.llm import explained_loading_errors, footprint_mb, make_generator, model_path, preflight, quantization_config
+    from helpers.llm import make_generator
 
     settings = resolve_settings("offline")
-    cell = run_cell(
-        "01_quantized_loading.ipynb", "teach:load", model_id=settings.llm_model, settings=settings,
-        bnb_config=quantization_config("nf4"), BitsAndBytesConfig=BitsAndBytesConfig, model_path=model_path,
-        explained_loading_errors=explained_loading_errors, footprint_mb=footprint_mb, preflight=preflight,
-    )
+    cell = {"settings": settings}
+    for tag in ("teach:device", "ours:model-path", "teach:bnb-config", "ours:compute-dtype", "teach:load"):
+        cell = run_cell("01_quantized_loading.ipynb", tag, cell)
     tokenizer, model, generator = small_llm  # helpers.llm.load_llm + make_generator
+    assert cell["model_id"] != settings.llm_model, "the packaged model's folder, not its name"
     assert cell["model"].config.to_dict() == model.config.to_dict()
     assert cell["model"].dtype == model.dtype and not cell["model"].training
     assert cell["generator"]._generate_kwargs == make_generator(model, tokenizer)._generate_kwargs
     assert cell["generator"]._generate_kwargs == dict(do_sample=True, temperature=0.1, max_new_tokens=500,
                                                       repetition_penalty=1.1)
-    assert set(cell["configs"]) == {"nf4", "int8", "none"}
+    assert cell["quantization_config"] is None, "offline loads full precision"
 
 
 def test_notebook_02_writes_the_reference_prompt_that_build_prompt_returns(small_llm):
-    from helpers.prompts import REFERENCE, build_prompt, chat_messages, is_llama2, parts_of_llama2_prompt
+    from helpers.prompts import REFERENCE, build_prompt, chat_messages, parts_of_llama2_prompt
 
     cell = run_cell("02_prompt_engineering.ipynb", "teach:prompt")
     assert cell["prompt"] == build_prompt(LLAMA2)
@@ -53,15 +50,14 @@ def test_notebook_02_writes_the_reference_prompt_that_build_prompt_returns(small
     for model_id, tokenizer in ((LLAMA2, None), (OFFLINE_LLM, small_llm[0])):
         chat = run_cell("02_prompt_engineering.ipynb", "teach:chat-prompt", dict(cell), tokenizer=tokenizer,
                         settings=resolve_settings("offline", llm_model=model_id), chat_messages=chat_messages,
-                        is_llama2=is_llama2, parts_of_llama2_prompt=parts_of_llama2_prompt)
+                        build_prompt=build_prompt, parts_of_llama2_prompt=parts_of_llama2_prompt)
         assert chat["parts"] == REFERENCE, "02's three strings are the reference's parts"
         assert chat["prompt"] == build_prompt(model_id, tokenizer)
     assert "<|im_start|>system" in chat["prompt"], "the offline model gets its own chat template"
 
 
 def test_notebook_03_writes_the_reference_sub_models():
-    namespace = run_cell("03_topic_modeling.ipynb", "teach:submodels", settings=resolve_settings("colab-t4"),
-                         abstracts=["doc"] * 117_000, fit_min_cluster_size=__import__("helpers.topics").topics.fit_min_cluster_size)
+    namespace = run_cell("03_topic_modeling.ipynb", "teach:submodels", settings=resolve_settings("colab-t4"))
     umap, hdbscan = namespace["umap_model"].get_params(), namespace["hdbscan_model"].get_params()
     assert {k: umap[k] for k in ("n_neighbors", "n_components", "min_dist", "metric", "random_state")} == dict(
         n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=42)
@@ -74,60 +70,49 @@ def test_use_cuml_without_cuml_says_so_and_keeps_the_cpu_models(capsys):
     import hdbscan
     import umap
 
-    namespace = run_cell("03_topic_modeling.ipynb", "teach:submodels", settings=resolve_settings("offline", use_cuml=True),
-                         abstracts=["doc"] * 500, fit_min_cluster_size=__import__("helpers.topics").topics.fit_min_cluster_size)
+    namespace = run_cell("03_topic_modeling.ipynb", "teach:submodels",
+                         settings=resolve_settings("offline", use_cuml=True, min_cluster_size=20))
+    namespace = run_cell("03_topic_modeling.ipynb", "ours:cuml", namespace)
     assert "cuML is not importable here" in capsys.readouterr().out
     assert isinstance(namespace["umap_model"], umap.UMAP) and isinstance(namespace["hdbscan_model"], hdbscan.HDBSCAN)
 
 
 @pytest.mark.parametrize("method", ["batched", "reference"])
-def test_notebook_03_builds_the_llm_representation_llm_representation_returns(method, small_llm):
-    from helpers.batched_generation import BatchedTextGeneration, llm_representation
-    from helpers.machine import default_cache_dir
+def test_notebook_03_builds_the_llm_representation_the_method_names(method, small_llm):
+    from bertopic.representation import TextGeneration
+
+    from helpers.labeler import BatchedTextGeneration
     from helpers.prompts import REFERENCE, build_keyword_prompt, build_prompt
 
     settings = resolve_settings("offline", label_method=method, label_candidates=3)
     tokenizer, _, generator = small_llm
-    embeddings, titles = np.zeros((4, 3)), ["a", "b", "c", "d"]
     prompt = build_prompt(OFFLINE_LLM, tokenizer)
     cell = run_cell("03_topic_modeling.ipynb", "teach:representations", settings=settings, generator=generator,
-                    prompt=prompt, tokenizer=tokenizer, embeddings=embeddings, titles=titles,
-                    BatchedTextGeneration=BatchedTextGeneration, build_keyword_prompt=build_keyword_prompt,
-                    cache=default_cache_dir(settings.cache_dir), parts=REFERENCE)
-    helper = llm_representation(settings, generator, prompt, build_keyword_prompt(OFFLINE_LLM, tokenizer),
-                                embeddings, titles)
-    assert type(cell["llm"]) is type(helper)
-    assert vars(cell["llm"]).keys() == vars(helper).keys()
-    for key, value in vars(helper).items():
-        assert cell["llm"].__dict__[key] is value or cell["llm"].__dict__[key] == value, key
+                    prompt=prompt, tokenizer=tokenizer, embeddings=np.zeros((4, 3)), titles=["a", "b", "c", "d"],
+                    build_keyword_prompt=build_keyword_prompt, parts=REFERENCE)
+    assert type(cell["llm"]) is {"batched": BatchedTextGeneration, "reference": TextGeneration}[method]
+    assert cell["llm"].prompt == prompt and cell["llm"].nr_docs == settings.nr_docs
     assert list(cell["representation_model"]) == ["KeyBERT", "LLM", "MMR"]
     assert cell["mmr_model"].diversity == 0.3
+    assert cell["vectorizer_model"].stop_words == "english"
 
 
 def test_notebook_03_caches_embeddings_where_the_evaluation_reads_them(tmp_path):
-    from helpers.data import truncation_note
-    from helpers.machine import torch_dtype
-    from helpers.topics import (
-        cached_array, embed_documents, embedding_model_path, embeddings_path, load_embedding_model, open_embedding_model,
-    )
+    from helpers.machine import resolve_precision, torch_dtype
+    from helpers.topics import cached_embeddings, load_embedding_model
 
-    settings = resolve_settings("offline")
+    settings = resolve_settings("offline", cache_dir=str(tmp_path))
     docs = ["Shares rose after the results.", "The striker scored twice.", "A new phone was launched."]
-    cell = run_cell("03_topic_modeling.ipynb", "teach:embed", settings=settings, abstracts=docs, cache=tmp_path,
-                    cached_array=cached_array, embeddings_path=embeddings_path, embedding_model_path=embedding_model_path,
-                    truncation_note=truncation_note, torch_dtype=torch_dtype, open_embedding_model=open_embedding_model)
-    assert not cell["reused"] and cell["embeddings"].shape == (3, 384)
-    again, reused = embed_documents(load_embedding_model(settings.embedding_model, settings.precision),
-                                    settings.embedding_model, docs, tmp_path, precision=settings.precision)
-    assert reused and np.array_equal(again, cell["embeddings"])
+    cell = run_cell("03_topic_modeling.ipynb", "teach:embed", settings=settings, abstracts=docs)
+    assert "(computed and cached)" in cell["note"] and cell["embeddings"].shape == (3, 384)
     assert cell["sentence_model"].dtype == torch_dtype(settings.precision)
+    again, note = cached_embeddings(load_embedding_model(settings.embedding_model, settings.precision), settings, docs)
+    assert "(reused from the cache)" in note and np.array_equal(again, cell["embeddings"])
     # another precision is another cache entry: fp32 vectors are never mistaken for bf16 ones, nor the reverse
-    from helpers.machine import resolve_precision
-
     other = "bf16" if resolve_precision(settings.precision) == "fp32" else "fp32"
-    vectors, reused = embed_documents(load_embedding_model(settings.embedding_model, other), settings.embedding_model,
-                                      docs, tmp_path, show_progress_bar=False, precision=other)
-    assert not reused and not np.array_equal(vectors, cell["embeddings"])
+    vectors, note = cached_embeddings(load_embedding_model(settings.embedding_model, other),
+                                      resolve_settings("offline", cache_dir=str(tmp_path), precision=other), docs)
+    assert "(computed and cached)" in note and not np.array_equal(vectors, cell["embeddings"])
 
 
 def test_notebook_06_builds_the_labeler_03_builds(small_llm):
@@ -137,8 +122,7 @@ def test_notebook_06_builds_the_labeler_03_builds(small_llm):
 
     import pandas as pd
 
-    from helpers.batched_generation import llm_representation
-    from helpers.machine import default_cache_dir
+    from helpers.labels import llm_representation
     from helpers.prompts import REFERENCE, build_keyword_prompt, build_prompt
 
     settings = resolve_settings("offline", label_candidates=3, label_batch_size=5)
@@ -147,7 +131,7 @@ def test_notebook_06_builds_the_labeler_03_builds(small_llm):
     labels = pd.DataFrame({"topic": [0], "label": ["Shares"], "source": ["llm"], "fallback": [False],
                            "confidence": [1.0], "raw": ["Shares"], "reference_label": ["Shares"], "llm_failures": [""]})
     cell = run_cell("06_refining_topics.ipynb", "labeler", settings=settings, embeddings=embeddings, titles=titles,
-                    cache=default_cache_dir(settings.cache_dir), labels=labels, original_topics=[0, 0, 0, 0],
+                    labels=labels, original_topics=[0, 0, 0, 0],
                     topic_model=SimpleNamespace(), generator=generator, tokenizer=tokenizer, parts=REFERENCE)
     helper = llm_representation(settings, generator, build_prompt(OFFLINE_LLM, tokenizer),
                                 build_keyword_prompt(OFFLINE_LLM, tokenizer), embeddings, titles)
@@ -160,12 +144,12 @@ def test_notebook_06_builds_the_labeler_03_builds(small_llm):
 
 
 def test_an_edited_string_of_02_is_the_prompt_02_and_its_chat_template_use(small_llm):
-    from helpers.prompts import build_prompt, chat_messages, edited_parts, is_llama2, parts_of_llama2_prompt
+    from helpers.prompts import build_prompt, chat_messages, edited_parts, parts_of_llama2_prompt
 
     cell = run_cell("02_prompt_engineering.ipynb", "teach:prompt")
     cell["system_prompt"] = cell["system_prompt"].replace("helpful, respectful and honest", "terse")
     chat = run_cell("02_prompt_engineering.ipynb", "teach:chat-prompt", dict(cell), tokenizer=small_llm[0],
-                    settings=resolve_settings("offline"), chat_messages=chat_messages, is_llama2=is_llama2,
+                    settings=resolve_settings("offline"), chat_messages=chat_messages, build_prompt=build_prompt,
                     parts_of_llama2_prompt=parts_of_llama2_prompt)
     assert edited_parts(chat["parts"]) == ["system"]
     assert "You are a terse assistant for labeling topics." in chat["prompt"]
@@ -179,7 +163,7 @@ def test_notebook_03_reads_the_labels_as_the_reference_does():
 
 
 def test_notebook_03s_short_batched_labeler_answers_as_the_full_one_does(small_llm):
-    from helpers.batched_generation import BatchedTextGeneration
+    from helpers.labeler import BatchedTextGeneration
     from helpers.prompts import build_prompt, fill_prompt
 
     tokenizer, _, generator = small_llm
@@ -215,13 +199,14 @@ def test_notebook_05s_diversity_is_topic_diversity():
 def test_notebook_05s_npmi_is_the_gensim_call_npmi_per_topic_makes():
     from helpers.measures import npmi_per_topic, tokenize
 
-    cell = run_cell("05_evaluation.ipynb", "teach:npmi", np=np, tokenize=tokenize, documents=__import__("pandas").DataFrame(
+    cell = run_cell("05_evaluation.ipynb", "teach:npmi", np=np, documents=__import__("pandas").DataFrame(
         {"abstract": TEXTS}), keywords=dict(enumerate(TOPIC_WORDS)), npmi_top_n=5, coherence_stop_words="none")
     for top_n in (3, 5):
         tokens = tokenize(TEXTS)
         assert cell["npmi_per_topic"](TOPIC_WORDS, tokens, top_n) == pytest.approx(npmi_per_topic(TOPIC_WORDS, tokens, top_n))
     assert cell["npmi"] == pytest.approx(npmi_per_topic(TOPIC_WORDS, tokenize(TEXTS), 5))
     assert cell["npmi"][0] > cell["npmi"][3], "words that occur together score above a mixed bag"
+    assert cell["tokenize"](TEXTS, "english") == tokenize(TEXTS, "english") and cell["tokens"] == tokenize(TEXTS)
 
 
 def test_notebook_05s_faithfulness_is_the_helpers():

@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 
 from helpers.files import atomic_folder, atomic_write
-from helpers.topics import (
-    RUN_FORMAT_VERSION, cached_array, content_key, load_results, scaled_min_cluster_size,
-)
+from helpers.topics import cached_array, content_key, scaled_min_cluster_size
+from helpers.runs import RUN_FORMAT_VERSION, load_results
 
 
 def test_content_key_changes_with_any_document_or_the_model():
@@ -182,7 +181,7 @@ def test_a_run_folder_whose_topic_model_is_not_safetensors_is_refused_before_any
 
 
 def test_the_safetensors_folder_notebook_03_writes_is_accepted(tmp_path):
-    from helpers.topics import safe_model_folder
+    from helpers.runs import safe_model_folder
 
     model = tmp_path / "topic_model"
     model.mkdir()
@@ -243,7 +242,7 @@ ELSEWHERE = {"embedding_backend": "openai", "embedding_base_url": "http://elsewh
 def test_a_run_folder_never_chooses_the_embedding_server_or_its_key_variable(tmp_path, monkeypatch):
     """Issue 37, item 1: a settings.json naming a server and `HF_TOKEN` made 05 send the token and every document."""
     from helpers.settings import resolve_settings
-    from helpers.topics import load_results, session_settings
+    from helpers.runs import load_results, session_settings
 
     import helpers.topics as topics
 
@@ -263,7 +262,7 @@ def test_a_run_folder_never_chooses_the_embedding_server_or_its_key_variable(tmp
 
 def test_a_run_folder_never_chooses_a_model_download(tmp_path):
     from helpers.settings import resolve_settings
-    from helpers.topics import load_results
+    from helpers.runs import load_results
 
     _foreign_folder(tmp_path, embedding_model="someone/any-model")
     with pytest.raises(ValueError, match=r"made with the embedding model 'someone/any-model' and this session's is "
@@ -290,6 +289,6 @@ def test_06_and_07_never_take_the_llm_server_or_key_variable_from_the_folder(tmp
     assert (settings.llm_base_url, settings.llm_api_key_env, settings.cache_dir) == (
         "http://127.0.0.1:8000/v1", "OPENAI_API_KEY", None)
     # 04 and 05 never ask the LLM: its server in the folder is dropped, not refused
-    from helpers.topics import session_settings
+    from helpers.runs import session_settings
 
     assert session_settings(saved, resolve_settings("offline")).llm_backend == "transformers"

@@ -1,14 +1,17 @@
 """Generate the self-contained Colab editions in colab/ from notebooks/ and helpers/.
 
-    python tools/build_colab.py            # (re)write colab/
-    python tools/build_colab.py --check    # exit 1 when colab/ is out of date
+    python tools/build_colab.py                 # (re)write colab/
+    python tools/build_colab.py --check         # exit 1 when colab/ is out of date
+    python tools/build_colab.py --out /tmp/c    # write the editions elsewhere (colab/ untouched)
 
 Never edit colab/*.ipynb by hand: edit notebooks/ or helpers/ and run this script
 (`make colab`). Each edition opens with its title and a Colab badge, its parameters cell
 (profile default "colab-t4"), then three generated cells: install what Colab lacks
-(pinned, never torch), write the helpers/ package, and switch to the offline profile
-when the runtime has no GPU. The all-in-one edition chains every notebook in one kernel
-under one merged parameters cell.
+(pinned, never torch), write the files of helpers/ that this notebook imports (and those
+they import, :func:`helpers_for`; for 04-07 also notebook 03's, which they run when its results
+are missing: ``tools.run.READS_FROM``), and switch to the offline profile when the runtime has
+no GPU. The all-in-one edition chains every notebook in one kernel under one merged parameters
+cell, and writes the union of its notebooks' helpers.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ from pathlib import Path
 import nbformat
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # `python tools/build_colab.py`: the runner's `tools.run` importable
+    sys.path.insert(0, str(REPO))
+from tools.run import READS_FROM  # noqa: E402 - which notebooks read 03's results, as the runner knows it
+
 NOTEBOOKS = REPO / "notebooks"
 HELPERS = REPO / "helpers"
 OUT = REPO / "colab"
@@ -59,18 +66,59 @@ def colab_lacks(requirements: Path = REPO / "requirements.txt") -> list[str]:
     return [pin for pin in requirement_pins(requirements) if normalized(pin.split("==")[0]) not in colab]
 
 
-def helpers_for_colab() -> tuple[str, ...]:
-    """The ``helpers`` modules the notebooks import, and those these import in turn (not the runner)."""
-    sources = [p.read_text() for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")]
-    needed = set(re.findall(r"helpers\.([a-z_]+) import", "\n".join(sources))) | {"colab"}  # the cells below
-    while True:
-        more = {m for name in needed for m in re.findall(r"from \.([a-z_]+) import", (HELPERS / f"{name}.py").read_text())}
-        if more <= needed:
-            return ("__init__", *sorted(needed))
-        needed |= more
+def python_source(cell_source: str) -> str:
+    """A code cell as Python (``%pip``, ``!ls`` and other IPython syntax made into the calls they stand for)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(cell_source)
 
 
-HELPERS_FOR_COLAB = helpers_for_colab()
+def module_files(module: str) -> list[Path]:
+    """The files of ``helpers`` module ``module`` ("helpers.topics"): its ``.py`` file; for a package below
+    ``helpers`` ("helpers.labeler"), every ``.py`` file in it (a package counts as its files); ``helpers``
+    itself is its ``__init__.py``; none when no such module exists."""
+    path = REPO.joinpath(*module.split("."))
+    if module == "helpers":
+        return [HELPERS / "__init__.py"]
+    if path.is_dir():
+        return sorted(path.rglob("*.py"))
+    return [path.with_suffix(".py")] if path.with_suffix(".py").is_file() else []
+
+
+def imported_helpers(source: str, importer: str = "") -> set[str]:
+    """The ``helpers`` modules that Python ``source`` imports, anywhere in it (inside functions too: they run
+    later), as dotted names, with the packages above them (Python imports those first). ``importer`` is the
+    module ``source`` is ("helpers.labeler._batched"; a package: "helpers.labeler"), which relative imports
+    are read from; "" for a notebook's cell."""
+    is_package = bool(importer) and REPO.joinpath(*importer.split(".")).is_dir()
+    package = importer if is_package else importer.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            module = ".".join(part for part in (base, node.module) if part)
+            found.add(module)
+            if module == "helpers" or module.startswith("helpers."):  # `from helpers.x import y`: y may be a module
+                found |= {f"{module}.{a.name}" for a in node.names if module_files(f"{module}.{a.name}")}
+    ours = {m for m in found if m == "helpers" or m.startswith("helpers.")}
+    return {".".join(m.split(".")[:i]) for m in ours for i in range(1, m.count(".") + 2)}
+
+
+def helpers_for(sources: list[str]) -> tuple[str, ...]:
+    """The files of ``helpers/`` (relative paths, ``__init__.py`` first) that code ``sources`` import, and those
+    these import in turn, transitively: what an edition running these cells must write."""
+    needed, todo = set(), sorted(set().union(*(imported_helpers(python_source(s)) for s in sources)) | {"helpers"})
+    while todo:
+        module = todo.pop()
+        for path in module_files(module):
+            if path not in needed:
+                needed.add(path)
+                name = ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+                todo += sorted(imported_helpers(path.read_text(), name))
+    names = sorted(str(p.relative_to(HELPERS).as_posix()) for p in needed)
+    return tuple(sorted(names, key=lambda n: (n != "__init__.py", n)))
 
 
 def badge(name: str) -> str:
@@ -94,17 +142,18 @@ def install_cell() -> str:
     )
 
 
-def helpers_cell() -> str:
-    files = {f"{name}.py": (HELPERS / f"{name}.py").read_text() for name in HELPERS_FOR_COLAB}
-    body = ",\n".join(f"    {name!r}: {source!r}" for name, source in files.items())
+def helpers_cell(files: tuple[str, ...]) -> str:
+    """The cell writing ``files`` of ``helpers/`` (:func:`helpers_for`) into the runtime's folder and importing them."""
+    sources = {name: (HELPERS / name).read_text() for name in files}
+    body = ",\n".join(f"    {name!r}: {source!r}" for name, source in sources.items())
     return (
-        "#@title Write the `helpers/` package this notebook imports (its plumbing: settings, data, caching, labels; "
+        "#@title Write the `helpers/` modules this notebook imports (its plumbing: settings, data, caching, labels; "
         "generated from the repository, no clone needed)\n"
         "import importlib, sys\n"
         "from pathlib import Path\n\n"
         f"HELPERS = {{\n{body},\n}}\n"
         "for name, source in HELPERS.items():\n"
-        "    (Path('helpers') / name).parent.mkdir(exist_ok=True)\n"
+        "    (Path('helpers') / name).parent.mkdir(parents=True, exist_ok=True)\n"
         "    (Path('helpers') / name).write_text(source)\n"
         "sys.path.insert(0, str(Path.cwd()))\n"
         "importlib.invalidate_caches()\n"
@@ -211,6 +260,20 @@ def generated_note(source_name: str) -> str:
             f"not this file. It installs what it needs and writes its helpers itself: no clone needed.*")
 
 
+def code_sources(nb) -> list[str]:
+    """The source of every code cell of ``nb``."""
+    return [c.source for c in nb.cells if c.cell_type == "code"]
+
+
+def with_helpers(cells: list, runs_03: bool) -> list:
+    """``cells`` with the helpers cell fourth, after the install cell: the files of ``helpers/`` that these cells
+    import (:func:`helpers_for`), and those notebook 03 imports when ``runs_03`` (its results cell may run 03,
+    in a kernel of its own, on the helpers this edition writes)."""
+    notebook_03 = code_sources(nbformat.read(NOTEBOOKS / "03_topic_modeling.ipynb", as_version=4)) if runs_03 else []
+    files = helpers_for([c.source for c in cells if c.cell_type == "code"] + notebook_03)
+    return cells[:3] + [form(code(helpers_cell(files)))] + cells[3:]
+
+
 def edition(path: Path) -> nbformat.NotebookNode:
     """The Colab edition of one numbered notebook."""
     source = nbformat.read(path, as_version=4)
@@ -219,11 +282,12 @@ def edition(path: Path) -> nbformat.NotebookNode:
     cells = [
         markdown(f"{head[0]}\n\n{badge(path.stem)}\n\n{generated_note(path.name)}\n" + (head[1] if len(head) > 1 else "")),
         code(colab_parameters(parameters.source), ("parameters",)),
-        form(code(install_cell())), form(code(helpers_cell())), code(SWITCH_CELL),
+        form(code(install_cell())), code(SWITCH_CELL),
     ]
+    runs_03 = "03_topic_modeling" in READS_FROM.get(path.stem, ())  # 02 writes its prompt for 03: it never runs 03
     if "run_dir" in assignments(parameters.source):
-        cells.append(form(code(results_cell(reads_results=not path.stem.startswith("03_")))))
-    return notebook(cells + [copy(c) for c in rest])
+        cells.append(form(code(results_cell(reads_results=runs_03))))
+    return notebook(with_helpers(cells + [copy(c) for c in rest], runs_03))
 
 
 FREE_CELL = (
@@ -254,14 +318,13 @@ def all_in_one(paths: list[Path]) -> nbformat.NotebookNode:
         "(packaged models and corpus) and still runs end to end."
     )
     cells = [markdown(intro), code(colab_parameters("\n".join(merged.values())), ("parameters",)),
-             form(code(install_cell())), form(code(helpers_cell())), code(SWITCH_CELL),
-             form(code(results_cell(reads_results=False)))]
+             form(code(install_cell())), code(SWITCH_CELL), form(code(results_cell(reads_results=False)))]
     for i, nb in enumerate(sources):
         if i:  # each notebook loads its own model; in one kernel the last one's must go first
             cells.append(form(code(FREE_CELL)))
         cells.append(markdown(nb.cells[0].source))
         cells += [copy(c) for c in nb.cells[2:]]
-    return notebook(cells)
+    return notebook(with_helpers(cells, runs_03=False))  # the union of its notebooks' helpers
 
 
 def build() -> dict[str, str]:
@@ -277,17 +340,19 @@ def build() -> dict[str, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="only compare with colab/; exit 1 when out of date")
+    parser.add_argument("--out", default=str(OUT), help="the folder to write or check (default: colab/)")
     args = parser.parse_args()
+    out = Path(args.out)
     files = build()
-    stale = [n for n, text in files.items() if not (OUT / n).exists() or (OUT / n).read_text() != text]
+    stale = [n for n, text in files.items() if not (out / n).exists() or (out / n).read_text() != text]
     if args.check:
         if stale:
-            print(f"colab/ is out of date ({', '.join(stale)}): run `make colab`.")
+            print(f"{out} is out of date ({', '.join(stale)}): run `make colab`.")
         return 1 if stale else 0
-    OUT.mkdir(exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
-        (OUT / name).write_text(text)
-    print(f"wrote {len(files)} editions to {OUT}")
+        (out / name).write_text(text)
+    print(f"wrote {len(files)} editions to {out}")
     return 0
 
 

@@ -5,7 +5,7 @@
 
 `make editions` runs the first. A learner browsing the repository sees in editions/ what each notebook shows
 when it runs (the topics, the labels, the maps, the evaluation table) without running anything. The series runs
-through the project's runner (``python -m helpers.run``, exercise solutions not run) on ``SAMPLE_SIZE``
+through the project's runner (``python tools/run.py``, exercise solutions not run) on ``SAMPLE_SIZE``
 documents of the offline default; then each executed notebook is made small and stable:
 
 - plotly figures (BERTopic's ``visualize_*``) become static PNGs, drawn by headless Chromium from the
@@ -17,7 +17,8 @@ documents of the offline default; then each executed notebook is made small and 
 - the exercise solutions are the notebook's own code cells again, not run (try them yourself).
 
 Each edition records in its metadata (``edition``) a hash of what it was built from: the source notebook's
-cells, every ``helpers/`` module, this script and the requirements files. ``tests/test_editions.py``
+cells, every ``helpers/`` module, the runner (``tools/run.py``, ``tools/overwrite.py``), this script and the
+requirements files. ``tests/test_editions.py``
 recomputes it without running anything and fails, naming the edition, when it differs.
 """
 
@@ -77,10 +78,11 @@ def cells_hash(cells: list) -> str:
 
 
 def code_hashes() -> dict[str, str]:
-    """Every ``helpers/**/*.py`` (names and contents), this script and the requirements files, hashed."""
+    """Every ``helpers/**/*.py`` (names and contents), the runner, this script and the requirements files, hashed."""
     helpers = sorted(p for p in (REPO / "helpers").rglob("*.py") if "__pycache__" not in p.parts)
     return {
         "helpers": _digest(*(p.relative_to(REPO).as_posix().encode() + b"\0" + _text(p) for p in helpers)),
+        "runner": _digest(*(_text(Path(__file__).resolve().parent / name) for name in ("run.py", "overwrite.py"))),
         "build script": _digest(_text(Path(__file__).resolve())),
         "requirements": _digest(*(_text(REPO / name) for name in REQUIREMENTS if (REPO / name).exists())),
     }
@@ -121,7 +123,7 @@ def stale_reasons(notebook: Path, edition: Path) -> list[str]:
 def run_series(runs: Path, sample_size: int) -> Path:
     """The runner over every notebook into ``runs/RUN_NAME``, without the secrets of this shell."""
     env = {k: v for k, v in os.environ.items() if k not in SECRET_VARIABLES}
-    command = [sys.executable, "-m", "helpers.run", "--runs", str(runs), "--name", RUN_NAME,
+    command = [sys.executable, str(REPO / "tools" / "run.py"), "--runs", str(runs), "--name", RUN_NAME,
                "-p", "sample_size", str(sample_size)]
     print(f"[editions] {' '.join(command[1:])}", flush=True)
     subprocess.run(command, cwd=REPO, env=env, check=True)

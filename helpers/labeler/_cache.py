@@ -26,7 +26,7 @@ class AnswerCache:
         return json.loads(path.read_text(encoding="utf-8"))["answers"] if path.exists() else None
 
     def put(self, prompt: str, answers: list[str]) -> None:
-        from .files import atomic_write
+        from ..files import atomic_write
 
         path = self.path(prompt)
         path.parent.mkdir(parents=True, exist_ok=True)

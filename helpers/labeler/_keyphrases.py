@@ -1,6 +1,6 @@
 """Key phrases: each topic's most typical phrases of 1, 2 and 3 words, by c-TF-IDF over n-grams.
 
-They join the LLM's answers as label candidates (:class:`helpers.batched_generation.BatchedTextGeneration`).
+They join the LLM's answers as label candidates (:class:`.BatchedTextGeneration`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-from .rubric import balanced
+from ._clean import balanced
 
 
 # Words of news and papers that name no topic: a key phrase starting or ending with one is skipped.

@@ -2,21 +2,39 @@
 ``replay_only``, nothing at all.
 
 Notebooks 03 and 06 call :func:`open_labeler`. Whoever answers, the answer cache
-(:class:`helpers.answer_cache.AnswerCache`) is keyed by :func:`answer_identity`, built from the
+(:class:`helpers.labeler._cache.AnswerCache`) is keyed by :func:`answer_identity`, built from the
 settings alone (backend, model name, quantization and precision as set), never from what
 was loaded (the resolved dtype, the bitsandbytes config, the folder a model was read from):
 answers recorded on a GPU replay on a laptop, in another cache folder, with no GPU and no
 server. With ``replay_only`` nothing is loaded, no memory preflight runs and no server is
 asked: only the tokenizer is read (a few MB, no weights), since the prompts are rendered in
 the model's chat template and the token-budget rule counts an answer's tokens, and the model's
-window (:func:`helpers.window.model_window`: known, or its ``config.json``), since prompts are cut to it.
+window (:func:`model_window`: known, or its ``config.json``), since prompts are cut to it.
 """
 
 from __future__ import annotations
 
 from typing import Any, Optional
 
-from .settings import PACKAGED_LLM, Settings, redact_url
+from .credentials import redact_url
+from .settings import PACKAGED_LLM, Settings
+
+# the packaged model's max_position_embeddings, known without reading its GGUF (checked in tests/test_labeler.py)
+PACKAGED_WINDOW = 8192
+
+
+def model_window(llm_model: str) -> Optional[int]:
+    """``llm_model``'s window (``max_position_embeddings``) without loading or converting it, for a replay that
+    must cut its prompts as the recording run did: the packaged model's and the profiles' models' are known,
+    another Hub model's is in its ``config.json`` (a small download); ``None`` when that cannot be read."""
+    if llm_model == PACKAGED_LLM:
+        return PACKAGED_WINDOW
+    try:
+        from .memory import model_shape
+
+        return model_shape(llm_model).get("max_position_embeddings")
+    except (OSError, ValueError):
+        return None
 
 
 def answer_identity(settings: Settings) -> dict[str, Any]:
@@ -30,14 +48,14 @@ def answer_identity(settings: Settings) -> dict[str, Any]:
                 "precision": settings.precision}
     if settings.llm_model == PACKAGED_LLM:
         from .data import package_dir
-        from .llm import GGUF_FILE, GGUF_PACKAGE, gguf_source
+        from .packaged import GGUF_FILE, GGUF_PACKAGE, gguf_source
 
         identity["gguf"] = gguf_source(package_dir(GGUF_PACKAGE), GGUF_FILE)
     return identity
 
 
 class ReplayOnly:
-    """A generator that never generates: :class:`helpers.batched_generation.BatchedTextGeneration` with
+    """A generator that never generates: :class:`helpers.labeler.BatchedTextGeneration` with
     ``replay_only`` takes every answer from the cache and refuses (with one sentence) before it
     would call this. It carries the tokenizer, the settings' :func:`answer_identity` and the model's window
     (``max_position_embeddings``: prompts are cut to it as the recording run cut them, and so found again)."""
@@ -62,7 +80,8 @@ def load_tokenizer(llm_model: str):
     (nothing converted or written), a Hub model's tokenizer files."""
     import transformers
 
-    from .llm import GGUF_FILE, GGUF_PACKAGE, explained_loading_errors, prepare_for_batching
+    from .llm import explained_loading_errors, prepare_for_batching
+    from .packaged import GGUF_FILE, GGUF_PACKAGE
 
     with explained_loading_errors(llm_model):
         if llm_model == PACKAGED_LLM:
@@ -96,8 +115,6 @@ def open_labeler(settings: Settings) -> tuple[Any, Any]:
         return generator, ChatMarkup()
     identity = answer_identity(settings)
     if settings.replay_only:
-        from .window import model_window
-
         tokenizer = load_tokenizer(settings.llm_model)
         print(f"replay_only: answers of {settings.llm_model} from the cache; the model is not loaded "
               f"(only its tokenizer, for the chat template and the token budget)")

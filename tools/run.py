@@ -1,9 +1,9 @@
 """The main job: execute the numbered notebooks in order with papermill into a run folder.
 
-    python -m helpers.run                          # offline default, all notebooks
-    python -m helpers.run --name bbc -p sample_size 500 -p label_method reference
-    python -m helpers.run --config my_run.yaml     # parameters from a YAML mapping
-    python -m helpers.run --exercises              # also run the exercises' solutions
+    python tools/run.py                          # offline default, all notebooks
+    python tools/run.py --name bbc -p sample_size 500 -p label_method reference
+    python tools/run.py --config my_run.yaml     # parameters from a YAML mapping
+    python tools/run.py --exercises              # also run the exercises' solutions
 
 Each notebook receives the parameters its ``parameters`` cell declares (plus
 ``run_dir``); a name no notebook declares is an error with the closest valid one.
@@ -23,7 +23,10 @@ from typing import Any, Optional
 
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+RUNNER = Path(__file__).resolve()  # this file: `python <RUNNER>` runs the series from any folder
+REPO = RUNNER.parent.parent
+if __package__ in (None, ""):  # `python tools/run.py`: the repository root on the path, so `tools.overwrite` imports
+    sys.path.insert(0, str(REPO))
 NOTEBOOKS = REPO / "notebooks"
 # What each notebook writes into the run folder (besides its executed copy), in the order the runner lists them.
 PRODUCES = {
@@ -72,7 +75,7 @@ def absolute_paths(parameters: dict[str, Any], cwd: Path) -> dict[str, Any]:
     The notebooks run inside ``notebooks/``; without this, ``-p compare_with runs/a``
     would be read from there.
     """
-    from .data import is_file_source
+    from helpers.data import is_file_source
 
     out = dict(parameters)
     for name, value in parameters.items():
@@ -85,11 +88,11 @@ def absolute_paths(parameters: dict[str, Any], cwd: Path) -> dict[str, Any]:
 
 def check_names(parameters: dict[str, Any], declared: dict[Path, dict[str, Any]]) -> None:
     """Raise ``SystemExit`` naming the closest valid parameter for any unknown name."""
-    from .settings import closest_hint
+    from helpers.settings import closest_hint
 
     valid = sorted({name for names in declared.values() for name in names})
     if any("more_settings" in names for names in declared.values()):  # knobs outside the parameters cells
-        from .settings import knob_names
+        from helpers.settings import knob_names
 
         valid = sorted(set(valid) | set(knob_names()))
     for name in parameters:
@@ -100,7 +103,7 @@ def check_names(parameters: dict[str, Any], declared: dict[Path, dict[str, Any]]
 def notebook_parameters(declared: dict[str, Any], parameters: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     """What one notebook receives: the parameters its ``parameters`` cell declares, and ``run_dir``; the other
     knobs of :class:`helpers.settings.Settings` go into its ``more_settings`` dict, which its setup line resolves."""
-    from .settings import knob_names
+    from helpers.settings import knob_names
 
     given = {k: v for k, v in {**parameters, "run_dir": str(run_dir)}.items() if k in declared}
     if "more_settings" in declared:
@@ -158,9 +161,9 @@ def run_folder(runs: Path, name: str) -> Path:
 
 def prepare_run_dir(runs: Path, name: str, overwrite: bool, paths: list[Path]) -> Path:
     """Create ``runs/name`` (:func:`run_folder`); refuse to reuse a non-empty one unless ``overwrite``
-    (then the re-run runs beside it: :func:`run_replacing`; :func:`helpers.overwrite.recover` first puts back
+    (then the re-run runs beside it: :func:`run_replacing`; :func:`tools.overwrite.recover` first puts back
     what a swap killed half-way left)."""
-    from .overwrite import recover
+    from tools.overwrite import recover
 
     run_dir = run_folder(runs, name)
     recover(run_dir)
@@ -175,9 +178,9 @@ def prepare_run_dir(runs: Path, name: str, overwrite: bool, paths: list[Path]) -
 def staging_folder(run_dir: Path, paths: list[Path]) -> Path:
     """A hidden sibling of ``run_dir`` holding a copy of everything the re-run of ``paths`` neither writes nor
     makes stale (:func:`replaced_names`; your files, :data:`YOURS`, always): the re-run writes there and
-    ``run_dir`` is untouched until :func:`helpers.overwrite.swap_in`, so a kill at any point leaves the earlier
+    ``run_dir`` is untouched until :func:`tools.overwrite.swap_in`, so a kill at any point leaves the earlier
     results where they were."""
-    from .overwrite import sibling_copy
+    from tools.overwrite import sibling_copy
 
     return sibling_copy(run_dir, set(replaced_names(paths)) - set(YOURS))
 
@@ -273,7 +276,7 @@ def execute(paths: list[Path], parameters: dict[str, Any], run_dir: Path, log_ou
                     raise NotebookFailed(f"{path.name} failed: {error.ename}: {error.evalue}", output) from None
                 log.append({"notebook": path.name, "seconds": round(time.perf_counter() - start, 1)})
                 print(f"[run] {path.name} done in {log[-1]['seconds']} s", flush=True)
-                from .files import atomic_write  # a run stopped while writing keeps the previous log whole
+                from helpers.files import atomic_write  # a run stopped while writing keeps the previous log whole
 
                 atomic_write(run_dir / RUN_LOG, lambda tmp: Path(tmp).write_text(json.dumps(log, indent=2)))
         finally:
@@ -284,7 +287,7 @@ def execute(paths: list[Path], parameters: dict[str, Any], run_dir: Path, log_ou
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     """The command line (see the module docstring)."""
-    parser = argparse.ArgumentParser(prog="python -m helpers.run", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python tools/run.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--name", help="run folder name under --runs (default: <profile>-<date>-<time>)")
     parser.add_argument("--runs", default=str(REPO / "runs"), help="parent folder of run folders (default: runs/)")
     parser.add_argument("--config", help="YAML file with a mapping of parameter names to values")
@@ -317,10 +320,11 @@ def gather_parameters(config: Optional[str], given: list[tuple[str, str]], cwd: 
 def check_values(parameters: dict[str, Any]) -> None:
     """Check the parameters as the notebooks will (``resolve_settings``) before papermill writes any of them
     into an executed notebook: a credential in any string at any depth (a URL's user name and password or a
-    key in its query, a value shaped like a key: :func:`helpers.settings.credential_paths`), a name in
+    key in its query, a value shaped like a key: :func:`helpers.credentials.credential_paths`), a name in
     ``more_settings`` that is no setting, a bad value or a key given as ``llm_api_key_env`` stops the run here
     with one sentence that never repeats the value, and nothing is written."""
-    from .settings import closest_hint, credential_paths, knob_names, resolve_settings
+    from helpers.credentials import credential_paths
+    from helpers.settings import closest_hint, knob_names, resolve_settings
 
     more = parameters.get("more_settings") or {}
     if not isinstance(more, dict):
@@ -346,11 +350,11 @@ def check_values(parameters: dict[str, Any]) -> None:
 
 def run_replacing(paths: list[Path], parameters: dict[str, Any], run_dir: Path, overwrite: bool, *options) -> None:
     """:func:`execute`; with ``overwrite`` on a folder holding results, into a sibling folder
-    (:func:`staging_folder`) swapped in once every notebook succeeded (:func:`helpers.overwrite.swap_in`). When the re-run fails,
+    (:func:`staging_folder`) swapped in once every notebook succeeded (:func:`tools.overwrite.swap_in`). When the re-run fails,
     ``run_dir`` is as it was, with the failed notebook's executed copy beside it as ``<name>.failed.ipynb``."""
     import shutil
 
-    from .overwrite import swap_in
+    from tools.overwrite import swap_in
 
     if not (overwrite and any(run_dir.iterdir())):
         return execute(paths, parameters, run_dir, *options)
@@ -364,7 +368,7 @@ def run_replacing(paths: list[Path], parameters: dict[str, Any], run_dir: Path, 
         kept = run_dir / failed.with_suffix(".failed.ipynb").name if failed is not None and failed.exists() else None
         if kept is not None:
             failed.replace(kept)
-        shutil.rmtree(staging.parent, ignore_errors=True)  # the staging root (helpers.overwrite.sibling_copy)
+        shutil.rmtree(staging.parent, ignore_errors=True)  # the staging root (tools.overwrite.sibling_copy)
         print(f"[run] --overwrite: the re-run failed; the earlier results in {run_dir} are untouched", flush=True)
         if isinstance(error, NotebookFailed):
             raise SystemExit(f"{error.summary}\nThe executed copy with the error is {kept}") from None

@@ -1,31 +1,13 @@
 """Prompts cut to the model's window: the most tokens it reads, prompt and answer together. With whole
-documents (``label_doc_words`` None, the ``colab-t4`` profile) four long reports would make a prompt several times
-Llama-2's 4,096 tokens; :func:`fit_to_window` shortens only the documents, the longest first."""
+documents (``doc_length`` None) four long reports would make a prompt several times Llama-2's 4,096 tokens;
+:func:`fit_to_window` shortens only the documents, the longest first."""
 
 from __future__ import annotations
 
 import re
 from typing import Optional, Sequence
 
-from .prompts import fill_prompt
-
-# the packaged model's max_position_embeddings, known without reading its GGUF (checked in tests/test_labeler.py)
-PACKAGED_WINDOW = 8192
-
-def model_window(llm_model: str) -> Optional[int]:
-    """``llm_model``'s window (``max_position_embeddings``) without loading or converting it, for a replay that
-    must cut its prompts as the recording run did: the packaged model's and the profiles' models' are known,
-    another Hub model's is in its ``config.json`` (a small download); ``None`` when that cannot be read."""
-    from .settings import PACKAGED_LLM
-
-    if llm_model == PACKAGED_LLM:
-        return PACKAGED_WINDOW
-    try:
-        from .llm import model_shape
-
-        return model_shape(llm_model).get("max_position_embeddings")
-    except (OSError, ValueError):
-        return None
+from ..prompts import fill_prompt
 
 
 def context_window(generator) -> Optional[int]:

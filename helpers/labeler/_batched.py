@@ -1,135 +1,94 @@
 """BatchedTextGeneration: batched, greedy LLM topic labels, a drop-in for BERTopic's ``TextGeneration``.
 
 It asks the LLM for several candidates per topic in one batched call, cleans and repairs
-them (:mod:`helpers.rubric`), adds the topic's key phrases (:mod:`helpers.keyphrases`) and
-keeps the candidate that passes the rubric and covers the topic's documents best
-(:func:`helpers.labels.choose_label`). One file per representation, as in BERTopic.
+them (:mod:`._clean`), judges them by the rubric (:mod:`._rubric`), adds the topic's key
+phrases (:mod:`._keyphrases`) and keeps the candidate that passes and covers the topic's
+documents best (:mod:`._choice`). One file per representation, as in BERTopic.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
+import torch
+from bertopic.representation._base import BaseRepresentation
+from bertopic.representation._utils import truncate_document
+from tqdm.auto import tqdm
+from transformers import StoppingCriteria, StoppingCriteriaList, set_seed
 
-from .answer_cache import AnswerCache, generator_identity
-from .keyphrases import key_phrases
-from .distinct import disambiguate
-from .labels import JUDGED_DOCS, choose_label, document_share, judged_rows, label_confidence, unit_rows, word_index
-from .machine import default_cache_dir
-from .prompts import fill_prompt
-from .rubric import (answer_line, clean_label, ends_where_answered, keywords_label, label_failures, repair_label,
-                     vocabulary_of)
-from .settings import Settings
-from .window import context_window, fit_to_window
-
-
-def make_stop_at_line_end(tokenizer):
-    """A ``StoppingCriteria`` that ends each sequence once its answer has a full line.
-
-    Leading newlines do not count; the check is per row, so one batch member that
-    finished does not stop the others.
-    """
-    import torch
-    from transformers import StoppingCriteria
-
-    class StopAtLineEnd(StoppingCriteria):
-        def __init__(self):
-            self.start = None
-
-        def __call__(self, input_ids, scores, **kwargs):
-            if self.start is None:
-                self.start = input_ids.shape[1] - 1
-            texts = tokenizer.batch_decode(input_ids[:, self.start:], skip_special_tokens=True)
-            return torch.tensor([("\n" in t.lstrip()) for t in texts], device=input_ids.device)
-
-    return StopAtLineEnd()
+from ..prompts import fill_prompt
+from ._cache import AnswerCache, generator_identity
+from ._choice import JUDGED_DOCS, disambiguate, judged_record, judged_rows, label_confidence, unit_rows, word_index
+from ._clean import answer_line, budget_was_hit, clean_label, ends_where_answered, repair_label
+from ._keyphrases import key_phrases
+from ._rubric import vocabulary_of
+from ._window import context_window, fit_to_window
 
 
-def budget_was_hit(answer: str, tokenizer, max_new_tokens: int) -> bool:
-    """True when the token budget, not the end of a line or the model, ended ``answer``."""
-    if tokenizer is None or "\n" in answer.strip():
-        return False
-    return len(tokenizer(answer, add_special_tokens=False).input_ids) >= max_new_tokens - 1
+class StopAtLineEnd(StoppingCriteria):
+    """Ends each sequence once its answer has a full line (leading newlines do not count), row by row."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer, self.start = tokenizer, None
+
+    def __call__(self, input_ids, scores, **kwargs):
+        if self.start is None:
+            self.start = input_ids.shape[1] - 1
+        texts = self.tokenizer.batch_decode(input_ids[:, self.start:], skip_special_tokens=True)
+        return torch.tensor([("\n" in t.lstrip()) for t in texts], device=input_ids.device)
 
 
-@lru_cache(maxsize=1)
-def _as_representation(cls: type) -> type:
-    """``cls`` as a BERTopic representation model (a subclass of its ``BaseRepresentation``, the same name).
-    BERTopic is imported here, when the first labeler is made, not when this module is: importing
-    ``helpers.batched_generation`` (or ``helpers.evaluation``) pulls in neither BERTopic, UMAP nor datashader."""
-    from bertopic.representation._base import BaseRepresentation
-
-    return type(cls.__name__, (cls, BaseRepresentation), {"__module__": cls.__module__, "__doc__": cls.__doc__,
-                                                            "__qualname__": _REPRESENTATION})
-
-
-_REPRESENTATION = "_BatchedRepresentation"  # the name pickle finds that class by (module __getattr__ below)
-
-
-def __getattr__(name: str):
-    if name == _REPRESENTATION:
-        return _as_representation(BatchedTextGeneration)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-class BatchedTextGeneration:
+class BatchedTextGeneration(BaseRepresentation):
     """Batched, greedy LLM topic labels a reader would keep; use it wherever ``TextGeneration`` fits.
 
-    Builds every topic's prompt first (the same ``[DOCUMENTS]``/``[KEYWORDS]`` filling
-    and the same representative documents as BERTopic's ``TextGeneration``), then asks
-    the LLM for ``candidates`` answers per topic in one batched call (beam search: the
-    same answers every run; greedy when 1), stopping at the end of the first line. Each
-    answer is cleaned and repaired (:func:`clean_label`, :func:`repair_label`); the topic's
-    key phrases (:func:`key_phrases`) join them; every candidate is judged by the strict
-    rubric (:func:`label_failures`) and :func:`choose_label` keeps one (by coverage, and by
-    the share of the topic's documents its words match). A topic where nothing passes falls
-    back to its keywords. With ``distinct`` (the default), no two topics keep near-duplicate
-    labels (:func:`helpers.distinct.disambiguate`). A topic is judged on at most ``judged_docs``
-    of its documents (its prompt's, and others drawn with ``random_state``:
-    :func:`helpers.labels.judged_rows`), and coverage on the centre of all of them, so memory
-    does not grow with the corpus. A prompt longer than the model's window (whole documents: ``doc_length``
-    None) has its documents shortened until it fits with the answer (:meth:`fill`); ``prompt_cut_tokens``
-    in the records says by how many tokens.
+    Builds every topic's prompt first (the same ``[DOCUMENTS]``/``[KEYWORDS]`` filling and the same
+    representative documents as BERTopic's ``TextGeneration``), then asks the LLM for ``candidates``
+    answers per topic in one batched call (beam search: the same answers every run; greedy when 1),
+    stopping at the end of the first line. Each answer is cleaned and repaired (:func:`clean_label`,
+    :func:`repair_label`); the topic's key phrases (:func:`key_phrases`) join them; every candidate is
+    judged by the strict rubric (:func:`label_failures`) and :func:`choose_label` keeps one (by coverage,
+    and by the share of the topic's documents its words match). A topic where nothing passes falls back
+    to its keywords. With ``distinct`` (the default), no two topics keep near-duplicate labels
+    (:func:`disambiguate`). A topic is judged on at most ``judged_docs`` of its documents (its prompt's,
+    and others drawn with ``random_state``: :func:`judged_rows`), and coverage on the centre of all of
+    them, so memory does not grow with the corpus. A prompt longer than the model's window (whole
+    documents: ``doc_length`` None) has its documents shortened until it fits with the answer
+    (:meth:`fill`); ``prompt_cut_tokens`` in the records says by how many tokens.
 
-    ``embeddings`` are the documents' embeddings, in the order given to ``fit``: they
-    measure each candidate's coverage and the chosen label's confidence
-    (:func:`label_confidence`); without them the documents are embedded here. ``titles``,
-    in the same order, let the rubric catch a copied headline.
-
+    ``embeddings`` are the documents' embeddings, in the order given to ``fit``: they measure each
+    candidate's coverage and the chosen label's confidence (:func:`label_confidence`); without them the
+    documents are embedded here. ``titles``, in the same order, let the rubric catch a copied headline.
+    With a ``cache_dir`` every answer is recorded there and replayed by a later run (``replay_only``:
+    never generate).
     Usage:
     ```python
-    from helpers.batched_generation import BatchedTextGeneration
+    from helpers.labeler import BatchedTextGeneration
     llm = BatchedTextGeneration(generator, prompt=prompt, batch_size=8, candidates=3, embeddings=embeddings)
     topic_model = BERTopic(representation_model={"LLM": llm})
     ```
-    After fitting, ``llm.records_`` lists per topic the prompt, raw answers, every
-    candidate with its verdict, the label, where it came from and its confidence.
+    After fitting, ``llm.records_`` lists per topic the prompt, raw answers, every candidate with its
+    verdict, the label, where it came from and its confidence (the README says more).
     """
-
-    def __new__(cls, *args, **kwargs):
-        # an instance of BERTopic's BaseRepresentation too (BERTopic checks), made without importing it here
-        return super().__new__(_as_representation(cls) if cls is BatchedTextGeneration else cls)
 
     def __init__(
         self,
         generator,
         prompt: str,
-        nr_docs: int = Settings.nr_docs,
+        nr_docs: int = 4,
         diversity: Optional[float] = None,
         doc_length: Optional[int] = None,
         tokenizer: Union[str, Callable, None] = None,
-        batch_size: int = Settings.label_batch_size,
-        max_new_tokens: int = Settings.label_max_new_tokens,
-        candidates: int = Settings.label_candidates,
+        batch_size: int = 8,
+        max_new_tokens: int = 24,
+        candidates: int = 1,
         keyword_prompt: Optional[str] = None,
         key_phrases: int = 3,
         embeddings: Optional[np.ndarray] = None,
         titles: Optional[Sequence[str]] = None,
-        random_state: int = Settings.seed,
+        random_state: int = 42,
         show_progress: bool = True,
         cache_dir: Union[str, Path, None] = None,
         replay_only: bool = False,
@@ -166,8 +125,6 @@ class BatchedTextGeneration:
 
     def topic_prompts(self, topic_model, documents, c_tf_idf, topics) -> dict[int, str]:
         """Each topic's filled prompt, from the same representative docs as TextGeneration."""
-        from bertopic.representation._utils import truncate_document
-
         repr_docs, _, _, _ = topic_model._extract_representative_docs(
             c_tf_idf, documents, topics, 500, self.nr_docs, self.diversity
         )
@@ -200,11 +157,6 @@ class BatchedTextGeneration:
         each batch's answers are recorded as soon as they come (a killed run resumes there);
         ``replay_only`` refuses to generate. ``replayed_`` and ``generated_`` count the prompts.
         """
-        from tqdm.auto import tqdm
-        from transformers import StoppingCriteriaList, set_seed
-
-        from .llm import prepare_for_batching
-
         cache = self.answer_cache()
         answers: list[Optional[list[str]]] = [cache.get(p) if cache else None for p in prompts]
         todo = [i for i, a in enumerate(answers) if a is None]
@@ -223,10 +175,17 @@ class BatchedTextGeneration:
                 progress.update()
             progress.close()
             return answers
+        self._generate_here(prompts, todo, answers, cache)
+        return answers
+
+    def _generate_here(self, prompts: list[str], todo: list[int], answers: list, cache: Optional[AnswerCache]) -> None:
+        """The ``todo`` prompts' answers from a transformers pipeline, greedy, in batches, into ``answers``."""
         set_seed(self.random_state)
         tokenizer = getattr(self.generator, "tokenizer", None)
-        if tokenizer is not None:  # any pipeline: batching needs left padding
-            prepare_for_batching(tokenizer)
+        if tokenizer is not None:  # any pipeline: batching needs left padding, and a pad token
+            tokenizer.padding_side = "left"
+            if tokenizer.pad_token is None:
+                tokenizer.pad_token = tokenizer.eos_token
         beams = {"num_beams": self.candidates, "num_return_sequences": self.candidates} if self.candidates > 1 else {}
         starts = range(0, len(todo), self.batch_size)
         for start in tqdm(starts, desc="LLM labels (batches)", disable=not self.show_progress or not todo):
@@ -241,14 +200,13 @@ class BatchedTextGeneration:
                 repetition_penalty=None,
                 max_new_tokens=self.max_new_tokens,
                 return_full_text=False,
-                stopping_criteria=StoppingCriteriaList([make_stop_at_line_end(tokenizer)]),
+                stopping_criteria=StoppingCriteriaList([StopAtLineEnd(tokenizer)]),
                 **beams,
             )
             for i, out in zip(rows, outputs):
                 answers[i] = [o["generated_text"] for o in out]
                 if cache:
                     cache.put(prompts[i], answers[i])
-        return answers
 
     def extract_topics(
         self, topic_model, documents, c_tf_idf, topics: Mapping[int, list[tuple[str, float]]]
@@ -338,57 +296,5 @@ class BatchedTextGeneration:
         candidate_vectors = unit_rows(embed([c["text"] or " " for c in everything]))  # one call for all groups
         for candidate, vector in zip(everything, candidate_vectors):
             candidate["vector"] = vector
-        return [self.judged_record(key, group, raws, per_group[key], vocabularies[key], indexes[key])
+        return [judged_record(key, group, raws, per_group[key], vocabularies[key], indexes[key])
                 for (key, group), raws in zip(groups.items(), answers)]
-
-    @staticmethod
-    def judged_record(key, group: Mapping[str, Any], raws: list[str], candidates: list[dict[str, Any]],
-                      vocabulary: set[str], index: dict[str, set[int]]) -> dict[str, Any]:
-        """One group's record: every candidate's coverage, document share and rubric verdict, and the choice."""
-        centre = np.asarray(group["vectors"]).mean(axis=0)
-        for candidate in candidates:
-            candidate["coverage"] = float(candidate.pop("vector") @ centre)
-            candidate["share"] = document_share(candidate["text"], index, len(group["documents"]))
-            candidate["failures"] = label_failures(candidate["text"], group["prompt"], group["documents"],
-                                                   group["titles"], vocabulary=vocabulary,
-                                                   repaired_from=candidate["line"])
-        chosen = choose_label(candidates)
-        return dict(topic=key, prompt=group["prompt"], raw=raws[0], answers=raws, candidates=candidates,
-                    label=chosen["text"] if chosen else keywords_label(list(group["keywords"])),
-                    source=chosen["source"] if chosen else "keywords", fallback=chosen is None,
-                    share=chosen["share"] if chosen else float("nan"),
-                    prompt_cut_tokens=group.get("prompt_cut_tokens", 0))
-
-
-def llm_representation(
-    settings: Settings,
-    generator,
-    prompt: str,
-    keyword_prompt: Optional[str] = None,
-    embeddings: Optional[np.ndarray] = None,
-    titles: Optional[Sequence[str]] = None,
-):
-    """The LLM representation model the run's ``settings`` ask for: ours or the reference's.
-
-    ``settings.label_method`` "batched" is :class:`BatchedTextGeneration` with the settings'
-    documents per prompt, words per document, batch size, token budget, candidates and seed
-    (``keyword_prompt``, ``embeddings`` and ``titles`` as it takes them); "reference" is
-    BERTopic's ``TextGeneration`` with the pipeline's own generation settings (the reference's:
-    sampled at 0.1, up to 500 tokens, one topic at a time). Documents are cut to
-    ``settings.label_doc_words`` words in both, when set. The settings are the one source of
-    every default: nothing here or in the notebooks repeats them.
-    """
-    tokenizer = "whitespace" if settings.label_doc_words else None
-    common = dict(nr_docs=settings.nr_docs, doc_length=settings.label_doc_words, tokenizer=tokenizer,
-                  random_state=settings.seed)
-    if settings.label_method == "batched":
-        return BatchedTextGeneration(
-            generator, prompt, batch_size=settings.label_batch_size, max_new_tokens=settings.label_max_new_tokens,
-            candidates=settings.label_candidates, keyword_prompt=keyword_prompt, embeddings=embeddings, titles=titles,
-            cache_dir=default_cache_dir(settings.cache_dir) / "answers", replay_only=settings.replay_only, **common,
-        )
-    if settings.label_method == "reference":
-        from bertopic.representation import TextGeneration
-
-        return TextGeneration(generator, prompt=prompt, **common)
-    raise ValueError(f"Unknown label_method {settings.label_method!r}; use 'batched' or 'reference'.")

@@ -2,7 +2,7 @@
 folder (the same folder name, so what a notebook shows of ``run_dir.name`` is right), swapped in only once every
 notebook has run: on Linux in one ``renameat2`` exchange, so a failure or a kill at any point leaves the earlier
 results where they were; elsewhere in two renames, and a kill between them is undone by the next run
-(:func:`recover`). :mod:`helpers.run` uses it."""
+(:func:`recover`). :mod:`tools.run` uses it."""
 
 from __future__ import annotations
 

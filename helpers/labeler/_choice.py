@@ -1,0 +1,277 @@
+"""Choosing one label per topic among its candidates, and no two topics of a run named alike.
+
+- :func:`choose_label` keeps the candidate that passes the rubric and covers the topic's
+  documents best, the LLM's own answer first; :func:`judged_record` is one topic's verdicts and choice;
+- :func:`label_confidence` says how well a label retrieves its own topic's documents;
+  :func:`document_share` how many of them its words match;
+- :func:`disambiguate`: two labels are near duplicates when they share their head phrase (the content
+  words before the first preposition, conjunction or clause break, as nouns: "The Olympic Games" and
+  "Olympic"), or when their embeddings are closer than ``SIMILARITY_THRESHOLD`` (measured:
+  ``benchmarks/label_similarity.py``, BENCHMARKS.md); the topic whose label fits it less takes another
+  passing candidate, or a short qualifier from its own key phrases, the way Toponymy's
+  ``disambiguate_topics`` does, without asking the LLM again.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+import numpy as np
+
+from ._clean import keywords_label
+from ._rubric import _PHRASE_STARTS, label_failures, variants, words_of
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1 (cosine similarity becomes a dot product)."""
+    vectors = np.asarray(vectors, dtype=float)
+    return vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+
+
+def retrieval_precision(similarities: np.ndarray, topics: Sequence[int], label_topics: Sequence[int]) -> list[float]:
+    """R-precision of each row of ``similarities`` (one label against every document) for its topic.
+
+    For a topic of ``n`` documents: the share of the ``n`` documents most similar to the
+    label that belong to the topic. 1.0 when the label finds exactly its topic; about
+    ``n / corpus size`` for a label that could be anything.
+    """
+    topics = np.asarray(topics)
+    out = []
+    for row, topic in zip(np.asarray(similarities), label_topics):
+        size = int((topics == topic).sum())
+        top = np.argsort(-row, kind="stable")[:size]
+        out.append(float((topics[top] == topic).mean()) if size else float("nan"))
+    return out
+
+
+def label_confidence(label_vectors: np.ndarray, doc_vectors: np.ndarray, topics: Sequence[int],
+                     label_topics: Sequence[int]) -> list[float]:
+    """How well each label retrieves its own topic's documents by embedding: :func:`retrieval_precision`
+    of the cosine similarities between the labels' and the documents' embeddings."""
+    return retrieval_precision(unit_rows(label_vectors) @ unit_rows(doc_vectors).T, topics, label_topics)
+
+
+JUDGED_DOCS = 2_000  # the most documents of one topic or hierarchy node a label is judged on (BENCHMARKS.md, Scale)
+
+
+def judged_rows(rows: np.ndarray, most: Optional[int] = JUDGED_DOCS, seed: int = 0, keep: Sequence[int] = ()) -> np.ndarray:
+    """The rows of a topic's (or node's) documents its label is judged on: all of them, or ``most`` (in order)
+    when there are more: the rows in ``keep`` (the documents its prompt showed the LLM, so a name copied from
+    them is not taken for an invented word) and the rest drawn at random (``seed``). Key phrases, the rubric's
+    vocabulary and the document share then cost the same at any corpus size (a hierarchy's root holds the
+    whole corpus)."""
+    rows = np.asarray(rows)
+    if not most or len(rows) <= most:
+        return rows
+    kept = np.intersect1d(np.asarray(keep, dtype=rows.dtype), rows)[:most]
+    rest = np.setdiff1d(rows, kept)
+    drawn = np.random.default_rng(seed).choice(rest, size=most - len(kept), replace=False)
+    return np.sort(np.concatenate([kept, drawn]))
+
+
+NARROW_SHARE = 0.2  # a label matching fewer of its topic's documents names one story, not the topic ...
+BROAD_SHARE = 0.4  # ... when a passing candidate matching at least this share exists (BENCHMARKS.md)
+
+
+def content_words(label: str) -> list[str]:
+    """The words of ``label`` that carry meaning (English stop words dropped), hyphenated words split."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return [w for w in words_of((label or "").replace("-", " ")) if w not in ENGLISH_STOP_WORDS]
+
+
+def word_index(documents: Sequence[str]) -> dict[str, set[int]]:
+    """Each word of ``documents`` (:func:`._rubric.words_of`) and the documents holding it."""
+    index: dict[str, set[int]] = {}
+    for i, document in enumerate(documents):
+        for word in set(words_of(document)):
+            index.setdefault(word, set()).add(i)
+    return index
+
+
+def document_share(label: str, index: dict[str, set[int]], n_documents: int) -> float:
+    """The share of a topic's documents that hold at least half of ``label``'s content words (each
+    found as written, inflected or by its stem, as :func:`._rubric.invented_words` finds them);
+    ``index`` is :func:`word_index` of those ``n_documents``. "The 2004 World Open" in a topic of tennis
+    reports matches few of them; "Tennis" most. ``nan`` for a label without content words."""
+    words = content_words(label)
+    if not words or not n_documents:
+        return float("nan")
+    hits = np.zeros(n_documents, dtype=int)
+    for word in dict.fromkeys(words):
+        forms = {word} if any(c.isdigit() for c in word) else variants(word)
+        stem = word[: max(5, len(word) - 3)] if len(word) >= 5 and not any(c.isdigit() for c in word) else None
+        found = set().union(*(docs for form, docs in index.items() if form in forms or (stem and form.startswith(stem))))
+        hits[list(found)] += 1
+    return float((hits * 2 >= len(set(words))).mean())
+
+
+def choose_label(candidates: list[dict[str, Any]], margin: float = 0.08) -> Optional[dict[str, Any]]:
+    """The candidate to keep: the LLM's own answer, unless a key phrase covers the topic clearly better,
+    or the choice names one story while a candidate names the topic.
+
+    Each candidate has ``text``, ``source`` ("llm" or "key phrase"), ``failures`` (the
+    rubric's) and ``coverage``: the mean cosine similarity of its embedding to the topic's
+    documents, which rewards a label that describes the topic as a whole over one that
+    matches one of its documents. Only candidates that pass the rubric compete. The
+    best-covering LLM answer wins unless the best key phrase covers the topic more than
+    ``margin`` better (an answer that names a side issue); ``None`` when nothing passes.
+    With each candidate's ``share`` (:func:`document_share`), a choice matching under
+    ``NARROW_SHARE`` of the documents gives way to the best-covering candidate matching at least
+    ``BROAD_SHARE`` of them ("Celebrity Big Brother" for a topic of television news).
+    """
+    passing = [c for c in candidates if not c["failures"]]
+    best = {source: max((c for c in passing if c["source"] == source), key=lambda c: c["coverage"], default=None)
+            for source in ("llm", "key phrase")}
+    llm, phrase = best["llm"], best["key phrase"]
+    chosen = llm if llm and (not phrase or phrase["coverage"] - llm["coverage"] <= margin) else phrase
+    if chosen is not None and chosen.get("share", 1.0) < NARROW_SHARE:
+        broad = [c for c in passing if c.get("share", 0.0) >= BROAD_SHARE]
+        chosen = max(broad, key=lambda c: c["coverage"], default=chosen)
+    return chosen
+
+
+def judged_record(key, group: Mapping[str, Any], raws: list[str], candidates: list[dict[str, Any]],
+                  vocabulary: set[str], index: dict[str, set[int]]) -> dict[str, Any]:
+    """One group's record: every candidate's coverage, document share and rubric verdict, and the choice."""
+    centre = np.asarray(group["vectors"]).mean(axis=0)
+    for candidate in candidates:
+        candidate["coverage"] = float(candidate.pop("vector") @ centre)
+        candidate["share"] = document_share(candidate["text"], index, len(group["documents"]))
+        candidate["failures"] = label_failures(candidate["text"], group["prompt"], group["documents"],
+                                               group["titles"], vocabulary=vocabulary,
+                                               repaired_from=candidate["line"])
+    chosen = choose_label(candidates)
+    return dict(topic=key, prompt=group["prompt"], raw=raws[0], answers=raws, candidates=candidates,
+                label=chosen["text"] if chosen else keywords_label(list(group["keywords"])),
+                source=chosen["source"] if chosen else "keywords", fallback=chosen is None,
+                share=chosen["share"] if chosen else float("nan"),
+                prompt_cut_tokens=group.get("prompt_cut_tokens", 0))
+
+# cosine similarity (all-MiniLM-L6-v2) above which two labels name the same thing: measured by
+# benchmarks/label_similarity.py: no pair of 106 labels of distinct topics is above it (max 0.68); 10 of
+# 20 near-duplicate pairs are, 12 of 20 with the head-phrase rule (BENCHMARKS.md)
+SIMILARITY_THRESHOLD = 0.7
+
+
+@lru_cache(maxsize=50_000)
+def head_phrase(label: str) -> frozenset[str]:
+    """The content words of ``label``'s first phrase, as nouns: "The Olympic Games" -> {"olympic", "game"}.
+
+    The first phrase ends at a preposition, a conjunction or a clause break (":", ",", "(", " - "); a
+    label starting with one ("In the UK") has all its content words as head. Hyphenated words count part
+    by part.
+    """
+    from lemminflect import getLemma
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    head: list[str] = []
+    for raw in (label or "").split():
+        word = raw.strip("\"'“”‘’()").lower()
+        if head and (word in _PHRASE_STARTS or raw.startswith("(") or word in ("-", "–")):
+            break
+        head += [w for w in words_of(word.replace("-", " ")) if w not in ENGLISH_STOP_WORDS and w not in _PHRASE_STARTS]
+        if head and raw.rstrip()[-1:] in ":;,":
+            break
+    return frozenset((getLemma(w, upos="NOUN") or [w])[0].lower() for w in head)
+
+
+def bracket_words(label: str) -> frozenset[str]:
+    """The words of the qualifier in brackets that ends ``label`` ("Olympic (Kelly Holmes)" -> {"kelly", "holmes"})."""
+    found = re.search(r"\(([^()]*)\)\s*$", label or "")
+    return frozenset(words_of(found.group(1))) if found else frozenset()
+
+
+def same_head(a: str, b: str) -> bool:
+    """True when one label's head phrase holds the other's ("Olympic" and "The Olympic Games") and no
+    qualifier in brackets tells them apart ("The Olympic Games (Drugs test)" is not "Olympic Games")."""
+    ha, hb = head_phrase(a), head_phrase(b)
+    return bool(ha and hb) and (ha <= hb or hb <= ha) and bracket_words(a) == bracket_words(b)
+
+
+def near_duplicates(labels: Sequence[str], vectors: np.ndarray,
+                    threshold: float = SIMILARITY_THRESHOLD) -> list[tuple[int, int, str]]:
+    """Every pair ``(i, j, why)`` of ``labels`` that are near duplicates; ``vectors`` are their embeddings."""
+    similarities = unit_rows(vectors) @ unit_rows(vectors).T if len(labels) else np.zeros((0, 0))
+    pairs = []
+    for i in range(len(labels)):
+        for j in range(i + 1, len(labels)):
+            if same_head(labels[i], labels[j]):
+                pairs.append((i, j, "same head phrase"))
+            elif similarities[i, j] > threshold:
+                pairs.append((i, j, f"similarity {similarities[i, j]:.2f}"))
+    return pairs
+
+
+def duplicate_counts(labels: Sequence[str], vectors: np.ndarray, threshold: float = SIMILARITY_THRESHOLD) -> list[int]:
+    """For each label, how many other labels of the run it nearly duplicates (0: it is distinct)."""
+    counts = [0] * len(labels)
+    for i, j, _ in near_duplicates(labels, vectors, threshold):
+        counts[i] += 1
+        counts[j] += 1
+    return counts
+
+
+def qualified(label: str, phrases: Sequence[str]) -> list[str]:
+    """``label`` with a short qualifier from the topic's own key ``phrases``: "Olympic (Kelli White)"."""
+    own = set(words_of(label))
+    return [f"{label} ({p})" for p in phrases if p and not set(words_of(p)) <= own]
+
+
+def disambiguate(records: list[dict[str, Any]], embed: Callable[[list[str]], np.ndarray],
+                 threshold: float = SIMILARITY_THRESHOLD, fixed: Optional[set] = None) -> list[dict[str, Any]]:
+    """Rename labels until no two of ``records`` (one per topic) are near duplicates, where it can.
+
+    Topics are settled in order of how well their label covers them (the chosen candidate's
+    ``coverage``): the better fit keeps its label. A later topic whose label duplicates a settled
+    one takes its next passing candidate (best coverage first) that duplicates none, or its label
+    with a qualifier from its own passing key phrases (:func:`qualified`, judged by the rubric): the
+    qualifier first when the label is the LLM's own (a good model's name is kept, made distinct),
+    else the candidate first; when neither is distinct it keeps its label (counted by
+    :func:`duplicate_counts`). Topics in ``fixed`` (kept from an earlier
+    fit, or edited by hand) and keyword fallbacks are never renamed. A renamed record keeps its
+    former label as ``duplicate_of_label`` and says why in ``renamed``.
+    """
+    fixed = fixed or set()
+    vectors: dict[str, np.ndarray] = {}
+
+    def vector(text: str) -> np.ndarray:
+        if text not in vectors:
+            vectors[text] = np.asarray(embed([text or " "]))[0]
+            vectors[text] = vectors[text] / max(float(np.linalg.norm(vectors[text])), 1e-12)
+        return vectors[text]
+
+    def clash(text: str, settled: list[str]) -> Optional[str]:
+        return next((s for s in settled if same_head(text, s) or float(vector(text) @ vector(s)) > threshold), None)
+
+    def fit(r: dict[str, Any]) -> float:
+        return max((c.get("coverage", 0.0) for c in r.get("candidates", []) if c.get("text") == r["label"]), default=0.0)
+
+    order = sorted(range(len(records)), key=lambda i: (records[i]["topic"] not in fixed and not records[i]["fallback"],
+                                                       -fit(records[i])))
+    settled: list[str] = []
+    for i in order:
+        record = records[i]
+        other = clash(record["label"], settled)
+        if other is not None and record["topic"] not in fixed and not record["fallback"]:
+            choice = _alternative(record, settled, clash)
+            if choice is not None:
+                records[i] = {**record, "label": choice["text"], "source": choice["source"],
+                              "duplicate_of_label": record["label"], "renamed": f"near duplicate of {other!r}"}
+        settled.append(records[i]["label"])
+    return records
+
+
+def _alternative(record: dict[str, Any], settled: list[str], clash: Callable) -> Optional[dict[str, Any]]:
+    """The passing candidate, or the label with a qualifier, that duplicates no ``settled`` label."""
+    passing = sorted((c for c in record.get("candidates", []) if not c["failures"] and c["text"] != record["label"]),
+                     key=lambda c: -c.get("coverage", 0.0))
+    others = [c for c in passing if clash(c["text"], settled) is None]
+    source = next((c["source"] for c in record.get("candidates", []) if c["text"] == record["label"]), record["source"])
+    qualifiers = [{"text": text, "source": source}
+                  for text in qualified(record["label"], [c["text"] for c in passing if c["source"] == "key phrase"])
+                  if clash(text, settled) is None and not label_failures(text)]  # the words are the topic's own
+    ordered = qualifiers + others if source == "llm" else others + qualifiers
+    return ordered[0] if ordered else None

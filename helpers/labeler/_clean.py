@@ -1,0 +1,137 @@
+"""Cleaning and repairing an LLM answer before the rubric (:mod:`._rubric`) judges it.
+
+:func:`clean_label` strips the decoration of an answer ("Label: '...'", quotes, "The topic is ..."),
+:func:`repair_label` shortens it at a phrase boundary, :func:`keywords_label` is the fallback when
+nothing passes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from ._rubric import (LONG_LABEL_WORDS, MAX_LABEL_WORDS, _PHRASE_STARTS, _finite_verb_at, first_line, invented_words,
+                      strip_decoration, words_of)
+
+# Words a label does not end on: what is left when the token budget cut a sentence.
+_DANGLING = {
+    "a", "an", "the", "of", "in", "on", "and", "or", "to", "for", "with", "by", "at", "from", "as",
+    "is", "are", "was", "were", "has", "have", "had", "will", "be", "that", "its", "their", "his", "her",
+    "over", "about", "into", "vs", "against", "after", "during", "between",
+}
+_CLAUSE_BREAKS = (": ", " - ", " – ", "; ", ", ", " (")
+_SPECIAL_TOKENS = re.compile(r"</s>|<s>|<\|[^|>]*\|>|<\|endoftext\|>")
+_QUOTED = re.compile(r'^(?:the\s+topic\b.*?)?["“«]([^"”»]{2,80})["”»]', re.IGNORECASE)
+
+
+def _headline(line: str) -> str:
+    """The part of a long answer before its first clause break ("Digital Music and Piracy: The Future ...")."""
+    if len(line.split()) <= MAX_LABEL_WORDS:
+        return line
+    cuts = [line.index(b) for b in _CLAUSE_BREAKS if b in line and len(line[: line.index(b)].split()) >= 2]
+    return line[: min(cuts)].strip() if cuts else line
+
+
+def collapse_repeats(line: str, prompt: str = "") -> str:
+    """``line`` with a phrase said twice side by side said once ("Investor-led companies Investor-Led Companies");
+    a word the ``prompt``'s documents double too is a name ("Duran Duran"), kept. The first 40 words are read."""
+    words = line.split()
+    key = [re.sub(r"[^\w']", "", w.lower()) for w in words]
+    shown = " ".join(words_of(prompt))
+    changed = True
+    while changed:
+        changed = False
+        for size in range(min(len(words), 40) // 2, 0, -1):
+            at = next((i for i in range(min(len(words), 40) - 2 * size + 1) if any(key[i:i + size])
+                       and key[i:i + size] == key[i + size:i + 2 * size]
+                       and not (size == 1 and f"{key[i]} {key[i]}" in shown)), None)
+            if at is not None:
+                del words[at + size:at + 2 * size], key[at + size:at + 2 * size]
+                changed = True
+                break
+    return " ".join(words)
+
+
+def ends_where_answered(label: str, line: str) -> bool:
+    """True when ``label`` runs to the end of the answer's ``line``: its words' first place in the line is its
+    end ("The Blair Legacy" of "The Blair Legacy: The Blair Legacy: The Blair Legacy" ends at its first copy,
+    so the token budget did not cut it)."""
+    have, want = words_of(line), words_of(label)
+    starts = [i for i in range(len(have) - len(want) + 1) if have[i:i + len(want)] == want] if want else []
+    return (starts[0] + len(want) == len(have)) if starts else have[-1:] == want[-1:]
+
+
+def answer_line(raw: Optional[str], prompt: str = "") -> str:
+    """The first line of an answer as it came, without the prompt it may repeat or special tokens."""
+    if not isinstance(raw, str):
+        return ""
+    text = raw[len(prompt):] if prompt and raw.startswith(prompt) else raw
+    return first_line(_SPECIAL_TOKENS.sub("\n", text))
+
+
+def clean_label(raw: Optional[str], prompt: str = "") -> str:
+    """The label an LLM answer holds, undecorated (``""`` when there is none).
+
+    Drops a repeated prompt and special tokens, keeps the first non-empty line, takes
+    the quoted name out of 'The topic is "Tennis" in 2 to 5 words.', strips bullets,
+    "Label:"/"Topic:"/"This topic is titled" prefixes, quotes and a final period, and
+    keeps the headline of a long answer ("Digital Music and Piracy: The Future of ...").
+    Whether the label is any good is :func:`label_failures`' call.
+    """
+    line = answer_line(raw, prompt)
+    quoted = _QUOTED.match(line)
+    if quoted:
+        line = quoted.group(1)
+    return strip_decoration(_headline(collapse_repeats(strip_decoration(line), prompt)))
+
+
+def repair_label(label: str, budget_hit: bool = False, max_words: int = MAX_LABEL_WORDS,
+                 vocabulary: Optional[set[str]] = None) -> str:
+    """Shorten ``label`` at a phrase boundary, never mid-word. When the token budget ended the answer
+    (``budget_hit``) its last word may be cut ("... WorldCom chief Bern"): it is dropped. A clause keeps its
+    subject, the words before the first finite verb ("Mobile phones are enjoying a boom" -> "Mobile phones").
+    Over ``max_words`` words, it is cut before the last preposition or conjunction that leaves 2 to ``max_words``
+    ("Economic and political challenges of Gordon Brown's government" -> "Economic and political challenges"),
+    unless the topic's ``vocabulary`` holds every word of a label of at most ``LONG_LABEL_WORDS`` words: a
+    capable model's whole name stays ("Design Automation for Analog Circuits using Reinforcement Learning").
+    Words a cut phrase dangles on ("of", "the", "and") and a possessive a cut left owning nothing go last.
+    """
+    words = label.split()
+    given = len(words)
+    if budget_hit and len(words) > 1:
+        words = words[:-1]
+    verb = _finite_verb_at(words)
+    if verb is not None and verb >= 2:
+        words = words[:verb]
+    whole = vocabulary is not None and len(words) <= LONG_LABEL_WORDS and not invented_words(
+        " ".join(words), vocabulary=vocabulary)
+    if len(words) > max_words and not whole:
+        starts = [i for i, w in enumerate(words) if 2 <= i <= max_words and w.lower().strip(",;:") in _PHRASE_STARTS]
+        if starts:
+            words = words[: max(starts)]
+    # once a cut took what it owned, a possessive goes too ("... and Chelsea's" of "... Chelsea's 2018"), then
+    # what it hung on; uncut, "Profits at Sainsbury's" is a name
+    while len(words) > 1 and (words[-1].lower().strip(".,:;") in _DANGLING
+                              or (len(words) < given and re.search(r"['’]s?$", words[-1]))):
+        words.pop()
+    return balanced(" ".join(words).rstrip(".,:;-–( ").strip())
+
+
+def balanced(text: str) -> str:
+    """``text`` with its brackets closed or dropped: "Stock Exchange (LSE" -> "Stock Exchange (LSE)"."""
+    opened = text.count("(") - text.count(")")
+    if opened < 0:
+        return text.replace(")", "", -opened).strip()
+    return text + ")" * opened
+
+
+def keywords_label(keywords: list[str], n: int = 4) -> str:
+    """A fallback label from a topic's top keywords, e.g. "economy, growth, bank, rate"."""
+    return ", ".join(k for k in keywords[:n] if k)
+
+
+def budget_was_hit(answer: str, tokenizer, max_new_tokens: int) -> bool:
+    """True when the token budget, not the end of a line or the model, ended ``answer``."""
+    if tokenizer is None or "\n" in answer.strip():
+        return False
+    return len(tokenizer(answer, add_special_tokens=False).input_ids) >= max_new_tokens - 1

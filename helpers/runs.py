@@ -1,0 +1,208 @@
+"""A run folder: what notebook 03 saves and notebooks 04-07 load (the topic model with safetensors, the
+topics and labels, each document's topic and 2-D coordinates, the settings), and which of the folder's
+settings this session takes (never its servers, key variables or cache folder)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import pandas as pd
+
+from .files import atomic_folder, atomic_write
+from .machine import quiet_noisy_loggers
+from .settings import PACKAGED_EMBEDDINGS, PACKAGED_LLM
+from .topics import open_embedding_model
+
+RUN_FORMAT_VERSION = 3  # 2: labels.csv has source, confidence and the rubric's verdict; 3: no embedding-model pointer
+
+def topics_table(topic_model) -> pd.DataFrame:
+    """``get_topic_info()`` with list columns joined into readable strings."""
+    info = topic_model.get_topic_info()
+    for column in info.columns:
+        if info[column].map(lambda v: isinstance(v, (list, tuple))).any():
+            info[column] = info[column].map(lambda v: ", ".join(w for w in v if w) if isinstance(v, (list, tuple)) else v)
+    return info
+
+
+def save_results(
+    run_dir: Path,
+    topic_model,
+    corpus: pd.DataFrame,
+    coords: np.ndarray,
+    labels: pd.DataFrame,
+    settings: Any,
+    embedding_model_name: Optional[str] = None,
+    prompt=None,
+    tables: Optional[dict[str, pd.DataFrame]] = None,
+    **more: Any,
+) -> dict[str, Path]:
+    """Write what notebooks 04 and 05 need into ``run_dir``, each file atomically (notebooks 03 and 06).
+
+    ``topic_model/`` (safetensors, no pickle), ``topics.csv``, ``labels.csv``,
+    ``documents.parquet`` (text, title, category, topic, 2-D x/y) and ``settings.json`` (``settings``, a
+    :class:`helpers.settings.Settings` or its dict, with ``more`` added); ``prompt`` (the parts the labels were
+    made with) as ``labels_prompt.json``, and each of ``tables`` as ``<name>`` (a CSV).
+    """
+    from .prompts import LABELS_PROMPT_FILE, save_prompt
+    from .settings import as_dict
+
+    settings = {**(settings if isinstance(settings, dict) else as_dict(settings)), **more}
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    model_dir = run_dir / "topic_model"
+    # No embedding model in the folder, not even a Hub id as a pointer: BERTopic.load would build the model a
+    # folder names (a download the folder chose, and a second copy beside the one load_results brings).
+    quiet_noisy_loggers()  # BERTopic warns that no embedding model is saved: load_results brings it, on purpose
+    atomic_folder(model_dir, lambda tmp: topic_model.save(
+        str(tmp), serialization="safetensors", save_ctfidf=True, save_embedding_model=False))
+    documents = corpus.assign(topic=topic_model.topics_, x=coords[:, 0], y=coords[:, 1])
+    paths = {
+        "topics": atomic_write(run_dir / "topics.csv", lambda t: topics_table(topic_model).to_csv(t, index=False)),
+        "labels": atomic_write(run_dir / "labels.csv", lambda t: labels.to_csv(t, index=False)),
+        "documents": atomic_write(run_dir / "documents.parquet", lambda t: documents.to_parquet(t, index=False)),
+        "settings": atomic_write(
+            run_dir / "settings.json",
+            lambda t: Path(t).write_text(json.dumps(run_record(settings), indent=2)),
+        ),
+        "topic_model": model_dir,
+    }
+    if prompt is not None:
+        paths["prompt"] = save_prompt(run_dir, prompt, LABELS_PROMPT_FILE)
+    for name, table in (tables or {}).items():
+        paths[name] = atomic_write(run_dir / name, lambda t, table=table: table.to_csv(t, index=False))
+    return paths
+
+
+def run_record(settings: dict[str, Any]) -> dict[str, Any]:
+    """What ``settings.json`` holds: the settings as given, the precision they ran in on this machine
+    (``precision_resolved``: "auto" resolved by :func:`helpers.machine.resolve_precision`) and the versions of
+    the key libraries (``versions``), so notebook 05's comparison says what else differed between two runs."""
+    from .machine import package_versions, resolve_precision
+
+    return {"format_version": RUN_FORMAT_VERSION, **settings,
+            "precision_resolved": resolve_precision(settings.get("precision") or "auto"),
+            "versions": package_versions()}
+
+
+REQUIRED_RESULTS = ("topic_model", "topics.csv", "labels.csv", "documents.parquet", "settings.json")
+
+
+def read_run_settings(run_dir: Path) -> dict[str, Any]:
+    """The settings of a complete run folder; a clear error names 03 when it is missing or outdated."""
+    run_dir = Path(run_dir)
+    missing = [name for name in REQUIRED_RESULTS if not (run_dir / name).exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"Run folder {str(run_dir)!r} lacks {', '.join(missing)}. Run notebook "
+            f"03_topic_modeling with the same run_dir first (or `make run`)."
+        )
+    settings = json.loads((run_dir / "settings.json").read_text())
+    if settings.get("format_version") != RUN_FORMAT_VERSION:
+        raise ValueError(
+            f"Run folder {str(run_dir)!r} was written by another version of this series "
+            f"(format {settings.get('format_version')!r}, this one reads {RUN_FORMAT_VERSION}). "
+            f"Re-run notebook 03 into a new run_dir."
+        )
+    return settings
+
+
+UNSAFE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".joblib", ".npy")  # formats that can hold pickles
+
+
+def safe_model_folder(path: Path) -> Path:
+    """``path`` when it is a folder of BERTopic's safetensors serialization (``topic_embeddings.safetensors``,
+    JSON configs) holding no file that loading could unpickle; else a ``ValueError`` in one sentence.
+    ``BERTopic.load`` unpickles a *file* with joblib and falls back to ``torch.load`` for ``.bin`` weights, and
+    builds the embedding model its ``config.json`` names: a run folder from someone else must never run code or
+    choose a download when it is opened."""
+    path = Path(path)
+    unsafe = path.is_symlink() or not path.is_dir() or not (path / "topic_embeddings.safetensors").is_file()
+    if not unsafe:
+        unsafe = any(p.suffix.lower() in UNSAFE_SUFFIXES or p.is_symlink() for p in path.rglob("*"))
+    if unsafe:
+        raise ValueError(f"{path} is not a safetensors topic-model folder (a pickle or torch weights would run code "
+                         f"when loaded), so it is not loaded: open only run folders notebook 03 wrote, or re-run 03.")
+    config = path / "config.json"
+    if config.is_file() and json.loads(config.read_text(encoding="utf-8") or "{}").get("embedding_model"):
+        raise ValueError(f"{path} names an embedding model in its config.json, which BERTopic.load would download and "
+                         f"load, so it is not loaded: open only run folders notebook 03 wrote, or re-run 03.")
+    return path
+
+
+# Who answers and where, with which key, and where the caches are: never read from a run folder (someone else's
+# settings.json could send your key and your documents to their server); they come from the session opening it.
+SESSION_ONLY = ("embedding_base_url", "embedding_api_key_env", "embedding_concurrency", "embedding_batch_size",
+                "llm_base_url", "llm_api_key_env", "llm_concurrency", "cache_dir")
+PACKAGED = {"embedding": PACKAGED_EMBEDDINGS, "llm": PACKAGED_LLM}
+
+
+def check_same_models(saved: dict[str, Any], session, kinds: tuple[str, ...], run_dir: Any = "") -> None:
+    """Refuse, in one sentence, a run folder whose ``embedding`` (or ``llm``) backend or model differs from this
+    session's: the folder may say what it was made with, never what this session loads or asks. The packaged
+    models may differ (nothing is downloaded or sent)."""
+    for kind in kinds:
+        backend, mine = saved.get(f"{kind}_backend") or getattr(type(session), f"{kind}_backend"), \
+            getattr(session, f"{kind}_backend")
+        if backend != mine:
+            raise ValueError(
+                f"Run folder {str(run_dir)!r} was made with {kind}_backend {backend!r} and this session's is {mine!r}: "
+                f"pass -p {kind}_backend {backend}" + (f" with -p {kind}_base_url <your server>" if backend == "openai"
+                                                       else "") + " to open it, since a run folder never chooses a "
+                f"server, a key variable or a model download for you.")
+        model, wanted = saved.get(f"{kind}_model"), getattr(session, f"{kind}_model")
+        if model != wanted and not (model == PACKAGED[kind] and backend != "openai"):
+            raise ValueError(
+                f"Run folder {str(run_dir)!r} was made with the {kind} model {str(model)[:80]!r} and this session's "
+                f"is {wanted!r}: pass -p {kind}_model <that model> (or its profile) to open it, since a run folder "
+                f"never chooses a server, a key variable or a model download for you.")
+
+
+def session_settings(saved: Any, session=None, kinds: tuple[str, ...] = ("embedding",), run_dir: Any = ""):
+    """The settings to open a run folder with: what it was made with (its ``settings.json``: corpus, models,
+    precision, label settings; ``saved`` is that dict, or the run folder itself, read here), checked against
+    this session's ``session`` (:func:`check_same_models`; default: the folder's profile as this series defines
+    it), with the servers' addresses, key variables and cache folder (:data:`SESSION_ONLY`) taken from ``session``
+    alone. Notebook 07 opens a run folder with it."""
+    from .settings import knob_names, resolve_settings
+
+    if not isinstance(saved, dict):
+        run_dir, saved = saved, read_run_settings(Path(saved))
+
+    profile = saved.get("profile", "offline")
+    session = session if session is not None else resolve_settings(profile)
+    check_same_models(saved, session, kinds, run_dir)
+    knobs = {k: v for k, v in saved.items() if k in knob_names() and k not in SESSION_ONLY and v is not None}
+    ours = {k: getattr(session, k) for k in SESSION_ONLY}
+    for kind in ("embedding", "llm"):  # what the opening notebook does not use is this session's too (04, 05: no LLM)
+        if kind not in kinds:
+            ours |= {f"{kind}_backend": getattr(session, f"{kind}_backend"), f"{kind}_model": getattr(session, f"{kind}_model")}
+    return resolve_settings(profile, **{**knobs, **{k: v for k, v in ours.items() if v is not None}})
+
+
+def load_results(run_dir: Path, settings=None, embedding_model=None) -> dict[str, Any]:
+    """Read back what :func:`save_results` wrote (see :func:`read_run_settings` for the checks), for the session
+    whose ``settings`` (from ``setup_notebook``) open it: the embedding model is this session's, checked against
+    the one the folder was made with (:func:`session_settings`), loaded here unless given, so the topic model
+    can ``transform`` new documents. ``"settings"`` is the folder's ``settings.json``; ``"session"`` the
+    settings to continue with (the folder's, with this session's servers, key variables and cache folder)."""
+    run_dir = Path(run_dir)
+    saved = read_run_settings(run_dir)
+    model_dir = safe_model_folder(run_dir / "topic_model")  # checked before anything is loaded
+    session = session_settings(saved, settings, ("embedding",), run_dir)
+    from bertopic import BERTopic
+
+    if embedding_model is None:  # this session's: loaded here, or this session's embedding server
+        embedding_model = open_embedding_model(session)
+    return {
+        "embedding_model": embedding_model,
+        "topic_model": BERTopic.load(str(model_dir), embedding_model=embedding_model),
+        "topics": pd.read_csv(run_dir / "topics.csv"),
+        "labels": pd.read_csv(run_dir / "labels.csv", keep_default_na=False),
+        "documents": pd.read_parquet(run_dir / "documents.parquet"),
+        "settings": saved,
+        "session": session,
+        "run_dir": run_dir,
+    }
