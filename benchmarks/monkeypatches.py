@@ -118,10 +118,17 @@ def gguf_read_once():
 
 
 # ------------------------------------------------------------------------------------------------ children
-def child_numba(patched: bool, rows: int) -> dict[str, Any]:
-    """In this (fresh) process: the kernels a notebook pays for, with or without the baseline patch; seconds."""
+def child_numba(patched: bool, rows: int, enable_only: bool = False) -> dict[str, Any]:
+    """In this (fresh) process: the kernels a notebook pays for, with or without the baseline patch, or with what
+    helpers keeps (``enable_only``: :func:`helpers.machine.cache_numba_kernels`, numba's own ``enable_caching`` on
+    the kernels after a plain import, ``numba.jit`` untouched); seconds."""
     start = time.perf_counter()
-    cached = cache_numba_kernels() if patched else 0
+    if enable_only:
+        from helpers.machine import cache_numba_kernels as kept
+
+        cached = kept()
+    else:
+        cached = cache_numba_kernels() if patched else 0
     import datashader.bundling  # noqa: F401  (BERTopic's datamapplot imports it; its kernels compile at import)
     import hdbscan
     import numpy as np
@@ -156,13 +163,14 @@ def child_gguf(patched: bool) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------ parent
-def in_fresh_process(part: str, patched: bool, work: Path, rows: int) -> dict[str, Any]:
+def in_fresh_process(part: str, patched: bool, work: Path, rows: int, enable_only: bool = False) -> dict[str, Any]:
     """One child (this file with ``--child``) in a new Python process; its numbers, and its wall time."""
     env = {**os.environ, "NUMBA_CACHE_DIR": str(work / "numba"), "TOPIC_LLAMA2_CACHE": str(work / "cache"),
            "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     command = [sys.executable, str(Path(__file__).resolve()), "--child", part, "--rows", str(rows)]
     start = time.perf_counter()
-    done = subprocess.run(command + (["--patched"] if patched else []), cwd=REPO, env=env, capture_output=True,
+    done = subprocess.run(command + (["--patched"] if patched else []) + (["--enable-only"] if enable_only else []),
+                          cwd=REPO, env=env, capture_output=True,
                           text=True)
     wall = time.perf_counter() - start
     if done.returncode:
@@ -174,10 +182,12 @@ def in_fresh_process(part: str, patched: bool, work: Path, rows: int) -> dict[st
 def measure(part: str, rows: int) -> dict[str, Any]:
     """Without the patch, then with it: each in its own empty folders, a first process and a re-run."""
     out: dict[str, Any] = {}
-    for patched in (False, True):
+    ways = [("without_patch", False, False), ("with_patch", True, False)]
+    if part == "numba":
+        ways.append(("enable_caching", False, True))  # what helpers keeps
+    for way, patched, enable_only in ways:
         with tempfile.TemporaryDirectory(prefix=f"monkeypatch-{part}-") as work:
-            way = "with_patch" if patched else "without_patch"
-            out[way] = {run: in_fresh_process(part, patched, Path(work), rows) for run in ("first", "rerun")}
+            out[way] = {run: in_fresh_process(part, patched, Path(work), rows, enable_only) for run in ("first", "rerun")}
     return out
 
 
@@ -189,17 +199,22 @@ def table_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         for run in ("first", "rerun"):
             without, with_ = results[part]["without_patch"][run][key], results[part]["with_patch"][run][key]
+            kept = results[part].get("enable_caching", {}).get(run, {}).get(key)
             rows.append({"part": part, "run": run, "without_patch_s": without, "with_patch_s": with_,
-                         "saved_s": round(without - with_, 2), "ratio": round(without / with_, 2) if with_ else None})
+                         "saved_s": round(without - with_, 2), "ratio": round(without / with_, 2) if with_ else None,
+                         "enable_caching_s": kept, "enable_caching_ratio": round(without / kept, 2) if kept else None})
     return rows
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     """The table: part, run, seconds without and with the patch, saved, ratio (without / with)."""
-    print(f"{'part':<6} {'run':<6} {'without (s)':>12} {'with (s)':>9} {'saved (s)':>10} {'ratio':>6}")
+    print(f"{'part':<6} {'run':<6} {'without (s)':>12} {'with (s)':>9} {'saved (s)':>10} {'ratio':>6} "
+          f"{'enable_caching (s)':>19} {'ratio':>6}")
     for r in rows:
+        kept = r["enable_caching_s"]
         print(f"{r['part']:<6} {r['run']:<6} {r['without_patch_s']:>12.2f} {r['with_patch_s']:>9.2f} "
-              f"{r['saved_s']:>10.2f} {r['ratio'] or float('nan'):>6.2f}")
+              f"{r['saved_s']:>10.2f} {r['ratio'] or float('nan'):>6.2f} "
+              f"{kept if kept is not None else float('nan'):>19.2f} {r['enable_caching_ratio'] or float('nan'):>6.2f}")
 
 
 def versions() -> dict[str, str]:
@@ -224,9 +239,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, default=RESULTS, help=f"where to write the results (default {RESULTS})")
     parser.add_argument("--child", choices=("numba", "gguf"), help=argparse.SUPPRESS)
     parser.add_argument("--patched", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--enable-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:  # one measurement, in this fresh process: its JSON on the last line
-        result = child_numba(args.patched, args.rows) if args.child == "numba" else child_gguf(args.patched)
+        result = (child_numba(args.patched, args.rows, args.enable_only) if args.child == "numba"
+                  else child_gguf(args.patched))
         print(json.dumps(result))
         return
     results = {part: measure(part, args.rows) for part in args.parts}

@@ -53,7 +53,7 @@ def labels_table(topic_model, llm, documents: list[str], embeddings: Optional[np
     Every document an outlier (no topic found) stops here, saying what to change."""
     from .topics import check_topics_found
 
-    check_topics_found(list(topic_model.topics_), getattr(topic_model.hdbscan_model, "min_cluster_size", None))
+    check_topics_found(list(topic_model.topics_), getattr(getattr(topic_model, "hdbscan_model", None), "min_cluster_size", None))
     topics = np.asarray(topic_model.topics_)
     by_topic = {t: [documents[i] for i in np.flatnonzero(topics == t)] for t in set(topics.tolist())}
     titles_by = {t: [str(titles[i]) for i in np.flatnonzero(topics == t)] for t in by_topic} if titles is not None else {}
