@@ -194,7 +194,8 @@ def compare_runs(run_dir, other_dir, settings, options: dict[str, Any], evaluati
 
     from .evaluation import evaluate_folder, saved_evaluation, save_evaluation, write_json
     from .plots import save_figure
-    from .runs import read_run_settings
+    from .credentials import redact_url
+    from .runs import SESSION_ONLY, read_run_settings
 
     run_dir, other_dir = Path(run_dir), Path(other_dir)
     if evaluation is None:
@@ -203,7 +204,9 @@ def compare_runs(run_dir, other_dir, settings, options: dict[str, Any], evaluati
     other = saved_evaluation(other_dir, options) or evaluate_folder(other_dir, settings.cache_dir, settings, **options)[0]
     names = (run_dir.name, other_dir.name) if run_dir.name != other_dir.name else ("this run", "other run")
     mine, theirs = read_run_settings(run_dir), read_run_settings(other_dir)
-    differences = settings_differences(mine, theirs)
+    differences = settings_differences(mine, theirs)  # what the runs are, not this session's servers or keys:
+    differences = {k: tuple(redact_url(v) if isinstance(v, str) else v for v in pair)
+                   for k, pair in differences.items() if k.split(".")[0] not in SESSION_ONLY}
     notes = comparability_notes(evaluation, other, mine, theirs)
     comparison = compare_evaluations(evaluation, other, names)
     write_json(run_dir / "comparison.json", {

@@ -80,11 +80,6 @@ def npmi_per_topic(topic_words: list[list[str]], tokenized_docs: list[list[str]]
     return scores
 
 
-def npmi_coherence(topic_words: list[list[str]], tokenized_docs: list[list[str]], top_n: int = 10) -> float:
-    """Mean NPMI of the topics that can be scored (:func:`npmi_per_topic`); ``nan`` when none can."""
-    return nan_mean(npmi_per_topic(topic_words, tokenized_docs, top_n))
-
-
 def topic_diversity(topic_words: list[list[str]], top_n: int = 25) -> float:
     """Share of unique words among all topics' top ``top_n`` words (1: no word repeats)."""
     words = [w for topic in topic_words for w in topic[:top_n]]

@@ -236,10 +236,3 @@ def build_keyword_prompt(model_id: str, tokenizer=None, parts: PromptParts = REF
     in the Llama-2 template or the model's own, like :func:`build_prompt`."""
     messages = [{"role": "system", "content": parts.system}, {"role": "user", "content": KEYWORDS_TEMPLATE}]
     return _rendered(model_id, tokenizer, messages, f"<s>[INST] <<SYS>>\n{parts.system}\n<</SYS>>\n\n{KEYWORDS_TEMPLATE} [/INST]")
-
-
-def as_chat(tokenizer, text: str) -> str:
-    """``text`` as a single user turn in the model's chat template, ready to generate."""
-    if not getattr(tokenizer, "chat_template", None):
-        return text
-    return tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True)

@@ -13,52 +13,6 @@ import pandas as pd
 from .labeler._choice import JUDGED_DOCS, judged_rows, unit_rows
 
 
-def run_settings(results: Mapping[str, Any], session=None, cache_dir: Optional[str] = None):
-    """The settings notebook 06 continues a run with: the run folder's (``results`` from
-    :func:`helpers.runs.load_results`), so it embeds and labels as notebook 03 did, checked against this
-    ``session``'s embedding and LLM backends and models, with this session's servers, key variables and cache
-    folder (``cache_dir`` when given): a run folder never chooses where your key or your documents go
-    (:func:`helpers.runs.session_settings`)."""
-    import dataclasses
-
-    from .runs import session_settings
-
-    settings = session_settings(results["settings"], session, ("embedding", "llm"), results.get("run_dir", ""))
-    return dataclasses.replace(settings, cache_dir=cache_dir) if cache_dir else settings
-
-
-def label_fates(before: Sequence[int], after: Sequence[int]) -> dict[int, str]:
-    """What the labeler does with each topic of a refit (notebook 06 writes this out as ``label_fate``).
-
-    ``before`` and ``after`` are each document's topic before and after ``reduce_topics``, ``merge_topics``
-    or ``update_topics``. A topic holding the very same documents as a topic before is "kept" (its label,
-    nothing asked); one holding most of the documents of two or more topics before is "new" (a merge); any
-    other is "asked again" (its documents changed). This is the rule ``BatchedTextGeneration.extract_topics``
-    applies after ``remember`` (its ``changes_``; :func:`labeler_fates` reads them the same way). The
-    outlier topic -1 is left out.
-    """
-    def documents_of(topics: Sequence[int]) -> dict[int, frozenset]:
-        topics = np.asarray(topics)
-        return {int(t): frozenset(np.flatnonzero(topics == t).tolist()) for t in np.unique(topics)}
-
-    old, new = documents_of(before), documents_of(after)
-    same = set(old.values())
-    fates = {}
-    for topic, docs in new.items():
-        if topic == -1:
-            continue
-        holds = [t for t, d in old.items() if t != -1 and len(d & docs) > len(d) / 2]
-        fates[topic] = "kept" if docs in same else "new" if len(holds) != 1 else "asked again"
-    return fates
-
-
-def labeler_fates(changes: Mapping[str, Sequence[int]]) -> dict[int, str]:
-    """The labeler's own record of its last refit (``BatchedTextGeneration.changes_``) in the words of
-    :func:`label_fates`, the outlier topic -1 left out."""
-    words = {"kept": "kept", "regenerated": "asked again", "new": "new"}
-    return {int(t): words[kind] for kind, topics in changes.items() for t in topics if t != -1}
-
-
 class StaleEdits(ValueError):
     """An edits file written from an earlier run of notebook 03: its topics are not this run's."""
 

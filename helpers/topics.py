@@ -125,9 +125,9 @@ def cached_embeddings(embedding_model, settings: Any, docs: list[str], show_prog
     embeddings, reused = embed_documents(embedding_model, settings.embedding_model, docs,
                                          default_cache_dir(settings.cache_dir), show_progress_bar, settings.precision)
     how = "reused from the cache" if reused else "computed and cached"
-    window = getattr(embedding_model, "max_seq_length", None)
-    long = truncation_note(embedding_model, docs) if window and not reused else None
-    return embeddings, "\n".join(filter(None, [f"embeddings {embeddings.shape} ({how})", long]))
+    where = f" computed in {embedding_model.dtype}" if hasattr(embedding_model, "dtype") else f" from {embedding_model}"
+    long = truncation_note(embedding_model, docs) if getattr(embedding_model, "max_seq_length", None) else None
+    return embeddings, "\n".join(filter(None, [long, f"embeddings {embeddings.shape}{where} ({how})"]))
 
 
 def cached_fit_transform(reducer, embeddings: np.ndarray, settings: Any) -> tuple[np.ndarray, bool]:

@@ -101,7 +101,6 @@ def _run_01_loading_comparison_and_exercise(settings) -> list[int]:
     from cells import NOTEBOOKS
 
     import helpers.llm
-    from helpers.prompts import as_chat
 
     alive_at_load, original = [], transformers.AutoModelForCausalLM.from_pretrained.__func__
     models = []

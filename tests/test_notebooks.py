@@ -373,7 +373,7 @@ def test_a_notebook_without_results_names_notebook_03(tmp_path, name):
 # ---- the committed notebooks themselves --------------------------------------------
 # Each step of the reference (../shared/SEED_NOTES.md) -> the notebook that writes its code out, and that code.
 SEED_STEPS = {
-    1: ("00_setup_and_login", ["package_versions()"]),
+    1: ("00_setup_and_login", ["version(package)"]),
     2: ("00_setup_and_login", ["load_corpus("]),
     3: ("00_setup_and_login", ["login_status("]),
     4: ("00_setup_and_login", ['device = f"cuda:{cuda.current_device()}" if cuda.is_available() else "cpu"']),
@@ -389,12 +389,12 @@ SEED_STEPS = {
     10: ("02_prompt_engineering", ["You are a helpful, respectful and honest assistant for labeling topics.",
                                    "[/INST] Environmental impacts of eating meat", "[DOCUMENTS]", "'[KEYWORDS]'",
                                    "prompt = system_prompt + example_prompt + main_prompt"]),
-    11: ("03_topic_modeling", ["SentenceTransformer(", "sentence_model.encode(abstracts, show_progress_bar=True)"]),
+    11: ("03_topic_modeling", ["open_embedding_model(settings)", "cached_embeddings(sentence_model, settings, abstracts)"]),
     12: ("03_topic_modeling", ["UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric='cosine'",
                                "metric='euclidean', cluster_selection_method='eom', prediction_data=True"]),
-    13: ("03_topic_modeling", ['UMAP(n_neighbors=15, n_components=2, min_dist=0.0, metric="cosine"']),
+    13: ("03_topic_modeling", ["UMAP(n_neighbors=15, n_components=2, min_dist=0.0, metric='cosine'"]),
     14: ("03_topic_modeling", ["KeyBERTInspired()", "MaximalMarginalRelevance(diversity=0.3)",
-                               "TextGeneration(generator, prompt=prompt", "representation_model = {"]),
+                               "llm_representation(settings, generator, prompt", "representation_model = {"]),
     15: ("03_topic_modeling", ["topic_model = BERTopic(", "top_n_words=", "verbose=True",
                                "topic_model.fit_transform(abstracts, embeddings)"]),
     16: ("03_topic_modeling", ["get_topic_info()", "info.head(", "info.tail("]),

@@ -230,23 +230,16 @@ def test_notebook_05s_faithfulness_is_the_helpers():
     assert taught["faithfulness_gap"] > 0.1, "each label is closer to its own topic than to the others"
 
 
-@pytest.mark.parametrize("before, after", [
-    ([0, 0, 1, 1, 2, 2, -1], [0, 0, 1, 1, 2, 2, -1]),  # nothing changed: every label kept
-    ([0, 0, 1, 1, 2, 2, -1], [0, 0, 0, 0, 1, 1, -1]),  # 0 and 1 merged: new; 2 (now 1) kept
-    ([0, 0, 1, 1, 2, 2, -1], [0, 0, 1, 1, 2, 2, 2]),  # 2 took the outlier: asked again
-    ([0, 0, 0, 1, 1, 1, -1, -1], [0, 0, 1, 1, 1, 1, 0, 0]),  # documents moved both ways
-    ([0, 0, 1, 1, 2, 2, 3, 3], [0, 0, 0, 1, 1, 1, 1, 1]),  # 0 took most of 1: asked again; 2 and 3 merged: new
+@pytest.mark.parametrize("before, after, fates", [
+    ([0, 0, 1, 1, 2, 2, -1], [0, 0, 1, 1, 2, 2, -1], {0: "kept", 1: "kept", 2: "kept"}),  # nothing changed
+    ([0, 0, 1, 1, 2, 2, -1], [0, 0, 0, 0, 1, 1, -1], {0: "new", 1: "kept"}),  # 0 and 1 merged; 2 (now 1) kept
+    ([0, 0, 1, 1, 2, 2, -1], [0, 0, 1, 1, 2, 2, 2], {0: "kept", 1: "kept", 2: "asked again"}),  # 2 took the outlier
+    ([0, 0, 0, 1, 1, 1, -1, -1], [0, 0, 1, 1, 1, 1, 0, 0], {0: "asked again", 1: "asked again"}),  # moved both ways
+    ([0, 0, 1, 1, 2, 2, 3, 3], [0, 0, 0, 1, 1, 1, 1, 1], {0: "asked again", 1: "new"}),  # 0 took most of 1; 2+3 merged
 ])
-def test_notebook_06s_label_fate_is_the_rule_label_fates_holds(before, after):
-    from helpers.refine import label_fates
-
-    taught = run_cell("06_refining_topics.ipynb", "teach:label-fate", np=np)["label_fate"]
-    assert taught(before, after) == label_fates(before, after)
-
-
-def test_label_fates_names_each_case():
-    from helpers.refine import label_fates, labeler_fates
-
-    assert label_fates([0, 0, 1, 1, 2, 2, -1], [0, 0, 0, 0, 1, 1, -1]) == {0: "new", 1: "kept"}
-    assert label_fates([0, 0, 1, 1, 2, 2, -1], [0, 0, 1, 1, 2, 2, 2]) == {0: "kept", 1: "kept", 2: "asked again"}
-    assert labeler_fates({"kept": [-1, 1], "regenerated": [2], "new": [0]}) == {1: "kept", 2: "asked again", 0: "new"}
+def test_notebook_06s_label_fate_names_each_case(before, after, fates):
+    taught = run_cell("06_refining_topics.ipynb", "teach:label-fate", np=np)
+    assert taught["label_fate"](before, after) == fates
+    said = {"kept": [t for t, f in fates.items() if f == "kept"], "regenerated": [t for t, f in fates.items()
+            if f == "asked again"], "new": [t for t, f in fates.items() if f == "new"] + [-1]}
+    assert taught["labeler_fates"](said) == fates, "the labeler's own record, in the same words (-1 left out)"

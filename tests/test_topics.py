@@ -276,8 +276,11 @@ def test_a_run_folder_never_chooses_a_model_download(tmp_path):
 
 
 def test_06_and_07_never_take_the_llm_server_or_key_variable_from_the_folder(tmp_path):
-    from helpers.refine import run_settings
+    from helpers.runs import session_settings
     from helpers.settings import resolve_settings
+
+    def run_settings(results, session):  # what notebook 06 opens a run folder with
+        return session_settings(results["settings"], session, ("embedding", "llm"))
 
     theirs = {"llm_backend": "openai", "llm_base_url": "http://elsewhere.invalid/v1", "llm_api_key_env": "HF_TOKEN",
               "llm_model": "their/chat", "cache_dir": "/their/cache"}
