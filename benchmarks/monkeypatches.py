@@ -219,15 +219,9 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 def versions() -> dict[str, str]:
     """Installed versions of the packages the patches touch."""
-    from importlib import metadata
+    from helpers.machine import package_versions
 
-    found = {}
-    for name in PACKAGES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "missing"
-    return found
+    return package_versions(PACKAGES)
 
 
 def main(argv: list[str] | None = None) -> None:
