@@ -136,6 +136,6 @@ def judge_answers(answers: Sequence[str], prompt: str, documents: Sequence[str],
     frame = pd.DataFrame(rows)
     if centre is not None:
         chosen = choose_label([{"text": r["candidate"], "source": "llm", **r} for r in rows])
-        frame["chosen"] = [chosen is not None and r is chosen or (chosen is not None and r["answer"] == chosen["answer"]
-                                                                 and r["candidate"] == chosen["candidate"]) for r in rows]
+        frame["chosen"] = [chosen is not None and (r["answer"], r["candidate"]) == (chosen["answer"], chosen["candidate"])
+                           for r in rows]
     return frame
