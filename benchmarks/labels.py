@@ -58,6 +58,7 @@ def fitted_inputs(settings, n_topics: int | None):
     from helpers.data import load_corpus
     from helpers.machine import default_cache_dir
     from bertopic import BERTopic
+    from bertopic.vectorizers import ClassTfidfTransformer
     from hdbscan import HDBSCAN
     from sklearn.feature_extraction.text import CountVectorizer
     from umap import UMAP
@@ -77,7 +78,8 @@ def fitted_inputs(settings, n_topics: int | None):
         umap_model=UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=settings.seed),
         hdbscan_model=HDBSCAN(min_cluster_size=size, metric="euclidean", cluster_selection_method="eom",
                               prediction_data=True),
-        vectorizer_model=CountVectorizer(stop_words=None if settings.stop_words == "none" else settings.stop_words),
+        vectorizer_model=CountVectorizer(stop_words=settings.stop_word_list),
+        ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=settings.reduce_frequent_words),
         representation_model={"capture": capture}, top_n_words=settings.top_n_words,
     )
     model.fit_transform(docs, embeddings)

@@ -280,6 +280,7 @@ def fit_stages(t: dict[str, float], docs: list[str], settings, embedder) -> tupl
     """Embed, 5-D UMAP, HDBSCAN and c-TF-IDF (their seconds into ``t``); the fitted BERTopic model, the
     embeddings and the vectorizer."""
     from bertopic import BERTopic
+    from bertopic.vectorizers import ClassTfidfTransformer
     from bertopic.cluster import BaseCluster
     from bertopic.dimensionality import BaseDimensionalityReduction
     from hdbscan import HDBSCAN
@@ -294,9 +295,10 @@ def fit_stages(t: dict[str, float], docs: list[str], settings, embedder) -> tupl
     size, _ = fit_min_cluster_size(len(docs), settings.min_cluster_size)
     clusters, t["cluster (HDBSCAN)"] = timed(lambda: HDBSCAN(min_cluster_size=size, metric="euclidean",
                                                              cluster_selection_method="eom").fit_predict(reduced))
-    vectorizer = CountVectorizer(stop_words="english")
+    vectorizer = CountVectorizer(stop_words=settings.stop_word_list)
     model = BERTopic(embedding_model=embedder, umap_model=BaseDimensionalityReduction(), hdbscan_model=BaseCluster(),
-                     vectorizer_model=vectorizer, top_n_words=settings.top_n_words)
+                     vectorizer_model=vectorizer, top_n_words=settings.top_n_words,
+                     ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=settings.reduce_frequent_words))
     _, t["c-TF-IDF"] = timed(lambda: model.fit(docs, embeddings, y=clusters))
     return model, embeddings, vectorizer
 

@@ -252,6 +252,7 @@ def stage_ctfidf(work: Path) -> dict[str, Any]:
     """03's BERTopic ``fit`` on the precomputed embeddings and HDBSCAN's clusters: c-TF-IDF, topic vectors, the
     representative documents; saved as notebook 03 saves it (safetensors, c-TF-IDF included)."""
     from bertopic import BERTopic
+    from bertopic.vectorizers import ClassTfidfTransformer
     from bertopic.cluster import BaseCluster
     from bertopic.dimensionality import BaseDimensionalityReduction
     from sklearn.feature_extraction.text import CountVectorizer
@@ -262,7 +263,8 @@ def stage_ctfidf(work: Path) -> dict[str, Any]:
     settings, docs = settings_of(work), documents_of(work).abstract.tolist()
     model = BERTopic(embedding_model=load_embedding_model(settings.embedding_model, settings.precision),
                      umap_model=BaseDimensionalityReduction(), hdbscan_model=BaseCluster(),
-                     vectorizer_model=CountVectorizer(stop_words=None if settings.stop_words == "none" else settings.stop_words), top_n_words=settings.top_n_words)
+                     vectorizer_model=CountVectorizer(stop_words=settings.stop_word_list), top_n_words=settings.top_n_words,
+                     ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=settings.reduce_frequent_words))
     model.fit(docs, load_npy(work, "embeddings"), y=load_npy(work, "clusters"))
     save_npy(work, "topics", model.topics_)
     quiet_noisy_loggers()

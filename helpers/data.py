@@ -95,7 +95,7 @@ def truncation_note(embedding_model, texts: list[str], sample: int = 2000) -> Op
     Notebook 03 prints it after embedding."""
     window = embedding_model.max_seq_length
     step = max(1, len(texts) // sample)
-    lengths = [len(ids) for ids in embedding_model.tokenizer(list(texts[::step]))["input_ids"]]
+    lengths = [len(ids) for ids in embedding_model.tokenizer(list(texts[::step]), verbose=False)["input_ids"]]
     longer = sum(n > window for n in lengths) / max(1, len(lengths))
     if longer <= 0.5:
         return None

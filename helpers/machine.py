@@ -126,8 +126,8 @@ def gpu_status(settings: Settings) -> str:
             f"runtime type > T4 GPU. Or set profile = 'offline' to run on the CPU with packaged models."
         )
     if gpu is None:
-        return f"No GPU: running on the CPU ({os.cpu_count()} cores), which the offline profile is sized for."
-    return f"GPU: {gpu['name']} with {gpu['memory_gib']} GiB ({gpu['free_gib']} GiB free)."
+        return f"no GPU, the CPU ({os.cpu_count()} cores)"
+    return f"GPU {gpu['name']}, {gpu['memory_gib']} GiB ({gpu['free_gib']} GiB free)"
 
 
 def free_memory() -> None:
@@ -248,8 +248,8 @@ def setup_notebook(profile: Any = "offline", more_settings: Optional[dict[str, A
 
     Resolves the profile with the notebook's knobs and ``more_settings`` (the knobs its parameters cell does
     not show: file formats, a server, replay, cuML...; see ``helpers.settings.Settings``), quiets the noisy
-    loggers, and prints the profile, the device and its memory, the precision "auto" resolves to, and the
-    key versions. ``profile`` may also be resolved settings. Returns the settings; raises when the
+    loggers, and prints one line: the profile, the device and its memory, the precision "auto" resolves
+    to, and the versions of torch, transformers and bertopic (notebook 00 lists the rest). ``profile`` may also be resolved settings. Returns the settings; raises when the
     profile needs a GPU and none is there, or names a knob or value that does not exist, in one sentence.
     """
     if isinstance(profile, Settings):
@@ -262,7 +262,7 @@ def setup_notebook(profile: Any = "offline", more_settings: Optional[dict[str, A
     quiet_noisy_loggers()
     cache_numba_kernels()  # UMAP's kernels compile once per install, not once per notebook
     where = "Colab" if running_in_colab() else "local"
-    print(f"profile {settings.profile!r} ({where}); {gpu_status(settings)}; device {compute_device()}")
-    print(f"precision 'auto' computes in {resolve_precision('auto')}; cache: {default_cache_dir(settings.cache_dir)}")
-    print("versions:", ", ".join(f"{name} {version}" for name, version in package_versions().items()))
+    versions = package_versions(("torch", "transformers", "bertopic"))
+    print(f"profile {settings.profile!r} ({where}) · {gpu_status(settings)}, device {compute_device()} · "
+          f"precision 'auto' is {resolve_precision('auto')} · " + ", ".join(f"{n} {v}" for n, v in versions.items()))
     return settings

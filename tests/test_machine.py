@@ -73,8 +73,9 @@ def test_setup_notebook_says_profile_device_precision_and_versions(capsys, no_gp
     settings = setup_notebook("offline", {"encoding": "latin-1"}, sample_size=300)
     out = capsys.readouterr().out
     assert (settings.profile, settings.encoding, settings.sample_size) == ("offline", "latin-1", 300)
-    assert "profile 'offline' (local); No GPU: running on the CPU" in out and "device cpu" in out
-    assert "precision 'auto' computes in" in out and "transformers " in out and "bertopic " in out
+    assert len(out.strip().splitlines()) == 1, f"one line: {out}"
+    assert "profile 'offline' (local) · no GPU, the CPU" in out and "device cpu" in out
+    assert "precision 'auto' is " in out and "transformers " in out and "bertopic " in out
     assert "numba" not in out, "setup changes no library's behaviour, so it has nothing of numba's to report"
     with pytest.raises(RuntimeError, match="needs a GPU"):
         setup_notebook("colab-t4")

@@ -8,6 +8,7 @@ import sys
 
 import nbformat
 from conftest import assert_secret_absent
+from reading import FUNCTION_WORDS, words as _reader_words  # a reader's rules (tests/reading.py), not the labeler's
 import pandas as pd
 import pytest
 
@@ -49,19 +50,6 @@ def test_topics_were_found(run_dir):
     assert (topics.Topic >= 0).sum() >= 3
     assert topics.Count.sum() == SAMPLE
     assert {"Representation", "KeyBERT", "MMR", "LLM", "CustomName"} <= set(topics.columns)
-
-
-# Words a name does not end on, and does not need twice: articles, prepositions, conjunctions, auxiliaries and
-# possessive determiners (a reader's list, written here: not the rubric's, which the labeler chose with)
-FUNCTION_WORDS = {
-    "a", "an", "the", "of", "in", "on", "at", "to", "for", "from", "by", "with", "about", "into", "over", "as", "and",
-    "or", "but", "nor", "than", "that", "which", "who", "is", "are", "was", "were", "be", "been", "has", "have", "had",
-    "do", "does", "did", "will", "would", "can", "could", "its", "their", "his", "her", "our", "my", "your", "this",
-}
-
-
-def _reader_words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+(?:['’][a-z]+)?", text.lower())
 
 
 def _found_among(word: str, vocabulary: set) -> bool:
@@ -115,6 +103,22 @@ def test_every_label_reads_as_a_name_from_its_topic_and_says_where_it_came_from(
         assert 0 <= row.confidence <= 1
     # on 300 documents a handful of topics: the LLM names some of them (half of them on the whole corpus, BENCHMARKS.md)
     assert (named.source == "llm").sum() >= 1, "the LLM labels topics itself, key phrases only fill in"
+
+
+def test_a_reader_keeps_every_label_of_03_06_and_the_hierarchy(run_dir):
+    """Issue 35: no label of 03, of 06's refined topics or of the hierarchy ends on a function word or a
+    possessive, says a word twice, holds a number none of its documents holds, or names two nodes; no parent is
+    named as one of its children (tests/reading.py, a reader's rules, not the labeler's)."""
+    from reading import label_table_problems
+
+    assert label_table_problems(run_dir) == []
+
+
+def test_no_topics_keywords_hold_the_news_house_words(run_dir):
+    """Issue 35: "said" and "mr" (BBC News' house style) are in no topic's keywords, in 03 nor in 06."""
+    from reading import keyword_problems
+
+    assert keyword_problems(run_dir) == []
 
 
 def test_labels_are_the_names_the_plots_use(run_dir):

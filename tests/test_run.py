@@ -195,8 +195,9 @@ def _notebook(path, *cells, parameters="x = 1"):
     return path
 
 
-def test_one_shared_kernel_keeps_the_imports_but_no_variable_of_the_notebook_before(tmp_path):
-    """The runner's default: notebooks run in one kernel (imports once per run), its namespace emptied between them."""
+def test_one_shared_kernel_keeps_the_imports_but_no_variable_of_the_notebook_before(tmp_path, capfd):
+    """The runner's default: notebooks run in one kernel (imports once per run), its namespace emptied between them.
+    Its kernels listen on local sockets, not TCP: ipykernel's "running over TCP without encryption" never shows."""
     import nbformat
 
     from tools.run import execute
@@ -214,6 +215,8 @@ def test_one_shared_kernel_keeps_the_imports_but_no_variable_of_the_notebook_bef
         seen = nbformat.read(out / "02_b.ipynb", as_version=4).cells[-1].outputs[0]["text"].split()[1:]
         assert seen[0] == "False", "no variable of the notebook before"
         assert (pids[0] == pids[1]) is (not fresh), "one kernel by default, one per notebook with fresh_kernels"
+    printed = capfd.readouterr()
+    assert "without encryption" not in printed.out + printed.err, printed.err[-500:]
 
 
 def test_exercise_solutions_run_only_when_asked(tmp_path):

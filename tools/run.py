@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from datetime import datetime
@@ -210,12 +211,16 @@ RESET = ("get_ipython().run_line_magic('reset', '-f')\n"
          "__import__('helpers.machine').machine.free_memory()  # gc, and the GPU memory torch still reserves")
 
 
-def start_kernel(cwd: Path):
-    """One Python kernel for the whole run (``--fresh-kernels`` starts one per notebook instead)."""
+def start_kernel(cwd: Path, sockets: Path):
+    """A Python kernel for the run (``--fresh-kernels``: one per notebook), reached over local IPC sockets
+    under ``sockets`` rather than TCP ports: nothing listens on the network, and ipykernel has nothing to warn of.
+    Its progress bars are off (``TQDM_DISABLE``): a log or an executed edition holds no bar drawn as text;
+    in Jupyter and Colab they show, as widgets."""
     from jupyter_client.manager import KernelManager
 
-    km = KernelManager(kernel_name="python3")
-    km.start_kernel(cwd=str(cwd))
+    km = KernelManager(kernel_name="python3", transport="ipc", ip=str(sockets / f"kernel-{os.getpid()}"))
+    quiet = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}  # tqdm's, and those of transformers and the Hub
+    km.start_kernel(cwd=str(cwd), env={**os.environ, **quiet})
     return km
 
 
@@ -255,8 +260,8 @@ def execute(paths: list[Path], parameters: dict[str, Any], run_dir: Path, log_ou
     import papermill
 
     log = []
-    km = None if fresh_kernels else start_kernel(paths[0].parent)
     with tempfile.TemporaryDirectory() as scratch:
+        km = start_kernel(paths[0].parent, Path(scratch))
         try:
             for path in paths:
                 declared = declared_parameters(path)
@@ -264,13 +269,16 @@ def execute(paths: list[Path], parameters: dict[str, Any], run_dir: Path, log_ou
                 output = run_dir / path.name
                 print(f"[run] {path.name} ...", flush=True)
                 start = time.perf_counter()
-                if km is not None and log:
+                if log and fresh_kernels:
+                    km.shutdown_kernel(now=True)
+                    km = start_kernel(path.parent, Path(scratch))
+                elif log:
                     reset_namespace(km)
                 source = path if exercises else without_solutions(path, Path(scratch))
                 try:
                     papermill.execute_notebook(
                         str(source), str(output), parameters=given, cwd=str(path.parent), kernel_name="python3",
-                        progress_bar=False, log_output=log_output, **({"km": km} if km is not None else {}),
+                        progress_bar=False, log_output=log_output, km=km,
                     )
                 except papermill.PapermillExecutionError as error:
                     raise NotebookFailed(f"{path.name} failed: {error.ename}: {error.evalue}", output) from None
@@ -280,8 +288,7 @@ def execute(paths: list[Path], parameters: dict[str, Any], run_dir: Path, log_ou
 
                 atomic_write(run_dir / RUN_LOG, lambda tmp: Path(tmp).write_text(json.dumps(log, indent=2)))
         finally:
-            if km is not None:
-                km.shutdown_kernel(now=True)
+            km.shutdown_kernel(now=True)
     return log
 
 
