@@ -20,7 +20,7 @@ from .machine import (
 )
 from .memory import GB, download_check, free_memory_here, memory_estimate, model_shape, prompt_tokens_of
 from .packaged import GGUF_FILE, GGUF_PACKAGE, materialize_gguf
-from .settings import PACKAGED_LLM, Settings
+from .settings import NON_GATED_CHAT_MODEL, PACKAGED_LLM, Settings
 
 # The reference's generation settings (step 7). Llama-2-chat's own generation_config
 # turns sampling on, so temperature 0.1 means "sample at 0.1"; we say so explicitly so
@@ -63,9 +63,6 @@ def model_path(llm_model: str, cache_dir: Optional[str] = None) -> str:
     return str(materialize_gguf(package_dir(GGUF_PACKAGE), GGUF_FILE, out))
 
 
-NON_GATED_CHAT_MODEL = "HuggingFaceH4/zephyr-7b-beta"
-
-
 def explain_loading_error(error: BaseException, llm_model: str) -> BaseException:
     """A one-sentence error saying what to change, for the loading failures users hit.
 
@@ -77,8 +74,8 @@ def explain_loading_error(error: BaseException, llm_model: str) -> BaseException
     if "gated" in text or refused or "access to model" in text:
         return PermissionError(
             f"Access to {llm_model} was refused: it is a gated model. Request access at "
-            f"https://huggingface.co/{llm_model} and log in (notebook 00), or set llm_model to a non-gated "
-            f"chat model such as {NON_GATED_CHAT_MODEL!r}, or profile = 'offline'."
+            f"https://huggingface.co/{llm_model} and log in (notebook 00), or use profile = 'colab-t4-open' "
+            f"(the ungated {NON_GATED_CHAT_MODEL!r}), or profile = 'offline'."
         )
     if "out of memory" in text or "outofmemory" in text:
         return MemoryError(

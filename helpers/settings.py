@@ -128,6 +128,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         require_gpu=True,
     ),
 }
+# An ungated chat model that fits a free T4 in 4-bit (7B in nf4: about 4 GB): a workshop needs no licence queue.
+# The same code path as Llama 2 (load_llm, nf4); its own chat template renders the same prompt parts.
+NON_GATED_CHAT_MODEL = "HuggingFaceH4/zephyr-7b-beta"
+PROFILES["colab-t4-open"] = {**PROFILES["colab-t4"], "llm_model": NON_GATED_CHAT_MODEL}
 
 _CHOICES = {
     "quantization": QUANTIZATIONS,

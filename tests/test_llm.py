@@ -39,7 +39,7 @@ def test_nf4_shrinks_the_model_and_pads_left():
 def test_gated_refusal_is_one_sentence_with_the_link():
     error = explain_loading_error(OSError("You are trying to access a gated repo. 401 Client Error"), "meta-llama/Llama-2-13b-chat-hf")
     assert isinstance(error, PermissionError)
-    assert "https://huggingface.co/meta-llama/Llama-2-13b-chat-hf" in str(error) and "non-gated" in str(error)
+    assert "https://huggingface.co/meta-llama/Llama-2-13b-chat-hf" in str(error) and "colab-t4-open" in str(error)
 
 
 def test_gpu_out_of_memory_suggests_a_smaller_model_or_offline():
@@ -140,3 +140,23 @@ def test_the_converted_offline_model_is_keyed_by_the_gguf_content(tmp_path, monk
     (out / SOURCE_FILE).write_text(json.dumps(gguf_source(gguf_dir, "model.gguf")))
     assert materialize_gguf(gguf_dir, "model.gguf", out) == out, "the same content: reused, nothing read"
     assert converted_from(out)["sha256"] == __import__("hashlib").sha256(b"GGUF version 2 weights").hexdigest()
+
+
+def test_the_ungated_workshop_profile_is_the_llama2_path_with_another_model():
+    """Issue 36: profile "colab-t4-open" is colab-t4 with an ungated chat model; its loading code (nf4) and its
+    chat template run here with the packaged model standing in for it."""
+    from dataclasses import asdict
+
+    from helpers.llm import make_generator
+    from helpers.prompts import build_prompt, fill_prompt
+    from helpers.settings import NON_GATED_CHAT_MODEL, PACKAGED_LLM, resolve_settings
+
+    ungated, llama = asdict(resolve_settings("colab-t4-open")), asdict(resolve_settings("colab-t4"))
+    assert {k for k in ungated if ungated[k] != llama[k]} == {"profile", "llm_model"}
+    assert ungated["llm_model"] == NON_GATED_CHAT_MODEL and ungated["quantization"] == "nf4"
+    tokenizer, model = load_llm(PACKAGED_LLM, ungated["quantization"])  # the call 03 makes for it, 4-bit
+    prompt = build_prompt(ungated["llm_model"], tokenizer)  # not a Llama-2 id: the model's own chat template
+    assert "[INST]" not in prompt and prompt.startswith("<|im_start|>system")
+    filled = fill_prompt(prompt, ["Rafael Nadal won the Australian Open final in Melbourne."], ["tennis", "open"])
+    answer = make_generator(model, tokenizer)(filled, max_new_tokens=8, do_sample=False)[0]["generated_text"]
+    assert answer.startswith(filled) and len(answer) > len(filled)

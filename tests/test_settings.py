@@ -24,7 +24,7 @@ def test_overrides_win_knob_by_knob_and_none_keeps_the_profile_value():
 
 
 def test_unknown_profile_lists_valid_ones_and_suggests_the_closest():
-    with pytest.raises(ValueError, match=r"Unknown profile 'colab'. Valid profiles: colab-t4, offline\. Did you mean 'colab-t4'\?"):
+    with pytest.raises(ValueError, match=r"Unknown profile 'colab'. Valid profiles: colab-t4, colab-t4-open, offline\. Did you mean 'colab-t4'\?"):
         resolve_settings("colab")
 
 
