@@ -2,7 +2,7 @@
 
 vLLM, TGI, llama.cpp's server, Ollama and ``transformers serve`` all speak this API; with
 ``llm_backend = "openai"`` notebooks 03 and 06 send their prompts there instead of loading a
-model (README, "Labels from a server"). The prompts are the same turns (system, one-shot
+model (docs/servers-and-scale.md, "Labels from a server"). The prompts are the same turns (system, one-shot
 example, main prompt) that the local path renders with the model's chat template
 (:class:`helpers.prompts.ChatMarkup`); the server applies that template itself.
 
@@ -94,7 +94,7 @@ class ChatServer(OpenAIServer):
 
     tokenizer = None  # the server holds it
     what, setting, route = "LLM", "llm", "chat completions"
-    start_hint = "start one (e.g. `transformers serve <model folder> --port 8000`, README) or fix llm_base_url"
+    start_hint = "start one (e.g. `transformers serve <model folder> --port 8000`, docs/servers-and-scale.md) or fix llm_base_url"
 
     def __init__(self, base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 4,
                  retries: int = 4, timeout: float = 120.0, seed: int = 42):

@@ -148,7 +148,7 @@ def check_embedding_backend(values: dict[str, Any]) -> None:
     ``embedding_base_url``, or a key pasted as ``embedding_api_key_env``."""
     if values.get("embedding_backend") == "openai" and not values.get("embedding_base_url"):
         raise ValueError("embedding_backend 'openai' needs embedding_base_url, the server's address, e.g. "
-                         "-p embedding_base_url http://127.0.0.1:7997/v1 (README: Embeddings from a server).")
+                         "-p embedding_base_url http://127.0.0.1:7997/v1 (docs/servers-and-scale.md: Embeddings from a server).")
     check_key_variable_name(values.get("embedding_api_key_env", "OPENAI_API_KEY"), "embedding_api_key_env")
 
 
@@ -243,7 +243,7 @@ def resolve_settings(profile: str = "offline", **overrides: Any) -> Settings:
     if values.get("llm_backend") == "openai":
         if not values.get("llm_base_url"):
             raise ValueError("llm_backend 'openai' needs llm_base_url, the server's address, "
-                             "e.g. -p llm_base_url http://127.0.0.1:8000/v1 (README: Labels from a server).")
+                             "e.g. -p llm_base_url http://127.0.0.1:8000/v1 (docs/servers-and-scale.md: Labels from a server).")
         if values.get("label_method") == "reference":
             raise ValueError("label_method 'reference' runs BERTopic's TextGeneration on a model loaded here; "
                              "with llm_backend 'openai' use label_method 'batched'.")
