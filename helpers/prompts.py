@@ -4,7 +4,8 @@ BERTopic fills two tags per topic: ``[DOCUMENTS]`` (its most representative docu
 one ``- doc`` line each) and ``[KEYWORDS]`` (its top c-TF-IDF words). For Llama-2 chat
 models the prompt is the reference's literal ``<s>[INST] <<SYS>> ... [/INST]`` text;
 for any other chat model the same three parts go through the model's own chat
-template, the example as a previous user/assistant turn.
+template, the example as a previous user/assistant turn. Notebook 06 names a hierarchy's inner nodes with
+the same system prompt and a third tag, ``[TOPICS]``: their children's labels (:meth:`PromptParts.for_parents`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,36 @@ Based on the information about the topic above, please create a short label of t
 KEYWORDS_TEMPLATE = "Keywords of a topic: [KEYWORDS]\n\nName the topic in 2 to 5 words."
 
 
+# Naming a hierarchy's inner node (notebook 06) from what its children share, as Toponymy names its layers:
+# the children's labels ([TOPICS], "Football; Tennis"), a few documents of each and the node's own words.
+PARENT_TEMPLATE = """\
+I have a group of topics: [TOPICS].
+Some documents of these topics:
+[DOCUMENTS]
+Together they are described by the following keywords: '[KEYWORDS]'.
+
+What do these topics have in common? Please create a short label for the group as a whole, broader than each of its topics. Make sure you to only return the label and nothing more.
+"""
+PARENT_EXAMPLE_TOPICS = ["Environmental impacts of eating meat", "Vegetarian recipes"]
+PARENT_EXAMPLE_DOCUMENTS = """\
+- Meat, but especially beef, is the word food in terms of emissions.
+- Lentils, beans and tofu give a vegetarian dish as much protein as meat.
+- Eating meat doesn't make you a bad person, not eating meat doesn't make you a good one.
+- A vegetable curry for four, ready in twenty minutes.
+"""
+PARENT_EXAMPLE_KEYWORDS = "meat, vegetarian, food, eating, recipe, dish, beef, vegetables, protein, emissions"
+PARENT_EXAMPLE_LABEL = "Food"
+
+
+def fill_topics(template: str, labels: list[str]) -> str:
+    """``[TOPICS]`` filled with ``labels`` ("Football; Tennis"), turn by turn in a :class:`ChatPrompt`; the other
+    tags are left for :func:`fill_prompt` (or the labeler's ``fill``, which cuts the documents to the window)."""
+    topics = "; ".join(labels)
+    if isinstance(template, ChatPrompt):
+        return ChatPrompt([dict(m, content=m["content"].replace("[TOPICS]", topics)) for m in template.turns()])
+    return template.replace("[TOPICS]", topics)
+
+
 def fill_prompt(template: str, documents: list[str], keywords: list[str]) -> str:
     """Fill ``[DOCUMENTS]`` and ``[KEYWORDS]`` the way BERTopic's ``TextGeneration`` does. A chat server's
     prompt (:class:`ChatPrompt`) is filled turn by turn and stays one: the same text, the same turns."""
@@ -64,6 +95,13 @@ class PromptParts:
     example: str = example_user_prompt()
     example_label: str = EXAMPLE_LABEL
     main: str = USER_TEMPLATE
+
+    def for_parents(self) -> "PromptParts":
+        """The parts that name a hierarchy's inner node (notebook 06): this system prompt, a one-shot parent (two
+        topics of food: "Food") and :data:`PARENT_TEMPLATE`, which shows the children's labels and asks what they share."""
+        example = fill_topics(PARENT_TEMPLATE, PARENT_EXAMPLE_TOPICS).replace("[DOCUMENTS]", PARENT_EXAMPLE_DOCUMENTS)
+        return PromptParts(system=self.system, example=example.replace("[KEYWORDS]", PARENT_EXAMPLE_KEYWORDS),
+                           example_label=PARENT_EXAMPLE_LABEL, main=PARENT_TEMPLATE)
 
     @property
     def name(self) -> str:

@@ -1,6 +1,6 @@
 """What notebook 06 needs beyond BERTopic's own calls: the run's own settings, which labels a refit keeps
-or asks again, your edited labels carried through a merge, and the groups of documents the hierarchy's
-inner nodes are labelled from."""
+or asks again, your edited labels carried through a merge, and the hierarchy's inner nodes named from their
+children, the lowest first."""
 
 from __future__ import annotations
 
@@ -106,13 +106,18 @@ def carry_labels(yours: Mapping[int, str], mapping: Mapping[int, int], sizes: Ma
 
 def hierarchy_groups(hierarchy: pd.DataFrame, prompt: str, documents: pd.DataFrame, vectors: np.ndarray,
                      representative: Mapping[int, list[str]], nr_docs: int = 4, doc_words: int | None = None,
-                     most_docs: Optional[int] = JUDGED_DOCS, seed: int = 0, fill=None) -> dict[Any, dict[str, Any]]:
-    """One group per inner node of ``hierarchical_topics`` for ``BatchedTextGeneration.label_groups``.
+                     most_docs: Optional[int] = JUDGED_DOCS, seed: int = 0, fill=None,
+                     names: Optional[Mapping[str, str]] = None, nodes=None) -> dict[Any, dict[str, Any]]:
+    """One group per inner node of ``hierarchical_topics`` (or per node of ``nodes``) for
+    ``BatchedTextGeneration.label_groups``.
 
-    A node's prompt holds the node's own words (``Parent_Name``) and the first representative document
-    of its largest topics, taken from its two children in turn (so both sides of the join are in it), up
-    to ``nr_docs``, cut to ``doc_words`` words. The labeler judges a node's candidates on its documents and
-    on the centre of its vectors (each scaled to length 1 here): a group keeps that centre (one row, not a copy of every vector) and at most
+    A node's prompt holds the node's own words (``Parent_Name``), its children's labels (``names``: each
+    topic's and each labelled node's label, by id as a string, fill the prompt's ``[TOPICS]``) and representative
+    documents taken from its two children in turn (so both sides of the join are in it), up to ``nr_docs``,
+    cut to ``doc_words`` words: of a child, the first document of each of its topics (the largest first), then
+    their second ones, and so on (a topic alone gives its first, second and third). The labeler judges a
+    node's candidates on its documents and on the centre of its vectors (each scaled to length 1 here): a
+    group keeps that centre (one row, not a copy of every vector) and at most
     ``most_docs`` of the node's documents and titles (those its prompt shows, and others drawn at random
     with ``seed``: :func:`helpers.labeler._choice.judged_rows`), so memory stays bounded at any corpus size (the root
     is the whole corpus: 13.0 GB at 117k documents without the bound, 4.9 GB with it; BENCHMARKS.md, Scale).
@@ -122,26 +127,101 @@ def hierarchy_groups(hierarchy: pd.DataFrame, prompt: str, documents: pd.DataFra
     """
     from itertools import chain, zip_longest
 
-    from .prompts import fill_prompt
+    from .prompts import fill_prompt, fill_topics
 
     sizes = documents.topic.value_counts().to_dict()
     leaves = {str(node.Parent_ID): [int(t) for t in node.Topics] for node in hierarchy.itertuples()}
 
-    def topics_of(child: Any) -> list[int]:
-        return sorted(leaves.get(str(child), [int(child)]), key=lambda t: -sizes.get(t, 0))
+    def shown_of(child: Any) -> list[str]:  # its largest topic's first document, the next topic's first, ..., then seconds
+        topics = sorted(leaves.get(str(child), [int(child)]), key=lambda t: -sizes.get(t, 0))
+        return [d for rank in zip_longest(*(representative.get(t) or [] for t in topics)) for d in rank if d is not None]
 
     groups = {}
     for node in hierarchy.itertuples():
-        pairs = zip_longest(topics_of(node.Child_Left_ID), topics_of(node.Child_Right_ID))
-        order = [t for t in chain.from_iterable(pairs) if t is not None and representative.get(t)]
-        shown = [representative[t][0] for t in order[:nr_docs]]
+        if nodes is not None and str(node.Parent_ID) not in nodes:
+            continue
+        pairs = zip_longest(shown_of(node.Child_Left_ID), shown_of(node.Child_Right_ID))
+        shown = [d for d in chain.from_iterable(pairs) if d is not None][:nr_docs]  # from each child in turn
         docs = [" ".join(d.split()[:doc_words]) if doc_words else d for d in shown]
         rows = np.flatnonzero(documents.topic.isin([int(t) for t in node.Topics]).to_numpy())
         read = judged_rows(rows, most_docs, seed, keep=rows[documents.abstract.iloc[rows].isin(shown).to_numpy()])
         keywords = [w for w in str(node.Parent_Name).split("_") if w]
-        filled, cut = fill(prompt, docs, keywords) if fill else (fill_prompt(prompt, docs, keywords), 0)
+        pair = (node.Child_Left_ID, node.Child_Right_ID)
+        template = fill_topics(prompt, [names.get(str(c), f"topic {c}") for c in pair]) if names else prompt  # the children's labels
+        filled, cut = fill(template, docs, keywords) if fill else (fill_prompt(template, docs, keywords), 0)
         groups[node.Parent_ID] = dict(prompt=filled, prompt_cut_tokens=cut, keywords=keywords,
                                       documents=documents.abstract.iloc[read].tolist(),
                                       titles=documents.title.iloc[read].astype(str).tolist(),
                                       vectors=unit_rows(np.asarray(vectors[rows])).mean(axis=0, keepdims=True))
     return groups
+
+
+ROOT_LABEL = "All topics"  # the root's name when no candidate names what every topic shares
+
+
+def label_hierarchy(llm, embed, hierarchy: pd.DataFrame, prompt: str, documents: pd.DataFrame, vectors: np.ndarray,
+                    representative: Mapping[int, list[str]], topic_labels: Mapping[int, str], nr_docs: int = 4,
+                    doc_words: int | None = None, most_docs: Optional[int] = JUDGED_DOCS,
+                    seed: int = 0) -> dict[str, dict[str, Any]]:
+    """Each inner node's label record (``{Parent_ID: record}``), named by ``llm`` (a ``BatchedTextGeneration``,
+    ``embed`` its embedder) from what its children share, the lowest nodes first: a node's prompt
+    (``prompt``, e.g. ``build_prompt(..., parts.for_parents())``) shows its children's labels (the topics'
+    own, ``topic_labels``, or the nodes' named before it) and documents of each (:func:`hierarchy_groups`,
+    which keeps memory bounded). A node never takes a label of the tree's, nor one with the head phrase of
+    a child's or a sibling's (:func:`_settled`); ``record["children"]`` holds its children's labels."""
+    children = {str(n.Parent_ID): [str(n.Child_Left_ID), str(n.Child_Right_ID)] for n in hierarchy.itertuples()}
+    parent = {child: node for node, pair in children.items() for child in pair}
+    height: dict[str, int] = {}
+    while len(height) < len(children):  # a node's height: 1 + its highest child's (a topic's is 0)
+        ready = {node: 1 + max(height.get(c, 0) for c in pair) for node, pair in children.items()
+                 if node not in height and all(c in height or c not in children for c in pair)}
+        if not ready:
+            raise ValueError("This hierarchy is no tree: a node is its own descendant.")
+        height.update(ready)
+    names = {str(topic): str(label) for topic, label in topic_labels.items()}
+    records: dict[str, dict[str, Any]] = {}
+    for level in sorted(set(height.values())):  # one batched call per level, children before parents
+        nodes = {node for node, h in height.items() if h == level}
+        groups = hierarchy_groups(hierarchy, prompt, documents, vectors, representative, nr_docs, doc_words,
+                                  most_docs, seed, fill=llm.fill, names=names, nodes=nodes)
+        for record in llm.label_groups(groups, embed):
+            node = str(record["topic"])
+            own = [names[c] for c in children[node]]
+            siblings = [names[s] for s in children.get(parent.get(node), []) if s != node and s in names]
+            records[node] = _settled(record, own, siblings, set(names.values()), groups[record["topic"]]["keywords"],
+                                     root=node not in parent)
+            names[node] = records[node]["label"]
+    return records
+
+
+def _settled(record: dict[str, Any], own: list[str], siblings: list[str], taken: set[str], keywords: list[str],
+             root: bool) -> dict[str, Any]:
+    """``record`` with a label that repeats no label of the tree (``taken``: exactly, in any case) and shares
+    the head phrase of none of its children's (``own``) or ``siblings``' labels ("Football" over "Football"
+    and "Tennis"): its choice if it does neither, else the best other passing candidate (an LLM answer or
+    a key phrase, :func:`choose_label`), else the children's labels joined ("Football and Tennis"; the
+    root: ``ROOT_LABEL``), else (the join taken, or saying a word twice: "UK Politics and US Politics") its
+    keywords. The labels dropped are in ``dropped``."""
+    from .labeler._choice import choose_label, content_words, same_head
+    from .labeler._clean import keywords_label
+
+    taken = {label.lower() for label in taken}
+    joined = " and ".join(own)
+    words = content_words(joined)
+
+    def clash(text: str) -> bool:
+        return text.lower() in taken or any(same_head(text, other) for other in [*own, *siblings])
+
+    passing = [c for c in record.get("candidates", []) if not c["failures"]]
+    chosen = choose_label([c for c in passing if not clash(c["text"])])
+    dropped = sorted({c["text"] for c in passing if clash(c["text"])})
+    if chosen is not None:
+        label, source = chosen["text"], chosen["source"]
+    elif root:
+        label, source = ROOT_LABEL, "root"
+    elif joined.lower() not in taken and len(set(words)) == len(words):
+        label, source = joined, "children"
+    else:
+        label, source = keywords_label(list(keywords)), "keywords"
+    return {**record, "label": label, "source": source, "fallback": chosen is None, "children": own,
+            "dropped": dropped, "share": chosen["share"] if chosen else float("nan")}

@@ -122,3 +122,19 @@ def test_an_in_place_edits_file_from_an_earlier_03_is_kept_and_not_applied(tmp_p
     with pytest.raises(StaleEdits):  # given by name, it is an error
         your_labels(str(tmp_path / "labels_to_edit.csv"), tmp_path / "none.csv", LABELS)
     assert your_labels(None, tmp_path / "none.csv", LABELS) == {}
+
+
+def test_an_inner_node_prompt_shows_its_childrens_labels_and_documents_of_each():
+    """Issue 35, item 4: a parent is named from its children: their labels fill [TOPICS], and a child that is one
+    topic gives its first, second, ... representative documents, in turn with the other child's."""
+    documents = pd.DataFrame({"abstract": [f"doc {i}" for i in range(6)], "title": [""] * 6, "topic": [0, 0, 0, 1, 1, 2]})
+    hierarchy = pd.DataFrame({"Parent_ID": ["3", "4"], "Parent_Name": ["a_b", "a_b_c"], "Topics": [[0, 1], [0, 1, 2]],
+                              "Child_Left_ID": ["0", "3"], "Child_Right_ID": ["1", "2"], "Distance": [0.5, 0.9]})
+    representative = {0: ["a0", "a1", "a2"], 1: ["b0", "b1", "b2"], 2: ["c0"]}
+    names = {"0": "Football", "1": "Tennis", "2": "Banks", "3": "Sport"}
+    groups = hierarchy_groups(hierarchy, "[TOPICS]|[DOCUMENTS]|[KEYWORDS]", documents, np.eye(6), representative,
+                              nr_docs=4, names=names, nodes={"3", "4"})
+    assert groups["3"]["prompt"] == "Football; Tennis|- a0\n- b0\n- a1\n- b1\n|a, b"
+    assert groups["4"]["prompt"] == "Sport; Banks|- a0\n- c0\n- b0\n- a1\n|a, b, c"
+    assert list(hierarchy_groups(hierarchy, "[TOPICS]", documents, np.eye(6), representative, names=names,
+                                 nodes={"3"})) == ["3"], "only the nodes asked for: one level at a time"

@@ -211,7 +211,10 @@ class BatchedTextGeneration(BaseRepresentation):
     def extract_topics(
         self, topic_model, documents, c_tf_idf, topics: Mapping[int, list[tuple[str, float]]]
     ) -> dict[int, list[tuple[str, float]]]:
-        """One label per topic, in BERTopic's ``[(label, 1), ("", 0), ...]`` shape; see the class docstring."""
+        """One label per topic, in BERTopic's ``[(label, 1), ("", 0), ...]`` shape; see the class docstring. A
+        topic whose documents are essentially a topic's labelled before (:data:`._memory.KEEP_SHARE`) keeps its label."""
+        from ._memory import kept_topics, label_changes
+
         prompts = self.topic_prompts(topic_model, documents, c_tf_idf, topics)
         ids = documents.ID.to_numpy() if "ID" in documents else np.arange(len(documents))
         doc_topics = documents.Topic.to_numpy()
@@ -220,11 +223,11 @@ class BatchedTextGeneration(BaseRepresentation):
         vectors = unit_rows(self.embeddings[ids] if self.embeddings is not None else embed(texts))
         members = {t: np.flatnonzero(doc_topics == t) for t in prompts}
         id_sets = {t: frozenset(ids[rows].tolist()) for t, rows in members.items()}
-        before = {frozenset(r["ids"]): r for r in self.records_ if "ids" in r}  # the last fit's topics
-        kept = {t: before[id_set] for t, id_set in id_sets.items() if id_set in before}
+        before = [r for r in self.records_ if "ids" in r]  # the last fit's topics
+        kept = kept_topics(id_sets, before)  # at least 90% the same documents, both ways
         groups = {}
         for topic, prompt in prompts.items():
-            if topic in kept:  # the same documents as before: the same label, nothing asked
+            if topic in kept:  # essentially the same documents as before: the same label, nothing asked
                 continue
             shown = set(self.shown_.get(topic, []))  # the prompt's documents are always among those judged
             rows = judged_rows(members[topic], self.judged_docs, self.random_state,
@@ -234,11 +237,7 @@ class BatchedTextGeneration(BaseRepresentation):
                                  titles=[str(self.titles[ids[i]]) for i in rows] if self.titles is not None else [],
                                  vectors=vectors[members[topic]].mean(axis=0, keepdims=True))
         fresh = {r["topic"]: r for r in self.label_groups(groups, embed)} if groups else {}
-        self.changes_ = {"kept": sorted(kept), "regenerated": [], "new": []}
-        for topic in fresh:  # a topic holding most of two or more earlier topics (a merge) is new, else it changed
-            sources = [r for r in before.values()
-                       if r["topic"] != -1 and len(r["ids"] & id_sets[topic]) > len(r["ids"]) / 2]
-            self.changes_["new" if len(sources) != 1 else "regenerated"].append(topic)
+        self.changes_ = label_changes(id_sets, before, kept, fresh)  # a merge is new, another change regenerated
         self.records_ = [{**(kept[t] if t in kept else fresh[t]), "topic": t, "ids": id_sets[t]} for t in prompts]
         if self.distinct:  # no two topics of the run named alike: the new labels give way to the kept ones
             self.records_ = disambiguate(self.records_, embed, fixed=set(kept))

@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import numpy as np
 
 from ._clean import keywords_label
+from ._facts import names_one_event
 from ._rubric import _PHRASE_STARTS, label_failures, variants, words_of
 
 
@@ -120,7 +121,9 @@ def choose_label(candidates: list[dict[str, Any]], margin: float = 0.08) -> Opti
     ``margin`` better (an answer that names a side issue); ``None`` when nothing passes.
     With each candidate's ``share`` (:func:`document_share`), a choice matching under
     ``NARROW_SHARE`` of the documents gives way to the best-covering candidate matching at least
-    ``BROAD_SHARE`` of them ("Celebrity Big Brother" for a topic of television news).
+    ``BROAD_SHARE`` of them ("Celebrity Big Brother" for a topic of television news). A choice naming one match
+    (:func:`._facts.names_one_event`: "The England vs. Ireland match in the Six Nations") gives way to the
+    best-covering candidate naming none that matches at least as many of the topic's documents.
     """
     passing = [c for c in candidates if not c["failures"]]
     best = {source: max((c for c in passing if c["source"] == source), key=lambda c: c["coverage"], default=None)
@@ -130,6 +133,10 @@ def choose_label(candidates: list[dict[str, Any]], margin: float = 0.08) -> Opti
     if chosen is not None and chosen.get("share", 1.0) < NARROW_SHARE:
         broad = [c for c in passing if c.get("share", 0.0) >= BROAD_SHARE]
         chosen = max(broad, key=lambda c: c["coverage"], default=chosen)
+    if chosen is not None and names_one_event(chosen["text"]):
+        share = chosen.get("share", 1.0)
+        wider = [c for c in passing if not names_one_event(c["text"]) and c.get("share", 1.0) >= share]
+        chosen = max(wider, key=lambda c: c["coverage"], default=chosen)
     return chosen
 
 

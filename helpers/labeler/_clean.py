@@ -49,7 +49,23 @@ def collapse_repeats(line: str, prompt: str = "") -> str:
                 del words[at + size:at + 2 * size], key[at + size:at + 2 * size]
                 changed = True
                 break
-    return " ".join(words)
+    return " ".join(words[:unfinished_copy(key)] if len(words) <= 40 else words)
+
+
+def unfinished_copy(key: list[str]) -> int:
+    """Where the words ``key`` (lowercased) start over a phrase of two or more words before them, cut short by the
+    token budget ("the blair legacy the blair" of "The Blair Legacy: The Blair Legacy: The Blair", whose full
+    copies collapsed; its last word may be cut mid-word, "bl"); ``len(key)`` when they do not. One word is a copy
+    only when cut short ("the bl")."""
+    for start in range(1, len(key)):
+        tail = key[start:]
+        for size in range(max(len(tail), 2), start + 1):
+            copied = key[start - size:start]
+            last = copied[len(tail) - 1]
+            if tail[:-1] == copied[:len(tail) - 1] and tail[-1] and last.startswith(tail[-1]) and (
+                    len(tail) > 1 or last != tail[-1]):  # one whole word is no copy ("...: Federated Learning")
+                return start
+    return len(key)
 
 
 def ends_where_answered(label: str, line: str) -> bool:
@@ -88,7 +104,8 @@ def clean_label(raw: Optional[str], prompt: str = "") -> str:
 def repair_label(label: str, budget_hit: bool = False, max_words: int = MAX_LABEL_WORDS,
                  vocabulary: Optional[set[str]] = None) -> str:
     """Shorten ``label`` at a phrase boundary, never mid-word. When the token budget ended the answer
-    (``budget_hit``) its last word may be cut ("... WorldCom chief Bern"): it is dropped. A clause keeps its
+    (``budget_hit``) its last word may be cut ("... WorldCom chief Bern"): it is dropped, with the name it began and
+    that name's phrase (:func:`outside_name`). A clause keeps its
     subject, the words before the first finite verb ("Mobile phones are enjoying a boom" -> "Mobile phones").
     Over ``max_words`` words, it is cut before the last preposition or conjunction that leaves 2 to ``max_words``
     ("Economic and political challenges of Gordon Brown's government" -> "Economic and political challenges"),
@@ -99,7 +116,7 @@ def repair_label(label: str, budget_hit: bool = False, max_words: int = MAX_LABE
     words = label.split()
     given = len(words)
     if budget_hit and len(words) > 1:
-        words = words[:-1]
+        words = words[:outside_name(words)]
     verb = _finite_verb_at(words)
     if verb is not None and verb >= 2:
         words = words[:verb]
@@ -114,7 +131,29 @@ def repair_label(label: str, budget_hit: bool = False, max_words: int = MAX_LABE
     while len(words) > 1 and (words[-1].lower().strip(".,:;") in _DANGLING
                               or (len(words) < given and re.search(r"['’]s?$", words[-1]))):
         words.pop()
+    if len(words) == 1 and words[0].lower().strip(".,:;") in _DANGLING:
+        return ""  # a stump ("The"): no clean form of the answer is left, the next candidate wins
     return balanced(" ".join(words).rstrip(".,:;-–( ").strip())
+
+
+def outside_name(words: list[str]) -> int:
+    """How many of ``words`` to keep when the token budget cut the last one: all but it, unless it began a proper
+    name (capitalized, "... WorldCom chief Bernie Eb"): then the name goes whole with the phrase that holds it
+    ("... charges | against former WorldCom chief Bernie Ebbers"), back to a clause break ("The Blair Legacy: |
+    The Blair Le") or to the label's start (nothing of "Bernie Eb" is left: the next candidate wins)."""
+    capital = lambda w: w.strip("\"'“”‘’(")[:1].isupper()  # noqa: E731
+    opens = lambda w: w.lower().strip(",;:") in _PHRASE_STARTS  # noqa: E731
+    ends = lambda w: w.rstrip()[-1:] in ":;,–-" or w in ("-", "–")  # noqa: E731
+    end = len(words) - 1
+    if not capital(words[end]) or opens(words[end]):
+        return end
+    start = end
+    while start > 0 and capital(words[start - 1]) and not opens(words[start - 1]) and not ends(words[start - 1]):
+        start -= 1
+    back = start
+    while back > 1 and not opens(words[back - 1]) and not ends(words[back - 1]):
+        back -= 1
+    return back - 1 if back > 1 and opens(words[back - 1]) else start
 
 
 def balanced(text: str) -> str:

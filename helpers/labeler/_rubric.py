@@ -103,7 +103,8 @@ FALLBACK = "keyword fallback"
 COPIED = "copied from one document"
 REPETITIVE = "repetitive"
 LIST = "a list of keywords"
-REASONS = (EMPTY, ECHO, TOO_LONG, SENTENCE, CUT, INVENTED, FALLBACK, COPIED, REPETITIVE, LIST)
+ROLE = "a role or a broadcaster, not a subject"
+REASONS = (EMPTY, ECHO, TOO_LONG, SENTENCE, CUT, INVENTED, FALLBACK, COPIED, REPETITIVE, LIST, ROLE)
 
 # Finite auxiliaries and modals: a label holding one is a clause ("... is proving more popular").
 _AUXILIARIES = {
@@ -220,12 +221,16 @@ def label_failures(
     (``REASONS``): empty; a prompt echo (incl. the one-shot example's label); over ``MAX_LABEL_WORDS`` words; a
     sentence (:func:`is_clause`); cut by the token budget (``budget_hit`` and the label ends where the raw
     ``answer`` ended); a word or number found nowhere in the topic's ``documents`` and ``titles``
-    (:func:`invented_words`; or their ``vocabulary``); a keyword-list ``fallback``; copied from one title or first
-    sentence (:func:`copied_from`); a meaning word twice or a loop (:func:`is_repetitive`); a list of three or more
-    keywords. An echo or a copy in ``repaired_from``, the answer's line before cleaning and repair shortened it,
+    (:func:`invented_words`; or their ``vocabulary``), or a number or name none of them nor the prompt holds as a
+    phrase (:func:`._facts.invented_facts`: "Windows 10", "United States"); a keyword-list ``fallback``; copied
+    from one title or first sentence (:func:`copied_from`); a meaning word twice or a loop (:func:`is_repetitive`);
+    a list of three or more keywords; a role or a broadcaster (:func:`._facts.names_no_subject`: "Singer", "BBC
+    Sport"). An echo or a copy in ``repaired_from``, the answer's line before cleaning and repair shortened it,
     still counts. A label of up to ``LONG_LABEL_WORDS`` words failing on its length alone, every word found in
     the topic's documents, passes: a capable model's fluent name is kept whole.
     """
+    from ._facts import invented_facts, names_no_subject
+
     if not isinstance(label, str) or not label.strip():
         return [EMPTY]
     failures = []
@@ -240,8 +245,8 @@ def label_failures(
         failures.append(SENTENCE)
     if budget_hit and answer and words_of(label)[-1:] == words_of(answer.strip())[-1:]:
         failures.append(CUT)
-    if (documents or titles or vocabulary) and not fallback and invented_words(
-        label, [*documents, *titles], vocabulary
+    if (documents or titles or vocabulary) and not fallback and (
+        invented_words(label, [*documents, *titles], vocabulary) or invented_facts(label, documents, [*titles, prompt])
     ):
         failures.append(INVENTED)
     if (documents or titles) and any(copied_from(text, list(titles), list(documents)) for text in origins):
@@ -250,6 +255,8 @@ def label_failures(
         failures.append(REPETITIVE)
     if not fallback and label.count(",") >= 2:  # "England, Wales, Rugby, Nations": keywords, not a name
         failures.append(LIST)
+    if not fallback and names_no_subject(label):
+        failures.append(ROLE)
     if failures == [TOO_LONG] and len(label.split()) <= LONG_LABEL_WORDS and (documents or titles or vocabulary):
         return []  # a whole name phrase, every word in the topic's documents: a capable model's label, kept whole
     return failures
