@@ -40,8 +40,10 @@ def label_problems(label: str, documents: list[str]) -> list[str]:
     last = str(label).strip().split()[-1:] or [""]
     if said and (said[-1] in FUNCTION_WORDS or re.search(r"['’]s?$", last[0])):
         problems.append(f"ends on {last[0]!r}")
-    content = [w for w in said if w not in FUNCTION_WORDS]
-    twice = sorted({w for w in content if content.count(w) > 1})
+    twice = []  # a word twice in one phrase: a headline and its subtitle, or two sides, may share one
+    for phrase in re.split(r":|\s[-–]\s|\bvs\.?\s|\bversus\b", str(label)):
+        content = [re.sub(r"['’]s$", "", w) for w in words(phrase) if w not in FUNCTION_WORDS]
+        twice += sorted({w for w in content if content.count(w) > 1})
     if twice:
         problems.append(f"says {twice} twice")
     # a number (a year, a version) must occur beside a word it has in the label ("Windows 10", not just "10")

@@ -214,3 +214,18 @@ def test_one_match_gives_way_to_a_label_of_the_whole_topic(corpus, embed):
     event = candidate(record, answer)
     assert event["failures"] == [], "a whole name; it names one match, not the topic"
     assert " vs" not in record["label"] and record["share"] >= event["share"], record["label"]
+
+
+def test_a_meaning_word_twice_in_one_phrase_fails_the_rubric_and_the_posts_labels_pass():
+    """The whole-BBC run's "Search engines and search engines' plans" and "Athletes and athletes' stories" give way
+    to the next candidate; the post's six Llama-2 labels, and two sides or a subtitle sharing a word, pass."""
+    from helpers.labeler._rubric import REPETITIVE, label_failures
+
+    for said_twice in ("Search engines and search engines' plans", "Athletes and athletes' stories",
+                       "Best film at the 2005 Bafta film awards"):
+        assert REPETITIVE in label_failures(said_twice), said_twice
+    for name in ("Reinforcement Learning Agent Control", "Privacy-Preserving Machine Learning: Federated Learning",
+                 "Speech Recognition and Audio-Visual Processing", "Design Automation for Analog Circuits using "
+                 "Reinforcement Learning", "Multilingual Aspect-Based Sentiment Analysis", "Crowdsourced Data Labeling",
+                 "Man Utd vs Man City"):
+        assert REPETITIVE not in label_failures(name), name

@@ -87,9 +87,19 @@ def is_prompt_echo(line: str, prompt: str = "") -> bool:
 
 
 def is_repetitive(line: str) -> bool:
-    """True when one word makes up a loop ("stock market stock market stock market")."""
+    """True when one word makes up a loop ("stock market stock market stock market"), or a meaning word comes
+    twice in one phrase ("Search engines and search engines' plans"); a headline and its subtitle, or two sides,
+    may share one ("Privacy-Preserving Machine Learning: Federated Learning", "Man Utd vs Man City")."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
     words = [w for w in re.findall(r"\w+", line.lower()) if len(w) > 2]
-    return bool(words) and Counter(words).most_common(1)[0][1] >= 3
+    if words and Counter(words).most_common(1)[0][1] >= 3:
+        return True
+    for phrase in re.split(r":|\s[-–]\s|\bvs\.?\s|\bversus\b", line):
+        meaning = [w for w in words_of(phrase) if len(w) > 2 and w not in ENGLISH_STOP_WORDS]
+        if len(meaning) != len(set(meaning)):
+            return True
+    return False
 
 
 # ---------------------------------------------------------------- the strict label rubric
