@@ -94,7 +94,9 @@ def test_notebook_03_builds_the_llm_representation_the_method_names(method, smal
     assert cell["llm"].prompt == prompt and cell["llm"].nr_docs == settings.nr_docs
     assert list(cell["representation_model"]) == ["KeyBERT", "LLM", "MMR"]
     assert cell["mmr_model"].diversity == 0.3
-    assert cell["vectorizer_model"].stop_words == "english"
+    stopped = set(cell["vectorizer_model"].stop_words)  # scikit-learn's English list and news' house words
+    assert {"the", "to", "in", "said", "mr"} <= stopped and "labour" not in stopped
+    assert cell["ctfidf_model"].reduce_frequent_words is True
 
 
 def test_notebook_03_caches_embeddings_where_the_evaluation_reads_them(tmp_path):
