@@ -35,9 +35,10 @@ test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## test-avx2: the suite again as an AVX2-only CPU runs it (torch and oneDNN held to AVX2: "auto" precision is fp32),
-## with its own cache, so nothing computed in the other precision is replayed
+## all but the tests marked same_on_any_cpu (what they assert no precision changes: `make test` ran them); like
+## `make test` it starts from an empty cache of its own (tests/conftest.py), so nothing of the other precision is read
 test-avx2: setup
-	ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 TOPIC_LLAMA2_CACHE=$(CURDIR)/.cache-avx2 $(BIN)/python -m pytest $(PYTEST_ARGS)
+	ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 $(BIN)/python -m pytest -m "not colab_runtime and not same_on_any_cpu" $(PYTEST_ARGS)
 
 ## colab-test: every Colab edition in a Colab-like environment (Colab's package versions), each in a fresh runtime
 colab-test: setup

@@ -57,7 +57,7 @@ def distinct_labels() -> list[list[str]]:
 
 
 def run() -> dict:
-    from helpers.labeler._choice import same_head, unit_rows
+    from helpers.label_similarity import same_head, unit_rows
     from helpers.settings import PACKAGED_EMBEDDINGS
     from helpers.topics import load_embedding_model
 

@@ -68,9 +68,9 @@ def fitted_inputs(settings, n_topics: int | None):
     corpus = load_corpus(settings.dataset, settings.text_column, settings.title_column, settings.category_column,
                          settings.sample_size, settings.seed)
     docs = corpus.abstract.tolist()
-    embedding_model = load_embedding_model(settings.embedding_model, settings.precision)
+    embedding_model = load_embedding_model(settings.embedding_model, settings.precision, settings.embedding_max_tokens)
     embeddings, _ = embed_documents(embedding_model, settings.embedding_model, docs, default_cache_dir(settings.cache_dir),
-                                    precision=settings.precision)
+                                    precision=settings.precision, window=settings.embedding_max_tokens)
     capture = CaptureInputs()
     size, _ = fit_min_cluster_size(len(docs), settings.min_cluster_size)
     model = BERTopic(  # notebook 03's model, the LLM label replaced by a capture of its inputs
@@ -107,7 +107,8 @@ def confidences(labels: dict[int, str], embed, embeddings, corpus, documents) ->
 
     from helpers.measures import dominant_categories, lexical_retriever
     from helpers.label_measures import duplicate_rate, lexical_categories
-    from helpers.labeler._choice import document_share, label_confidence, retrieval_precision, word_index
+    from helpers.labeler._choice import document_share, word_index
+    from helpers.label_similarity import label_confidence, retrieval_precision
 
     topics, ids = documents.Topic.to_numpy(), list(labels)
     texts = [labels[t] for t in ids]
@@ -152,7 +153,7 @@ def llama2_labels(embed) -> dict[str, Any]:
 def replayed_labels(topics: dict, embed) -> list[dict[str, Any]]:
     """Our labeler's records for ``topics`` ({topic: (the LLM's answer, keywords, documents)}), the answers replayed."""
     from helpers.labeler import BatchedTextGeneration
-    from helpers.labeler._choice import unit_rows
+    from helpers.label_similarity import unit_rows
     from helpers.prompts import fill_prompt
 
     prompts = {t: fill_prompt("[DOCUMENTS]\n[KEYWORDS]", docs[:4], words) for t, (_, words, docs) in topics.items()}
@@ -179,7 +180,7 @@ def lexical_bound(records: list[dict[str, Any]], corpus, documents) -> dict[str,
     choice rule meets when it picks, over the same candidates, what this retriever likes."""
     import numpy as np
 
-    from helpers.labeler._choice import retrieval_precision
+    from helpers.label_similarity import retrieval_precision
     from helpers.measures import lexical_retriever
 
     retrieve, topics = lexical_retriever(corpus.abstract.tolist()), documents.Topic.to_numpy()

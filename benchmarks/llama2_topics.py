@@ -6,10 +6,18 @@ documents here are short abstracts written from those keywords (the post prints 
 those keywords reads like. Used by the tests and the label benchmark.
 """
 
+from helpers.post_topics import POST_TOPICS
+
+
+def _post(topic: int) -> dict:
+    """The post's label and c-TF-IDF keywords of ``topic``."""
+    row = next(r for r in POST_TOPICS if r["topic"] == topic)
+    return {"label": row["llama2"], "keywords": row["keywords"]}
+
+
 LLAMA2_TOPICS = {
     0: dict(
-        label="Reinforcement Learning Agent Control",
-        keywords=["policy", "reinforcement", "rl", "agent", "learning", "control", "agents", "to", "reward", "in"],
+        **_post(0),
         keybert=["learning", "robots", "reinforcement", "dynamics", "model", "robotic", "learned", "robot", "algorithms",
                  "exploration"],
         documents=[
@@ -23,9 +31,7 @@ LLAMA2_TOPICS = {
             "Hierarchical reinforcement learning agents decompose control into sub-policies with intrinsic reward.",
         ]),
     1: dict(
-        label="Privacy-Preserving Machine Learning: Federated Learning",
-        keywords=["privacy", "federated", "fl", "private", "clients", "data", "learning", "communication", "local",
-                  "client"],
+        **_post(1),
         keybert=["federated", "decentralized", "heterogeneity", "distributed", "algorithms", "datasets", "models",
                  "convergence", "model", "gradient"],
         documents=[
@@ -39,8 +45,7 @@ LLAMA2_TOPICS = {
             "Personalized federated learning adapts the global model to the local data of each client.",
         ]),
     2: dict(
-        label="Speech Recognition and Audio-Visual Processing",
-        keywords=["speech", "audio", "speaker", "music", "asr", "acoustic", "recognition", "voice", "the", "model"],
+        **_post(2),
         keybert=["encoder", "speech", "voice", "trained", "language", "models", "neural", "model", "supervised",
                  "learning"],
         documents=[
@@ -54,8 +59,7 @@ LLAMA2_TOPICS = {
             "Voice conversion changes the speaker of a speech recording while keeping what is said.",
         ]),
     117: dict(
-        label="Design Automation for Analog Circuits using Reinforcement Learning",
-        keywords=["design", "circuit", "circuits", "synthesis", "chip", "designs", "power", "hardware", "placement", "hls"],
+        **_post(117),
         keybert=["circuits", "circuit", "analog", "optimization", "model", "chip", "technology", "simulation",
                  "learning", "neural"],
         documents=[
@@ -69,9 +73,7 @@ LLAMA2_TOPICS = {
             "Reinforcement learning for hardware design explores the space of chip designs under a power budget.",
         ]),
     118: dict(
-        label="Multilingual Aspect-Based Sentiment Analysis",
-        keywords=["sentiment", "aspect", "analysis", "polarity", "reviews", "opinion", "text", "task", "twitter",
-                  "language"],
+        **_post(118),
         keybert=["embeddings", "sentiment", "sentiments", "supervised", "annotated", "corpus", "aspect", "multilingual",
                  "datasets", "model"],
         documents=[
@@ -85,9 +87,7 @@ LLAMA2_TOPICS = {
             "A shared task on aspect sentiment in restaurant and laptop reviews.",
         ]),
     119: dict(
-        label="Crowdsourced Data Labeling",
-        keywords=["crowdsourcing", "workers", "crowd", "worker", "crowdsourced", "labels", "annotators", "annotations",
-                  "label", "labeling"],
+        **_post(119),
         keybert=["crowdsourcing", "crowdsourced", "annotators", "crowds", "annotation", "algorithms", "aggregation",
                  "crowd", "annotator"],
         documents=[

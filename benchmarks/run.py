@@ -6,6 +6,9 @@
 
 Parts (results in ``benchmarks/results/run-offline-2core.json``, tables printed):
 
+laptop   the series held to AVX2 (``make test-avx2``'s environment: a laptop-class CPU, fp32), cold then warm,
+         per notebook and taught cell, notebook 05's NMI/ARI and NPMI beside; ``--baseline <checkout>`` runs
+         another checkout cold first, in the same session (``--parts laptop --baseline /tmp/before``).
 series   ``python tools/run.py`` (what ``make run`` calls) on the whole offline corpus, per notebook:
          cold (empty cache: embeddings, materialized model, recorded answers, numba's compiled kernels all
          made: a first run after install), then warm (the same
@@ -53,14 +56,17 @@ RESULTS = REPO / "benchmarks" / "results" / "run-offline-2core.json"
 
 
 # ------------------------------------------------------------------------------------------------ series
-def run_series(runs: Path, name: str, cache: Path, *extra: str) -> dict[str, Any]:
+def run_series(runs: Path, name: str, cache: Path, *extra: str, env: dict[str, str] | None = None,
+               repo: Path = REPO) -> dict[str, Any]:
     """``python tools/run.py`` into ``runs/name`` with ``cache`` as the cache folder, numba's compiled kernels
-    included (``NUMBA_CACHE_DIR``: an empty cache is a first run after install); seconds per notebook."""
+    included (``NUMBA_CACHE_DIR``: an empty cache is a first run after install); seconds per notebook. ``env``
+    is added to the environment; ``repo`` is the checkout whose runner, notebooks and helpers run."""
     start = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "run.py"), "--runs", str(runs), "--name", name, "--overwrite",
+        [sys.executable, str(repo / "tools" / "run.py"), "--runs", str(runs), "--name", name, "--overwrite",
          "-p", "cache_dir", str(cache), *extra],
-        cwd=REPO, capture_output=True, text=True, env={**os.environ, "NUMBA_CACHE_DIR": str(cache / "numba")},
+        cwd=repo, capture_output=True, text=True,
+        env={**os.environ, "NUMBA_CACHE_DIR": str(cache / "numba"), "PYTHONPATH": str(repo), **(env or {})},
     )
     seconds = time.perf_counter() - start
     if result.returncode:
@@ -95,8 +101,10 @@ def compare_precisions(default_run: Path, fp32_run: Path, default_cache: Path, f
     docs = pd.read_parquet(default_run / "documents.parquet")
     docs32 = pd.read_parquet(fp32_run / "documents.parquet")
     assert docs.abstract.tolist() == docs32.abstract.tolist()
-    a = np.load(embeddings_path(default_cache, settings["embedding_model"], docs.abstract.tolist(), settings["precision"]))
-    b = np.load(embeddings_path(fp32_cache, settings["embedding_model"], docs.abstract.tolist(), "fp32"))
+    window = settings.get("embedding_max_tokens")
+    a = np.load(embeddings_path(default_cache, settings["embedding_model"], docs.abstract.tolist(), settings["precision"],
+                                window=window))
+    b = np.load(embeddings_path(fp32_cache, settings["embedding_model"], docs.abstract.tolist(), "fp32", window=window))
     cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     labels = pd.read_csv(default_run / "labels.csv", keep_default_na=False)
     labels32 = pd.read_csv(fp32_run / "labels.csv", keep_default_na=False)
@@ -127,6 +135,41 @@ def part_series(work: Path) -> dict[str, Any]:
     out["fp32_cold_cells"] = cell_seconds(runs / "fp32-cold")
     out["fp32_over_default"] = round(out["fp32_cold"]["seconds"] / out["cold"]["seconds"], 2)
     out["precision"] = compare_precisions(runs / "default-cold", runs / "fp32-cold", cold, fp32)
+    return out
+
+
+HELD_TO_AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}  # `make test-avx2`'s: a laptop-class CPU
+
+
+def run_quality(run: Path) -> dict[str, Any]:
+    """Notebook 05's yardsticks of a run: NMI/ARI of 03's topics against the BBC categories, NPMI of each
+    representation; and the NMI/ARI of 06's refined topics."""
+    evaluation = json.loads((run / "evaluation.json").read_text())
+    refined = json.loads((run / "refined" / "evaluation.json").read_text())["run"]
+    return {"nmi": round(evaluation["run"]["nmi"], 4), "ari": round(evaluation["run"]["ari"], 4),
+            "refined_nmi": round(refined["nmi"], 4), "refined_ari": round(refined["ari"], 4),
+            "npmi": {name: round(r["npmi"], 4) for name, r in evaluation["representations"].items()}}
+
+
+def part_laptop(work: Path, baseline: Path | None = None) -> dict[str, Any]:
+    """The series held to AVX2 (a laptop-class CPU: fp32, no bf16 or AMX), cold then warm, per notebook and
+    per taught cell, with notebook 05's quality beside; ``baseline`` (another checkout, e.g. the commit before
+    a change) run cold the same way first, in the same session, for the ratio."""
+    runs, out = work / "runs", {"held": HELD_TO_AVX2}
+    for label, repo in ([("baseline", baseline)] if baseline else []) + [("this", REPO)]:
+        cache = work / f"cache-{label}"
+        out[f"{label}_cold"] = run_series(runs, f"{label}-cold", cache, env=HELD_TO_AVX2, repo=repo)
+        out[f"{label}_cold_cells"] = cell_seconds(runs / f"{label}-cold")
+        out[f"{label}_quality"] = run_quality(runs / f"{label}-cold")
+        print(label, "cold", out[f"{label}_cold"], out[f"{label}_quality"], flush=True)
+    out["this_warm"] = run_series(runs, "this-warm", work / "cache-this", env=HELD_TO_AVX2)
+    out["this_warm_cells"] = cell_seconds(runs / "this-warm")
+    if baseline:
+        out["cold_over_baseline"] = round(out["this_cold"]["seconds"] / out["baseline_cold"]["seconds"], 3)
+    keep = Path(os.environ.get("KEEP_RUNS", "")) if os.environ.get("KEEP_RUNS") else None
+    if keep:  # the runs' tables, for reading their labels afterwards (tests/reading.py)
+        import shutil
+        shutil.copytree(runs, keep, dirs_exist_ok=True)
     return out
 
 
@@ -561,6 +604,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="scale is computed whenever stages and limit are there")
     parser.add_argument("--sizes", nargs="*", type=int, default=[250, 500, 1000, 2225])
     parser.add_argument("--json", default=str(RESULTS))
+    parser.add_argument("--baseline", type=Path, default=None, help="laptop: a checkout run cold first, for the ratio")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     previous = json.loads(Path(args.json).read_text()) if Path(args.json).exists() else {}
@@ -570,6 +614,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if "series" in args.parts:
             out["series"] = part_series(Path(work))
             print(json.dumps(out["series"], indent=1))
+        if "laptop" in args.parts:
+            out["laptop"] = part_laptop(Path(work), args.baseline)
+            print(json.dumps(out["laptop"], indent=1))
         if "stability" in args.parts:
             out["stability"] = part_stability()
             print(json.dumps(out["stability"], indent=1))

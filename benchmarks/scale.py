@@ -201,9 +201,10 @@ def stage_corpus(work: Path) -> dict[str, Any]:
     documents, embeddings = synthetic_documents(bank, cfg["size"], settings.seed)
     documents.to_parquet(work / "documents.parquet", index=False)
     save_npy(work, "embeddings", embeddings)
-    embedder = load_embedding_model(settings.embedding_model, settings.precision)
+    embedder = load_embedding_model(settings.embedding_model, settings.precision, settings.embedding_max_tokens)
     docs = documents.abstract.tolist()
-    cached = embeddings_path(work / "cache", settings.embedding_model, docs, settings.precision, LOCAL_EMBEDDINGS)
+    cached = embeddings_path(work / "cache", settings.embedding_model, docs, settings.precision, LOCAL_EMBEDDINGS,
+                             settings.embedding_max_tokens)
     cached.parent.mkdir(parents=True, exist_ok=True)  # where notebook 03 caches them and 05 and 06 find them
     np.save(cached, embeddings, allow_pickle=False)
     sample = np.random.default_rng(0).choice(len(documents), size=min(FIDELITY_DOCS, len(documents)), replace=False)
@@ -501,7 +502,8 @@ def stage_hierarchy(work: Path) -> dict[str, Any]:
     :func:`helpers.refine.hierarchy_groups` (a node's centre and at most ``JUDGED_DOCS`` of its documents), drawn."""
     from collections import Counter
 
-    from helpers.labeler._choice import JUDGED_DOCS, unit_rows
+    from helpers.labeler._choice import JUDGED_DOCS
+    from helpers.label_similarity import unit_rows
     from helpers.plots import save_html
     from helpers.refine import hierarchy_groups
     from helpers.topics import embed_documents
@@ -512,7 +514,8 @@ def stage_hierarchy(work: Path) -> dict[str, Any]:
     model, documents, labels = results["topic_model"], results["documents"], results["labels"]
     abstracts, titles = documents.abstract.tolist(), documents.title.tolist()
     embeddings, reused = embed_documents(results["embedding_model"], settings.embedding_model, abstracts,
-                                         work / "cache", show_progress_bar=False, precision=settings.precision)
+                                         work / "cache", show_progress_bar=False, precision=settings.precision,
+                                         window=settings.embedding_max_tokens)
     assert reused, "the corpus stage placed the embeddings in the cache"
     llm = labeler(settings, embeddings, titles)
     llm.remember(labels, model.topics_)

@@ -13,7 +13,9 @@ Each function's docstring names the notebook that teaches its code or uses it. O
 - 03, BERTopic: ``topics`` (cached embeddings, ``min_cluster_size``), ``embedding_server`` (an OpenAI-compatible
   embeddings server as the embedding model), ``labeler`` (our LLM labeler, one BERTopic representation, with its
   own README), ``labels`` (the label table, the labeler the settings ask for), ``runs`` (saving and loading a run);
-- 04, plots: ``plots``; 05, evaluation: ``measures``, ``label_measures``, ``evaluation``, ``comparison``;
+  ``post_topics`` (the post's own six topics and Llama 2's labels, shown beside this run's);
+- 04, plots: ``plots``; 05, evaluation: ``measures``, ``label_measures``, ``label_similarity`` (a label's words, two
+  labels alike: shared with the labeler), ``evaluation``, ``comparison``;
 - 06, refining: ``refine``.
 
 What no notebook imports lives in ``tools/`` (the papermill runner, the Colab and editions builders, the servers

@@ -89,9 +89,10 @@ def length_note(texts: pd.Series) -> str:
             f"longest {words.max():,}.")
 
 
-def truncation_note(embedding_model, texts: list[str], sample: int = 2000) -> Optional[str]:
+def truncation_note(embedding_model, texts: list[str], capped: Optional[int] = None, sample: int = 2000) -> Optional[str]:
     """A warning when most documents are longer than the embedding model's window (their ends are
     not embedded), counted with the model's own tokenizer on up to ``sample`` documents; else ``None``.
+    ``capped``: the ``embedding_max_tokens`` the window was cut to, which the note then names.
     Notebook 03 prints it after embedding."""
     window = embedding_model.max_seq_length
     step = max(1, len(texts) // sample)
@@ -99,6 +100,10 @@ def truncation_note(embedding_model, texts: list[str], sample: int = 2000) -> Op
     longer = sum(n > window for n in lengths) / max(1, len(lengths))
     if longer <= 0.5:
         return None
+    if capped and window == capped:
+        return (f"{longer:.0%} of the documents are longer than {window} tokens, and embedding_max_tokens = {window}: "
+                f"only their first {window} tokens (about {int(window * 0.75)} words) are embedded, which takes about "
+                f"half the time of the model's whole window on a CPU; 0 embeds as much as the model takes.")
     return (f"{longer:.0%} of the documents are longer than the embedding model's window of {window} tokens: only "
             f"their first {window} tokens (about {int(window * 0.75)} words) are embedded. Topics then come from "
             f"the beginnings; for long documents, split them into paragraphs or use a model with a longer window.")

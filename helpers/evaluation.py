@@ -7,7 +7,7 @@
   its topic's document embeddings, against the score the same labels get on the wrong
   topics (the shuffled-label baseline);
 - label confidence: how well a label retrieves its own topic's documents (R-precision,
-  :func:`helpers.labeler._choice.retrieval_precision`), with the embedding retriever notebook 03's
+  :func:`helpers.label_similarity.retrieval_precision`), with the embedding retriever notebook 03's
   label choice used and with a lexical TF-IDF retriever it never saw;
 - agreement with known categories: NMI and ARI (scikit-learn), and how often a label is
   closest to the name of its topic's dominant category (by embedding) or to its documents' words
@@ -33,7 +33,7 @@ import pandas as pd
 
 from .files import to_json_ready, write_json
 from .label_measures import duplicate_rate, lexical_categories, rubric_pass_rate
-from .labeler._choice import label_confidence, retrieval_precision
+from .label_similarity import label_confidence, retrieval_precision
 from .measures import (
     agreement, aspect_words, centroids, ctfidf_words, dominant_categories, faithfulness, label_words, lexical_retriever,
     nan_mean, nearest_categories, npmi_per_topic, tokenize, topic_diversity,
@@ -229,6 +229,7 @@ def evaluate_folder(run_dir, cache_dir: Optional[str] = None, settings=None, **o
     embeddings, _ = embed_documents(
         embedding_model, session.embedding_model, documents.abstract.tolist(),
         default_cache_dir(cache_dir or session.cache_dir), show_progress_bar=False, precision=session.precision,
+        window=session.embedding_max_tokens,
     )
     evaluation = evaluate_run(
         results["topic_model"], documents, results["labels"],

@@ -3,7 +3,7 @@
 - :func:`lexical_categories`: the known category each text is closest to by the words it shares
   with the category's documents (TF-IDF), not by the embedding model the choice ranked with;
 - :func:`duplicate_rate`: the share of topics whose label nearly duplicates another topic's
-  (:mod:`helpers.labeler._choice`);
+  (:mod:`helpers.label_similarity`);
 - :func:`rubric_pass_rate`: the share of labels the strict rubric lets through: a filter the
   labeler applies, not a measure of quality (ours pass by construction).
 """
@@ -41,7 +41,7 @@ def lexical_categories(documents: Sequence[str], categories: Sequence[str]) -> C
 
 def duplicate_rate(texts: Sequence[str], vectors: np.ndarray) -> float:
     """The share of ``texts`` (one per topic) that nearly duplicate another of them (0: every one is distinct)."""
-    from .labeler._choice import duplicate_counts
+    from .label_similarity import duplicate_counts
 
     counts = duplicate_counts(list(texts), vectors)
     return float(np.mean([c > 0 for c in counts])) if counts else float("nan")

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from .labeler import BatchedTextGeneration
-from .labeler._choice import choose_label, document_share, duplicate_counts, label_confidence, unit_rows, word_index
+from .labeler._choice import choose_label, document_share, word_index
+from .label_similarity import duplicate_counts, label_confidence, unit_rows
 from .labeler._clean import answer_line, clean_label, keywords_label, repair_label
 from .labeler._rubric import first_line, label_failures
 from .machine import default_cache_dir

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, Optional
@@ -190,6 +191,27 @@ def drop_log_messages(logger_name: str, prefix: str) -> None:
         logger.addFilter(_DropMessage(prefix))
 
 
+class _ToStdout(logging.StreamHandler):
+    """Writes each record to whatever ``sys.stdout`` is then (a notebook's cell, a test's capture)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
+
+
+def bertopic_log_to_stdout() -> None:
+    """BERTopic's log (the post's ``verbose=True``) as ordinary output: its handler writes to stderr, an error's stream.
+
+    Before bertopic is imported, ours comes first and BERTopic keeps only the first handler (``bertopic._utils``).
+    """
+    logger = logging.getLogger("BERTopic")
+    if any(isinstance(h, _ToStdout) for h in logger.handlers):
+        return
+    ours = _ToStdout()
+    ours.setFormatter(logging.Formatter("%(asctime)s - %(name)s - %(message)s"))
+    logger.handlers = [ours] + [h for h in logger.handlers if type(h) is not logging.StreamHandler]
+
+
 def quiet_noisy_loggers() -> None:
     """Silence messages that say nothing a learner can act on.
 
@@ -206,6 +228,7 @@ def quiet_noisy_loggers() -> None:
     # notebook 06 reassigns outliers as its last step, as this warning asks
     drop_log_messages("BERTopic", "WARNING: Using a custom list of topic assignments may lead to errors")
     warnings.filterwarnings("ignore", message="A value is trying to be set on a copy", module="bertopic")
+    bertopic_log_to_stdout()
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
 
@@ -219,7 +242,6 @@ def cache_numba_kernels(modules: tuple[str, ...] = UNCACHED_KERNELS) -> int:
     that fits UMAP starts about 15 s sooner on 2 cores (26.5 s -> 11.6 s, ``benchmarks/monkeypatches.py``). ``numba.jit`` itself is
     never touched, and importing helpers never calls this; :func:`setup_notebook` does. Returns how many."""
     import importlib
-    import sys
 
     try:
         from numba.core.caching import NullCache

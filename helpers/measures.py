@@ -162,7 +162,7 @@ def nearest_categories(text_vectors: np.ndarray, category_vectors: np.ndarray, n
 def lexical_retriever(documents: list[str]) -> Callable[[list[str]], np.ndarray]:
     """A TF-IDF retriever over ``documents`` (English stop words, sublinear tf), fitted once: it turns
     texts into their similarities to every document, by the words they share, not by what an
-    embedding model makes of them. Feed its rows to :func:`helpers.labeler._choice.retrieval_precision`."""
+    embedding model makes of them. Feed its rows to :func:`helpers.label_similarity.retrieval_precision`."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(documents)

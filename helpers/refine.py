@@ -5,12 +5,13 @@ children, the lowest first."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional
 
 import numpy as np
 import pandas as pd
 
-from .labeler._choice import JUDGED_DOCS, judged_rows, unit_rows
+from .labeler._choice import JUDGED_DOCS, judged_rows
+from .label_similarity import unit_rows
 
 
 class StaleEdits(ValueError):
@@ -202,7 +203,8 @@ def _settled(record: dict[str, Any], own: list[str], siblings: list[str], taken:
     a key phrase, :func:`choose_label`), else the children's labels joined ("Football and Tennis"; the
     root: ``ROOT_LABEL``), else (the join taken, or saying a word twice: "UK Politics and US Politics") its
     keywords. The labels dropped are in ``dropped``."""
-    from .labeler._choice import choose_label, content_words, same_head
+    from .labeler._choice import choose_label, content_words
+    from .label_similarity import same_head
     from .labeler._clean import keywords_label
 
     taken = {label.lower() for label in taken}

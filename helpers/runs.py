@@ -175,6 +175,7 @@ def session_settings(saved: Any, session=None, kinds: tuple[str, ...] = ("embedd
     session = session if session is not None else resolve_settings(profile)
     check_same_models(saved, session, kinds, run_dir)
     knobs = {k: v for k, v in saved.items() if k in knob_names() and k not in SESSION_ONLY and v is not None}
+    knobs.setdefault("embedding_max_tokens", 0)  # a folder from before the setting, or uncapped: the model's window
     ours = {k: getattr(session, k) for k in SESSION_ONLY}
     for kind in ("embedding", "llm"):  # what the opening notebook does not use is this session's too (04, 05: no LLM)
         if kind not in kinds:

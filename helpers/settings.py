@@ -60,6 +60,8 @@ class Settings:
     embedding_api_key_env: str = "OPENAI_API_KEY"  # the name of the variable holding the key, never the key
     embedding_concurrency: int = 4
     embedding_batch_size: int = 32
+    # the first N tokens of each document embedded (None or 0: the model's own window, 256 for all-MiniLM-L6-v2)
+    embedding_max_tokens: Optional[int] = None
     llm_model: str = PACKAGED_LLM
     llm_backend: str = "transformers"
     llm_base_url: Optional[str] = None
@@ -100,6 +102,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         dataset=PACKAGED_CORPUS,
         category_column="category",
         embedding_model=PACKAGED_EMBEDDINGS,
+        # half the model's window: embedding takes about half as long on a laptop CPU, and the topics agree with
+        # the BBC's categories as well (benchmarks/embedding_window.py, BENCHMARKS.md)
+        embedding_max_tokens=128,
         llm_model=PACKAGED_LLM,
         # nf4 ruins a 135M model's answers (shared/OFFLINE.md); 01 shows why.
         quantization="none",

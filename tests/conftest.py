@@ -1,12 +1,26 @@
-"""Shared fixtures: a small offline corpus file and the packaged LLM, loaded once."""
+"""Shared fixtures: a small offline corpus file and the packaged LLM, loaded once; a cache of the suite's own."""
 
 import os
+import shutil
+import tempfile
 
 import pandas as pd
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def pytest_configure(config):
+    """Every session starts from an empty cache of its own (models converted, embeddings, answers): each label is
+    generated, so a regression in generation shows, and neither your own runs' cache nor the other pass's
+    precision (``make test-avx2``) is read. It goes at the end of the session."""
+    config.own_cache = tempfile.mkdtemp(prefix="topic-llama2-test-cache-")
+    os.environ["TOPIC_LLAMA2_CACHE"] = config.own_cache
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(getattr(config, "own_cache", ""), ignore_errors=True)
 
 
 @pytest.fixture

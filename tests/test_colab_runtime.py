@@ -16,7 +16,7 @@ sys.path.insert(0, str(REPO / "tools"))
 import colab_env  # noqa: E402
 
 pytestmark = pytest.mark.colab_runtime
-SAMPLE = 300
+SAMPLE = 200
 FAKE_TOKEN = "hf_FAKE-colab-test-token-never-real-0123"
 EDITIONS = sorted(p.stem for p in (REPO / "colab").glob("*.ipynb"))
 COUNT_LLMS_ALIVE = """

@@ -178,6 +178,15 @@ def test_most_documents_longer_than_the_window_are_warned_about():
     note = truncation_note(model, long_docs)
     assert note.startswith("60% of the documents are longer than the embedding model's window of 256 tokens")
     assert truncation_note(model, ["short text"] * 10) is None
+    capped = load_embedding_model("packaged:all-MiniLM-L6-v2", max_tokens=128)
+    article = " ".join(f"The {n} council voted on the budget of the {n} district." for n in range(40))
+    first = capped.tokenizer.decode(capped.tokenizer(article)["input_ids"][1:127])  # 128 with [CLS] and [SEP]
+    same, whole = (float(capped.encode([article], normalize_embeddings=True)[0]
+                         @ model.encode([text], normalize_embeddings=True)[0]) for text in (first, article))
+    assert same > 0.999 > whole, "the capped model embeds the first 128 tokens, the whole window more"
+    assert truncation_note(capped, long_docs, capped=128).startswith(
+        "60% of the documents are longer than 128 tokens, and embedding_max_tokens = 128: only their first 128 tokens")
+    assert load_embedding_model("packaged:all-MiniLM-L6-v2", max_tokens=0).max_seq_length == 256
 
 
 # ---- issue 25, items 13 and 14 -------------------------------------------------------------

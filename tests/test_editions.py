@@ -13,6 +13,8 @@ import pytest
 
 from tools.run import REPO, notebook_paths
 
+pytestmark = pytest.mark.same_on_any_cpu  # what the executed editions hold: no precision changes it
+
 spec = importlib.util.spec_from_file_location("build_editions", REPO / "tools" / "build_editions.py")
 build_editions = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(build_editions)
@@ -139,3 +141,17 @@ def test_a_large_png_is_made_small(tmp_path):
     small = build_editions.small_png(buffer.getvalue(), limit=300_000)
     assert len(small) <= 300_000 and Image.open(io.BytesIO(small)).format == "PNG"
 
+
+
+PROGRESS_BAR = re.compile(r"\d+%\|[^\n]*\| *\d+/\d+|\d+it \[\d\d:\d\d")  # tqdm drawn as text: "100%|███| 13/13", "0it [00:00"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_an_edition_shows_no_progress_bar_drawn_as_text_and_no_error_stream(notebook):
+    """The runner's kernels run with TQDM_DISABLE, our labeler's bars follow it, and BERTopic's log is plain output:
+    no "Loading weights: 100%|...", no "0it [00:00, ?it/s]", nothing on stderr (a library's warning, a log)."""
+    streams = [o for o in _outputs(_edition(notebook)) if o.output_type == "stream"]
+    bars = [m.group(0) for o in streams for m in PROGRESS_BAR.finditer(o.text)]
+    assert not bars, f"{notebook.name} shows progress bars as text: {bars[:3]}; run `make editions`"
+    errors = [o.text[:200] for o in streams if o.name == "stderr"]
+    assert not errors, f"{notebook.name} writes to stderr: {errors[:2]}"

@@ -3,6 +3,9 @@
 import os
 
 from helpers.files import atomic_write
+import pytest
+
+pytestmark = pytest.mark.same_on_any_cpu  # how files are written: no precision changes it
 
 
 def test_atomic_write_flushes_the_file_to_disk_before_the_rename_and_the_folder_after(tmp_path, monkeypatch):

@@ -5,6 +5,9 @@ import subprocess
 import sys
 
 from tools.run import REPO
+import pytest
+
+pytestmark = pytest.mark.same_on_any_cpu  # the GPU check's stages: no precision changes it
 
 
 def test_the_gpu_check_runs_every_stage_in_its_dry_run_and_records_them(tmp_path):

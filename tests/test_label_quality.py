@@ -10,8 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent.parent))  # the repository root: benchmarks/ holds the post's topics
 from benchmarks.llama2_topics import LLAMA2_TOPICS
-from helpers.labeler._choice import (SIMILARITY_THRESHOLD, choose_label, disambiguate, document_share, head_phrase,
-                                     near_duplicates, same_head, word_index)
+from helpers.labeler._choice import choose_label, disambiguate, document_share, word_index
+from helpers.label_similarity import SIMILARITY_THRESHOLD, head_phrase, near_duplicates, same_head
 from helpers.labeler._clean import clean_label, repair_label
 from helpers.labeler._rubric import TOO_LONG, is_clause, label_failures, vocabulary_of
 

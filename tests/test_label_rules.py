@@ -65,7 +65,7 @@ def labelled_topics(embed, topics: dict, cut=()) -> dict:
     a run (each topic's key phrases are typical of it against the others); the answers in ``cut`` were ended by the
     token budget."""
     from helpers.labeler import BatchedTextGeneration
-    from helpers.labeler._choice import unit_rows
+    from helpers.label_similarity import unit_rows
     from helpers.prompts import fill_prompt
 
     template = "[DOCUMENTS]\n[KEYWORDS]"

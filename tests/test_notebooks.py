@@ -363,6 +363,7 @@ def test_05_compares_two_runs_side_by_side(run_dir):
     assert (run_dir / "evaluation.json").read_text() == before and not (run_dir / "comparison.json").exists()
 
 
+@pytest.mark.same_on_any_cpu  # an error message
 @pytest.mark.parametrize("name", ["04_visualization.ipynb", "05_evaluation.ipynb"])
 def test_a_notebook_without_results_names_notebook_03(tmp_path, name):
     import papermill
@@ -452,13 +453,20 @@ def test_each_notebook_ends_with_exercises_and_hidden_solutions(path):
     assert all(c.cell_type == "markdown" for c in cells[start:] if c not in solutions), "the exercises close the notebook"
 
 
+@pytest.mark.same_on_any_cpu  # the cache's resume
 def test_a_run_killed_during_03_resumes_with_the_cached_embeddings(tmp_path):
     import signal
     import time
 
     import papermill
 
+    from helpers.llm import model_path
+    from helpers.machine import default_cache_dir
+
     cache, run = tmp_path / "cache", tmp_path / "run"
+    model_path("packaged:SmolLM2-135M-Instruct")  # converted once into the session's cache, and linked: no embeddings
+    cache.mkdir()
+    (cache / "models").symlink_to(default_cache_dir(None) / "models", target_is_directory=True)
     params = {"sample_size": 200, "more_settings": {"cache_dir": str(cache)}, "run_dir": str(run)}
     args = [sys.executable, "-m", "papermill", str(NOTEBOOKS / "03_topic_modeling.ipynb"), str(tmp_path / "killed.ipynb"),
             "--cwd", str(NOTEBOOKS), "-k", "python3", "-y", json.dumps(params)]
@@ -529,6 +537,7 @@ def _write_cp1252_csv(path, sample: pd.DataFrame) -> None:
                      .to_csv(index=False, sep=";").encode("cp1252"))
 
 
+@pytest.mark.same_on_any_cpu  # how files are read
 @pytest.mark.parametrize("shape", ["txt folder", "cp1252 csv"])
 def test_a_run_on_your_own_files(tmp_path, shape):
     sample = _bbc_sample()
@@ -549,7 +558,7 @@ def test_a_run_on_your_own_files(tmp_path, shape):
     for name in ("00_setup_and_login.ipynb", "03_topic_modeling.ipynb"):
         assert read_note in _stream_text(_executed(run, name)), name
     printed = _stream_text(_executed(run, "03_topic_modeling.ipynb"))
-    assert "Length in words: median" in printed and "longer than the embedding model's window of 256 tokens" in printed
+    assert "Length in words: median" in printed and "longer than 128 tokens, and embedding_max_tokens = 128" in printed
     documents = pd.read_parquet(run / "documents.parquet")
     assert len(documents) == len(sample) and sorted(documents.category.unique()) == sorted(sample.category.unique())
     assert sorted(documents.title) == sorted(sample.title)
@@ -661,7 +670,7 @@ def test_06_runs_on_a_run_with_no_outliers_and_reads_labels_edited_in_place(run_
 
 def test_03s_labels_are_distinct_and_show_their_share_and_duplicates(run_dir):
     """Issue 28: no two topics of a run share a label's head phrase or are closer than the measured threshold."""
-    from helpers.labeler._choice import near_duplicates
+    from helpers.label_similarity import near_duplicates
     from helpers.settings import PACKAGED_EMBEDDINGS
     from helpers.topics import load_embedding_model
 
@@ -676,6 +685,7 @@ def test_03s_labels_are_distinct_and_show_their_share_and_duplicates(run_dir):
 
 
 
+@pytest.mark.same_on_any_cpu  # the runner's swap
 def test_an_overwrite_killed_mid_notebook_leaves_every_earlier_result_where_it_was(run_dir, tmp_path):
     """Issue 37, item 6: a killed `--overwrite` hid the old results in runs/.<name>.replaced-..., and nothing
     restored them. SIGKILL (no handler runs) while 05 is re-running: the folder is as it was, your edits too."""
@@ -725,3 +735,16 @@ def test_opening_a_run_loads_its_embedding_model_once(run_dir, monkeypatch):
     results = load_results(run_dir, resolve_settings("offline"))
     assert len(built) == 1 and results["topic_model"].embedding_model is not None
     assert json.loads((run_dir / "topic_model" / "config.json").read_text()).get("embedding_model") is None
+
+
+def test_03_shows_the_posts_six_llama2_labels_beside_this_runs_model(run_dir):
+    """The post's six topics with Llama 2's labels as printed, and this run's model's answer for each, named."""
+    from helpers.post_topics import POST_TOPICS
+
+    cell = next(c for c in _executed(run_dir, "03_topic_modeling.ipynb").cells if "post-labels" in c.metadata.get("tags", []))
+    html = next(o for o in cell.outputs if "text/html" in o.get("data", {}))["data"]["text/html"]
+    header = re.findall(r"<th>(.*?)</th>", html.split("</thead>")[0])
+    assert header[-2:] == ["Llama-2-13b-chat (the post)", "packaged:SmolLM2-135M-Instruct (this run)"], header
+    rows = [re.findall(r"<td>(.*?)</td>", row, flags=re.S) for row in html.split("<tbody>")[1].split("</tr>")[:-1]]
+    assert [(int(r[0]), int(r[1]), r[-2]) for r in rows] == [(t["topic"], t["count"], t["llama2"]) for t in POST_TOPICS]
+    assert all(len(r[-1].split()) >= 1 for r in rows), "this run's model answered every topic"

@@ -20,6 +20,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+pytestmark = pytest.mark.same_on_any_cpu  # the post's lines in the cells: no precision changes it
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT.parent / "shared" / "seed" / "topic_modeling_with_llama2.txt"
 NOTEBOOKS = ROOT / "notebooks"
@@ -98,3 +100,19 @@ def test_the_check_itself_tells_a_setting_from_other_code():
     assert not same_line('bnb_4bit_quant_type="nf4",', "bnb_4bit_quant_type='nf4',  # Normalized float 4")
     assert same_line("fig = topic_model.visualize_documents(titles,", "topic_model.visualize_documents(titles,")
     assert not same_line("fig = other(topic_model.visualize_documents(titles,", "topic_model.visualize_documents(titles,")
+
+
+def test_the_post_topics_notebook_03_shows_are_the_posts_printed_tables():
+    """Each of ``helpers.post_topics``' six rows is a row of the post's printed tables: topic, size, c-TF-IDF keywords
+    and Llama 2's label, letter for letter."""
+    from helpers.post_topics import POST_TOPICS
+
+    rows = {}
+    for line in SEED.read_text(encoding="utf-8").splitlines():
+        found = re.match(r"^\d+ (\d+) (\d+) \[([^\]]*)\] \[[^\]]*\] \[‘([^’]*)’", line)
+        if found:
+            words = re.findall(r"‘([^’]*)’", found.group(3))
+            rows[int(found.group(1))] = dict(topic=int(found.group(1)), count=int(found.group(2)), keywords=words,
+                                             llama2=found.group(4))
+    assert len(rows) == 6
+    assert {r["topic"]: r for r in POST_TOPICS} == rows

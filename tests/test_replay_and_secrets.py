@@ -18,7 +18,7 @@ from conftest import assert_secret_absent
 from tools.run import RUNNER
 from tools.servers import free_port
 
-pytestmark = pytest.mark.notebooks
+pytestmark = [pytest.mark.notebooks, pytest.mark.same_on_any_cpu]  # replay and secrets: no precision changes it
 SAMPLE = 300
 SERVED = "fake-org/served-chat"
 FAKE_HF_TOKEN = "hf_FAKE-planted-token-0123456789abcdef"

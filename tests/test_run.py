@@ -4,6 +4,8 @@ import pytest
 
 from tools.run import check_names, declared_parameters, notebook_paths, prepare_run_dir
 
+pytestmark = pytest.mark.same_on_any_cpu  # the runner: no precision changes it
+
 
 def test_notebooks_are_numbered_and_each_declares_profile():
     paths = notebook_paths()

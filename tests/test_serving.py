@@ -197,7 +197,7 @@ def topic_groups(tokenizer, n: int = 5) -> dict[str, dict]:
     """``n`` BBC categories as groups for ``label_groups``: the filled main prompt (in the chat template of
     ``tokenizer``), keywords, documents, titles and their (hashed bag-of-words) vectors."""
     from helpers.data import load_corpus
-    from helpers.labeler._choice import unit_rows
+    from helpers.label_similarity import unit_rows
 
     corpus = load_corpus("packaged:bbc-news", "abstract", "title", "category", 120, 42, False)
     groups = {}
@@ -294,6 +294,7 @@ def test_a_local_server_interrupted_or_failing_while_starting_is_stopped_and_its
                 process.wait()
 
 
+@pytest.mark.same_on_any_cpu  # resume from recorded answers
 def test_a_run_stopped_by_the_server_going_down_resumes_from_the_recorded_answers(tmp_path):
     own = offline_server(free_port(), tmp_path / "serve.log").start()
     prompts = topic_prompts(ChatMarkup(), 3)
@@ -371,6 +372,7 @@ class RecordingProxy:
         self.httpd.server_close()
 
 
+@pytest.mark.same_on_any_cpu  # the runner's plumbing, the key
 def test_notebook_03_labels_through_the_server_and_the_key_stays_out(server, tmp_path):
     """The key in OPENAI_API_KEY reaches the server (a recording proxy in front of it sees every request) and
     nothing else: no output, file or message of the run holds it."""

@@ -2,6 +2,8 @@ import pytest
 
 from helpers.settings import PROFILES, resolve_settings
 
+pytestmark = pytest.mark.same_on_any_cpu  # settings: no precision changes it
+
 
 def test_offline_is_the_default_and_uses_only_packaged_parts():
     s = resolve_settings()

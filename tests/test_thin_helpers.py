@@ -4,6 +4,9 @@ nothing is built or patched at run time."""
 import ast
 import json
 from pathlib import Path
+import pytest
+
+pytestmark = pytest.mark.same_on_any_cpu  # the helpers' size: no precision changes it
 
 ROOT = Path(__file__).resolve().parent.parent
 HELPERS = ROOT / "helpers"
@@ -38,7 +41,8 @@ def test_the_notebooks_use_at_most_40_project_functions_and_classes():
     modules_only = {n for n in used if (HELPERS / f"{n.removeprefix('helpers.').replace('.', '/')}.py").exists()
                     or (HELPERS / n.removeprefix("helpers.").replace(".", "/")).is_dir()}
     assert not modules_only, f"a whole module imported, its names uncounted: {sorted(modules_only)}"
-    assert len(used) <= MOST_NAMES, f"{len(used)} names: {sorted(used)}"
+    code = {n for n in used if not n.rpartition(".")[2].isupper()}  # a constant (POST_TOPICS: the post's data) is neither
+    assert len(code) <= MOST_NAMES, f"{len(code)} names: {sorted(code)}"
 
 
 def test_the_counter_counts_what_a_notebook_uses(tmp_path):

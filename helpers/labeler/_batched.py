@@ -19,9 +19,10 @@ from bertopic.representation._utils import truncate_document
 from tqdm.auto import tqdm
 from transformers import StoppingCriteria, StoppingCriteriaList, set_seed
 
+from ..label_similarity import label_confidence, unit_rows
 from ..prompts import fill_prompt
 from ._cache import AnswerCache, generator_identity
-from ._choice import JUDGED_DOCS, disambiguate, judged_record, judged_rows, label_confidence, unit_rows, word_index
+from ._choice import JUDGED_DOCS, disambiguate, judged_record, judged_rows, word_index
 from ._clean import answer_line, budget_was_hit, clean_label, ends_where_answered, repair_label
 from ._keyphrases import key_phrases
 from ._rubric import vocabulary_of
@@ -58,11 +59,10 @@ class BatchedTextGeneration(BaseRepresentation):
     documents: ``doc_length`` None) has its documents shortened until it fits with the answer
     (:meth:`fill`); ``prompt_cut_tokens`` in the records says by how many tokens.
 
-    ``embeddings`` are the documents' embeddings, in the order given to ``fit``: they measure each
-    candidate's coverage and the chosen label's confidence (:func:`label_confidence`); without them the
-    documents are embedded here. ``titles``, in the same order, let the rubric catch a copied headline.
-    With a ``cache_dir`` every answer is recorded there and replayed by a later run (``replay_only``:
-    never generate).
+    ``embeddings`` are the documents' embeddings, in the order given to ``fit``: they measure each candidate's
+    coverage and the chosen label's confidence (:func:`label_confidence`); without them the documents are embedded
+    here. ``titles``, in the same order, let the rubric catch a copied headline. With a ``cache_dir`` every
+    answer is recorded there and replayed by a later run (``replay_only``: never generate).
     Usage:
     ```python
     from helpers.labeler import BatchedTextGeneration
@@ -95,10 +95,9 @@ class BatchedTextGeneration(BaseRepresentation):
         distinct: bool = True,
         judged_docs: Optional[int] = JUDGED_DOCS,
     ):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
-        if candidates < 1:
-            raise ValueError(f"candidates must be at least 1, got {candidates}.")
+        for name, value in (("batch_size", batch_size), ("candidates", candidates)):
+            if value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}.")
         self.generator = generator
         self.prompt = prompt
         self.nr_docs = nr_docs
@@ -167,7 +166,7 @@ class BatchedTextGeneration(BaseRepresentation):
                 f"and replay_only is on: run once with replay_only = False where the model is at hand to record them."
             )
         if callable(getattr(self.generator, "stream_answers", None)):  # a chat server (helpers.serving): concurrent
-            progress = tqdm(total=len(todo), desc="LLM labels (requests)", disable=not self.show_progress or not todo)
+            progress = tqdm(total=len(todo), desc="LLM labels (requests)", **self._bar_switch(todo))
             for i, got in self.generator.stream_answers({i: prompts[i] for i in todo}, self.max_new_tokens, self.candidates):
                 answers[i] = got
                 if cache:
@@ -177,6 +176,9 @@ class BatchedTextGeneration(BaseRepresentation):
             return answers
         self._generate_here(prompts, todo, answers, cache)
         return answers
+
+    def _bar_switch(self, todo: list[int]) -> dict[str, bool]:  # no `disable=False`: TQDM_DISABLE (the runner) rules
+        return {} if self.show_progress and todo else {"disable": True}
 
     def _generate_here(self, prompts: list[str], todo: list[int], answers: list, cache: Optional[AnswerCache]) -> None:
         """The ``todo`` prompts' answers from a transformers pipeline, greedy, in batches, into ``answers``."""
@@ -188,7 +190,7 @@ class BatchedTextGeneration(BaseRepresentation):
                 tokenizer.pad_token = tokenizer.eos_token
         beams = {"num_beams": self.candidates, "num_return_sequences": self.candidates} if self.candidates > 1 else {}
         starts = range(0, len(todo), self.batch_size)
-        for start in tqdm(starts, desc="LLM labels (batches)", disable=not self.show_progress or not todo):
+        for start in tqdm(starts, desc="LLM labels (batches)", **self._bar_switch(todo)):
             rows = todo[start : start + self.batch_size]
             outputs = self.generator(
                 [prompts[i] for i in rows],
@@ -277,7 +279,6 @@ class BatchedTextGeneration(BaseRepresentation):
         tokenizer = getattr(self.generator, "tokenizer", None)
         # a server holds its tokenizer: it says itself which answers the budget cut (helpers.serving)
         cut = getattr(self.generator, "budget_was_hit", None) or (lambda raw, n: budget_was_hit(raw, tokenizer, n))
-
         per_group, vocabularies, indexes = {}, {}, {}
         for (key, group), raws in zip(groups.items(), answers):
             vocabularies[key] = vocabulary_of([*group["documents"], *group["titles"]])

@@ -14,44 +14,14 @@
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
 from ._clean import keywords_label
 from ._facts import names_one_event
-from ._rubric import _PHRASE_STARTS, label_failures, variants, words_of
-
-
-def unit_rows(vectors: np.ndarray) -> np.ndarray:
-    """Each row scaled to length 1 (cosine similarity becomes a dot product)."""
-    vectors = np.asarray(vectors, dtype=float)
-    return vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
-
-
-def retrieval_precision(similarities: np.ndarray, topics: Sequence[int], label_topics: Sequence[int]) -> list[float]:
-    """R-precision of each row of ``similarities`` (one label against every document) for its topic.
-
-    For a topic of ``n`` documents: the share of the ``n`` documents most similar to the
-    label that belong to the topic. 1.0 when the label finds exactly its topic; about
-    ``n / corpus size`` for a label that could be anything.
-    """
-    topics = np.asarray(topics)
-    out = []
-    for row, topic in zip(np.asarray(similarities), label_topics):
-        size = int((topics == topic).sum())
-        top = np.argsort(-row, kind="stable")[:size]
-        out.append(float((topics[top] == topic).mean()) if size else float("nan"))
-    return out
-
-
-def label_confidence(label_vectors: np.ndarray, doc_vectors: np.ndarray, topics: Sequence[int],
-                     label_topics: Sequence[int]) -> list[float]:
-    """How well each label retrieves its own topic's documents by embedding: :func:`retrieval_precision`
-    of the cosine similarities between the labels' and the documents' embeddings."""
-    return retrieval_precision(unit_rows(label_vectors) @ unit_rows(doc_vectors).T, topics, label_topics)
+from ..label_similarity import (SIMILARITY_THRESHOLD, same_head, words_of)
+from ._rubric import label_failures, variants
 
 
 JUDGED_DOCS = 2_000  # the most documents of one topic or hierarchy node a label is judged on (BENCHMARKS.md, Scale)
@@ -156,70 +126,6 @@ def judged_record(key, group: Mapping[str, Any], raws: list[str], candidates: li
                 source=chosen["source"] if chosen else "keywords", fallback=chosen is None,
                 share=chosen["share"] if chosen else float("nan"),
                 prompt_cut_tokens=group.get("prompt_cut_tokens", 0))
-
-# cosine similarity (all-MiniLM-L6-v2) above which two labels name the same thing: measured by
-# benchmarks/label_similarity.py: no pair of 106 labels of distinct topics is above it (max 0.68); 10 of
-# 20 near-duplicate pairs are, 12 of 20 with the head-phrase rule (BENCHMARKS.md)
-SIMILARITY_THRESHOLD = 0.7
-
-
-@lru_cache(maxsize=50_000)
-def head_phrase(label: str) -> frozenset[str]:
-    """The content words of ``label``'s first phrase, as nouns: "The Olympic Games" -> {"olympic", "game"}.
-
-    The first phrase ends at a preposition, a conjunction or a clause break (":", ",", "(", " - "); a
-    label starting with one ("In the UK") has all its content words as head. Hyphenated words count part
-    by part.
-    """
-    from lemminflect import getLemma
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    head: list[str] = []
-    for raw in (label or "").split():
-        word = raw.strip("\"'“”‘’()").lower()
-        if head and (word in _PHRASE_STARTS or raw.startswith("(") or word in ("-", "–")):
-            break
-        head += [w for w in words_of(word.replace("-", " ")) if w not in ENGLISH_STOP_WORDS and w not in _PHRASE_STARTS]
-        if head and raw.rstrip()[-1:] in ":;,":
-            break
-    return frozenset((getLemma(w, upos="NOUN") or [w])[0].lower() for w in head)
-
-
-def bracket_words(label: str) -> frozenset[str]:
-    """The words of the qualifier in brackets that ends ``label`` ("Olympic (Kelly Holmes)" -> {"kelly", "holmes"})."""
-    found = re.search(r"\(([^()]*)\)\s*$", label or "")
-    return frozenset(words_of(found.group(1))) if found else frozenset()
-
-
-def same_head(a: str, b: str) -> bool:
-    """True when one label's head phrase holds the other's ("Olympic" and "The Olympic Games") and no
-    qualifier in brackets tells them apart ("The Olympic Games (Drugs test)" is not "Olympic Games")."""
-    ha, hb = head_phrase(a), head_phrase(b)
-    return bool(ha and hb) and (ha <= hb or hb <= ha) and bracket_words(a) == bracket_words(b)
-
-
-def near_duplicates(labels: Sequence[str], vectors: np.ndarray,
-                    threshold: float = SIMILARITY_THRESHOLD) -> list[tuple[int, int, str]]:
-    """Every pair ``(i, j, why)`` of ``labels`` that are near duplicates; ``vectors`` are their embeddings."""
-    similarities = unit_rows(vectors) @ unit_rows(vectors).T if len(labels) else np.zeros((0, 0))
-    pairs = []
-    for i in range(len(labels)):
-        for j in range(i + 1, len(labels)):
-            if same_head(labels[i], labels[j]):
-                pairs.append((i, j, "same head phrase"))
-            elif similarities[i, j] > threshold:
-                pairs.append((i, j, f"similarity {similarities[i, j]:.2f}"))
-    return pairs
-
-
-def duplicate_counts(labels: Sequence[str], vectors: np.ndarray, threshold: float = SIMILARITY_THRESHOLD) -> list[int]:
-    """For each label, how many other labels of the run it nearly duplicates (0: it is distinct)."""
-    counts = [0] * len(labels)
-    for i, j, _ in near_duplicates(labels, vectors, threshold):
-        counts[i] += 1
-        counts[j] += 1
-    return counts
-
 
 def qualified(label: str, phrases: Sequence[str]) -> list[str]:
     """``label`` with a short qualifier from the topic's own key ``phrases``: "Olympic (Kelli White)"."""

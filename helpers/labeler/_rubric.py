@@ -14,6 +14,7 @@ from collections import Counter
 from functools import lru_cache
 from typing import Optional, Sequence
 
+from ..label_similarity import PHRASE_STARTS as _PHRASE_STARTS, _words, words_of  # noqa: F401 (the labeler imports them from here)
 from ..prompts import EXAMPLE_LABEL
 
 MAX_LABEL_WORDS = 6  # "2 to 5 words" asked; a label over 6 words reads as a headline
@@ -121,19 +122,6 @@ _AUXILIARIES = {
     "is", "are", "was", "were", "am", "been", "has", "have", "had", "does", "did", "would", "could", "should",
     "must", "shall", "isn't", "aren't", "wasn't", "weren't", "hasn't", "haven't", "doesn't", "didn't", "won't",
 }
-_WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)*")
-
-
-def words_of(text: str) -> list[str]:
-    """The words of ``text``, lowercased, without a possessive "'s" ("Brown's" -> "brown")."""
-    return list(_words(text or ""))
-
-
-@lru_cache(maxsize=200_000)
-def _words(text: str) -> tuple[str, ...]:
-    return tuple(re.sub(r"['’]s$", "", w.lower()) for w in _WORD.findall(text))
-
-
 def is_clause(label: str) -> bool:
     """True when ``label`` reads as a sentence: it holds a finite verb, not just a name.
 
@@ -273,11 +261,7 @@ def label_failures(
 
 
 # Words a label may be cut before: prepositions and conjunctions start a new phrase.
-_PHRASE_STARTS = {
-    "of", "in", "on", "for", "with", "by", "at", "from", "to", "about", "against", "after", "over", "into", "as",
-    "and", "or", "but", "that", "which", "who", "while", "during", "between", "amid", "under", "vs", "versus",
-    "using", "via",
-}
+
 
 
 def _finite_verb_at(words: list[str]) -> Optional[int]:
