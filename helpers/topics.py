@@ -8,6 +8,7 @@ The five steps themselves (``SentenceTransformer.encode``, ``UMAP``, ``HDBSCAN``
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -128,6 +129,7 @@ def cached_embeddings(embedding_model, settings: Any, docs: list[str], show_prog
     from .data import truncation_note
     from .machine import default_cache_dir
 
+    show_progress_bar = show_progress_bar and not os.environ.get("TQDM_DISABLE")  # the runner's kernels: no bar
     embeddings, reused = embed_documents(embedding_model, settings.embedding_model, docs,
                                          default_cache_dir(settings.cache_dir), show_progress_bar, settings.precision,
                                          getattr(settings, "embedding_max_tokens", None))

@@ -1,13 +1,13 @@
 """BatchedTextGeneration: batched, greedy LLM topic labels, a drop-in for BERTopic's ``TextGeneration``.
 
-It asks the LLM for several candidates per topic in one batched call, cleans and repairs
-them (:mod:`._clean`), judges them by the rubric (:mod:`._rubric`), adds the topic's key
-phrases (:mod:`._keyphrases`) and keeps the candidate that passes and covers the topic's
-documents best (:mod:`._choice`). One file per representation, as in BERTopic.
+It asks the LLM for several candidates per topic in one batched call, cleans and repairs them (:mod:`._clean`),
+judges them by the rubric (:mod:`._rubric`), adds the topic's key phrases (:mod:`._keyphrases`) and keeps the
+candidate that passes and covers the topic's documents best (:mod:`._choice`). One file, as in BERTopic.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
@@ -177,8 +177,8 @@ class BatchedTextGeneration(BaseRepresentation):
         self._generate_here(prompts, todo, answers, cache)
         return answers
 
-    def _bar_switch(self, todo: list[int]) -> dict[str, bool]:  # no `disable=False`: TQDM_DISABLE (the runner) rules
-        return {} if self.show_progress and todo else {"disable": True}
+    def _bar_switch(self, todo: list[int]) -> dict[str, bool]:  # TQDM_DISABLE (the runner's kernels): no bar
+        return {} if self.show_progress and todo and not os.environ.get("TQDM_DISABLE") else {"disable": True}
 
     def _generate_here(self, prompts: list[str], todo: list[int], answers: list, cache: Optional[AnswerCache]) -> None:
         """The ``todo`` prompts' answers from a transformers pipeline, greedy, in batches, into ``answers``."""
