@@ -48,7 +48,7 @@ def measure(windows: list[int], seeds: list[int]) -> dict:
     from helpers.settings import resolve_settings
     from helpers.topics import fit_min_cluster_size, load_embedding_model
 
-    settings = resolve_settings("offline", embedding_max_tokens=None)
+    settings = resolve_settings("offline")  # its embedding_max_tokens is not used: each window is given here
     corpus = load_corpus(settings.dataset, settings.text_column, settings.title_column, settings.category_column)
     settings = dataclasses.replace(settings, min_cluster_size=fit_min_cluster_size(len(corpus))[0])
     documents, categories = corpus.abstract.tolist(), corpus.category.tolist()

@@ -11,7 +11,7 @@ Two sets of label pairs, embedded with the offline default's packaged all-MiniLM
   and the reference post's six Llama-2 labels.
 
 Prints both distributions, the share of each set above each candidate threshold, and the threshold
-kept by :mod:`helpers.labeler._choice`: the smallest on a 0.05 grid that no distinct pair exceeds. Pairs
+kept by :mod:`helpers.label_similarity`: the smallest on a 0.05 grid that no distinct pair exceeds. Pairs
 with the same head phrase are counted apart: that rule catches them whatever their similarity.
 """
 

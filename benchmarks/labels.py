@@ -19,7 +19,7 @@ inputs: the prompt, the topic's documents and titles, the raw answer and whether
 budget ended it. Prints seconds, the ratio, the strict pass rate of each method and, for
 ours, of each source (the LLM's own answers, key phrases, keyword fallbacks) and of the
 LLM's raw answers before any choice; failures by reason; the mean confidence of the labels
-(:func:`helpers.labeler._choice.label_confidence`, embedding retriever) and the same with a lexical
+(:func:`helpers.label_similarity.label_confidence`, embedding retriever) and the same with a lexical
 TF-IDF retriever the choice never used; every label side by side.
 """
 
@@ -101,7 +101,7 @@ def judge(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def confidences(labels: dict[int, str], embed, embeddings, corpus, documents) -> dict[str, Any]:
     """The measures the label choice never used first: mean confidence with a lexical TF-IDF retriever,
     agreement with the topic's majority BBC category measured lexically (:func:`lexical_categories`),
-    the duplicate rate (:mod:`helpers.labeler._choice`); then the embedding confidence and each label's document
+    the duplicate rate (:mod:`helpers.label_similarity`); then the embedding confidence and each label's document
     share (:func:`helpers.labeler._choice.document_share`). ``per_topic``: (embedding, lexical) confidence."""
     import numpy as np
 

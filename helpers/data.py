@@ -102,8 +102,8 @@ def truncation_note(embedding_model, texts: list[str], capped: Optional[int] = N
         return None
     if capped and window == capped:
         return (f"{longer:.0%} of the documents are longer than {window} tokens, and embedding_max_tokens = {window}: "
-                f"only their first {window} tokens (about {int(window * 0.75)} words) are embedded, which takes about "
-                f"half the time of the model's whole window on a CPU; 0 embeds as much as the model takes.")
+                f"only their first {window} tokens (about {int(window * 0.75)} words) are embedded (ours, for speed: "
+                f"BENCHMARKS.md); embedding_max_tokens = 0 embeds as much as the model takes.")
     return (f"{longer:.0%} of the documents are longer than the embedding model's window of {window} tokens: only "
             f"their first {window} tokens (about {int(window * 0.75)} words) are embedded. Topics then come from "
             f"the beginnings; for long documents, split them into paragraphs or use a model with a longer window.")

@@ -41,7 +41,7 @@ def labels_table(topic_model, llm, documents: list[str], embeddings: Optional[np
     """One row per topic: the label, where it came from (``source``: "llm", "key phrase" or
     "keywords"; ``fallback`` for the last), its ``confidence`` (:func:`label_confidence`), the
     ``share`` of its topic's documents its words match (:func:`document_share`), how many other
-    labels of the run it nearly ``duplicates`` (:func:`helpers.labeler._choice.duplicate_counts`; the
+    labels of the run it nearly ``duplicates`` (:func:`helpers.label_similarity.duplicate_counts`; the
     outlier topic left out), the
     rubric's verdict on the LLM's first answer (``llm_failures``), how many tokens were cut from the
     prompt's documents to fit the model's window (``prompt_cut_tokens``: 0 when none, or when BERTopic's

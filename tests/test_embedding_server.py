@@ -198,7 +198,6 @@ def test_embedding_settings_are_checked_with_one_sentence():
     assert shown["embedding_base_url"] == "http://***@10.0.0.5:7997/v1"
 
 
-@pytest.mark.same_on_any_cpu  # the runner's plumbing
 def test_notebook_03_runs_with_embeddings_from_the_server_through_the_runner(with_key, tmp_path):
     """Issue 27: the runner passes embedding_backend and the URL into 03's more_settings; 03 embeds on the server,
     caches the vectors under the server's key, and the topics come out; a URL with a password stops the run first."""

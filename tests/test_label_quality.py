@@ -168,7 +168,7 @@ MEASURED_BBC_LABELS = [
 
 def test_the_similarity_threshold_is_the_measured_one(monkeypatch):
     """The measurement run again (benchmarks/label_similarity.py, embedding the labels now): the smallest threshold on
-    its grid that no pair of labels of distinct topics exceeds is the one helpers.labeler._choice uses, and with the
+    its grid that no pair of labels of distinct topics exceeds is the one helpers.label_similarity holds, and with the
     head-phrase rule it catches most pairs a reader takes for one name."""
     import benchmarks.label_similarity as measurement
 

@@ -537,7 +537,6 @@ def _write_cp1252_csv(path, sample: pd.DataFrame) -> None:
                      .to_csv(index=False, sep=";").encode("cp1252"))
 
 
-@pytest.mark.same_on_any_cpu  # how files are read
 @pytest.mark.parametrize("shape", ["txt folder", "cp1252 csv"])
 def test_a_run_on_your_own_files(tmp_path, shape):
     sample = _bbc_sample()

@@ -18,7 +18,7 @@ from conftest import assert_secret_absent
 from tools.run import RUNNER
 from tools.servers import free_port
 
-pytestmark = [pytest.mark.notebooks, pytest.mark.same_on_any_cpu]  # replay and secrets: no precision changes it
+pytestmark = pytest.mark.notebooks
 SAMPLE = 300
 SERVED = "fake-org/served-chat"
 FAKE_HF_TOKEN = "hf_FAKE-planted-token-0123456789abcdef"
@@ -95,6 +95,7 @@ def served_run(tmp_path_factory, server):
     return root, result, served
 
 
+@pytest.mark.same_on_any_cpu  # secrets and a server's recorded answers: no precision changes them
 def test_planted_secrets_appear_in_no_file_after_a_run_that_reads_them(served_run, server):
     root, result, served = served_run
     run = root / "runs" / "served"
@@ -120,6 +121,7 @@ def _cache_with_answers(source, target):
     return target
 
 
+@pytest.mark.same_on_any_cpu  # secrets and a server's recorded answers: no precision changes them
 def test_03_replays_a_servers_answers_with_the_server_gone(served_run):
     root, _, served = served_run
     cache = _cache_with_answers(root / "cache", root / "replay-cache")
@@ -188,6 +190,7 @@ def _open(runs, name, notebook, *parameters, env):
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=900)
 
 
+@pytest.mark.same_on_any_cpu  # secrets and a server's recorded answers: no precision changes them
 def test_a_foreign_run_folder_sends_no_request_and_no_secret_to_the_server_it_names(served_run, server, elsewhere):
     """Issue 37, item 1: a settings.json naming another server and `HF_TOKEN` as its key variable made 05 send
     the token and every document there. Planted: HF_TOKEN, OPENAI_API_KEY and a server URL with a password."""

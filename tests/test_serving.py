@@ -372,7 +372,6 @@ class RecordingProxy:
         self.httpd.server_close()
 
 
-@pytest.mark.same_on_any_cpu  # the runner's plumbing, the key
 def test_notebook_03_labels_through_the_server_and_the_key_stays_out(server, tmp_path):
     """The key in OPENAI_API_KEY reaches the server (a recording proxy in front of it sees every request) and
     nothing else: no output, file or message of the run holds it."""

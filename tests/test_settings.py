@@ -131,3 +131,21 @@ def test_a_key_in_a_urls_query_is_a_credential_and_is_redacted():
     assert not url_has_credentials("http://127.0.0.1:8000/v1") and not url_has_credentials("http://h/v1?model=x")
     assert holds_credentials("sk-proj-FAKEFAKEFAKE0123456789") and holds_credentials("hf_FAKEfakeFAKEfake01234")
     assert not holds_credentials("meta-llama/Llama-2-13b-chat-hf") and not holds_credentials("OPENAI_API_KEY")
+
+
+def test_a_run_folder_from_before_the_embedding_window_setting_reopens_uncapped():
+    """A folder whose settings.json has no embedding_max_tokens was embedded with the model's whole window: 04-06
+    reopen it so (0), and find its cached embeddings; a folder that has it keeps its own (the offline 128)."""
+    import dataclasses
+
+    from helpers.runs import session_settings
+
+    saved = dataclasses.asdict(resolve_settings("offline"))
+    assert session_settings(saved).embedding_max_tokens == 128
+    del saved["embedding_max_tokens"]
+    assert session_settings(saved).embedding_max_tokens == 0
+
+
+def test_a_negative_embedding_window_is_one_sentence():
+    with pytest.raises(ValueError, match="embedding_max_tokens"):
+        resolve_settings("offline", embedding_max_tokens=-1)

@@ -2,8 +2,8 @@
 
 - :func:`choose_label` keeps the candidate that passes the rubric and covers the topic's
   documents best, the LLM's own answer first; :func:`judged_record` is one topic's verdicts and choice;
-- :func:`label_confidence` says how well a label retrieves its own topic's documents;
-  :func:`document_share` how many of them its words match;
+- :func:`document_share` says how many of a topic's documents a label's words match (how well it retrieves
+  them by embedding, ``label_confidence``, and which labels are alike live in ``helpers.label_similarity``);
 - :func:`disambiguate`: two labels are near duplicates when they share their head phrase (the content
   words before the first preposition, conjunction or clause break, as nouns: "The Olympic Games" and
   "Olympic"), or when their embeddings are closer than ``SIMILARITY_THRESHOLD`` (measured:
