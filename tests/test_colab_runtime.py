@@ -18,7 +18,11 @@ import colab_env  # noqa: E402
 pytestmark = pytest.mark.colab_runtime
 SAMPLE = 200
 FAKE_TOKEN = "hf_FAKE-colab-test-token-never-real-0123"
-EDITIONS = sorted(p.stem for p in (REPO / "colab").glob("*.ipynb"))
+# 04, 05 and 06 each run notebook 03 first in their fresh runtime: 04 shows that path; 05's and 06's own cells run in
+# the all-in-one edition (its asserts cover theirs), and test_colab.py checks that each edition writes every helper
+# it imports. Each fresh runtime costs minutes on a 2-core machine, so CI runs the two once (issue 36's budget).
+RUNS_03_FIRST_ELSEWHERE = {"05_evaluation", "06_refining_topics"}
+EDITIONS = sorted(p.stem for p in (REPO / "colab").glob("*.ipynb") if p.stem not in RUNS_03_FIRST_ELSEWHERE)
 COUNT_LLMS_ALIVE = """
 import gc
 import transformers
@@ -94,15 +98,17 @@ def test_each_edition_runs_from_its_badge_on_colabs_packages(name, base, tmp_pat
         assert len(documents) == SAMPLE and documents.topic.nunique() >= 2
     expected = {"04": ["documents.html", "topic_map.png", "datamap.png"], "05": ["evaluation.json", "evaluation.png"],
                 "06": ["refined/labels.csv", "hierarchy_llm.html"],
-                "al": ["documents.html", "topic_map.png", "evaluation.json", "refined/labels.csv"]}.get(name[:2], [])
+                "al": ["documents.html", "topic_map.png", "datamap.png", "evaluation.json", "evaluation.png",
+                       "refined/labels.csv", "hierarchy_llm.html"]}.get(name[:2], [])
     for file in expected:
         assert (run / file).stat().st_size > 0, file
     if name == "all_in_one":
         alive = json.loads(printed.split("LLMS ALIVE AT EACH LOAD: ")[1].split("\n")[0])
         assert len(alive) >= 5 and set(alive) == {0}, f"one LLM in memory at a time, across the whole series: {alive}"
         helpers_from = eval(printed.split("HELPERS FROM: ")[1].split("\n")[0])
-        assert helpers_from == [str((report["paths"]["content"] / "helpers").resolve())], "the edition's own helpers"
-    if name.startswith("06"):
+        own = str((report["paths"]["content"] / "helpers").resolve())  # the package, and its labeler/ beside
+        assert helpers_from and all(f == own or f.startswith(own + "/") for f in helpers_from), helpers_from
+    if name.startswith(("06", "all")):
         labels = pd.read_csv(run / "refined" / "labels.csv", keep_default_na=False)
         assert labels[labels.topic != -1].label.str.len().gt(0).all(), "every refined topic is named"
     for where in (report["paths"]["content"], report["paths"]["home"], report["executed"].parent / "executed.ipynb"):
