@@ -41,7 +41,7 @@ test-avx2: setup
 	ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 $(BIN)/python -m pytest -m "not colab_runtime and not same_on_any_cpu" $(PYTEST_ARGS)
 
 ## colab-test: the Colab editions in a Colab-like environment (Colab's package versions), each in a fresh runtime
-## (05 and 06 run in the all-in-one edition: tests/test_colab_runtime.py)
+## (05, 06 and 07 run in the all-in-one edition: tests/test_colab_runtime.py)
 colab-test: setup
 	$(BIN)/python tools/colab_env.py build
 	$(BIN)/python -m pytest -m colab_runtime tests/test_colab_runtime.py $(PYTEST_ARGS)
