@@ -31,8 +31,9 @@ def tokenize(texts: list[str], stop_words: str = "none") -> list[list[str]]:
 def ctfidf_words(topic_model, top_n: int = 25) -> dict[int, list[str]]:
     """Each topic's ``top_n`` words by c-TF-IDF weight, read from the fitted matrix.
 
-    BERTopic keeps only ``top_n_words`` (10) in ``get_topic``; the matrix has them all.
-    Rows follow the sorted topic ids (outliers, -1, left out here).
+    BERTopic keeps only ``top_n_words`` (10) in ``get_topic``; the matrix has them all. ``get_topic``'s words come
+    first, in its order (where two words weigh the same it may break the tie otherwise than a sort: 03's keywords
+    stay 03's), then the matrix's. Rows follow the sorted topic ids (outliers, -1, left out here).
     """
     vocabulary = topic_model.vectorizer_model.get_feature_names_out()
     matrix = topic_model.c_tf_idf_
@@ -41,8 +42,9 @@ def ctfidf_words(topic_model, top_n: int = 25) -> dict[int, list[str]]:
         if topic == -1:
             continue
         weights = matrix[row].toarray().ravel()
-        order = np.argsort(-weights, kind="stable")[:top_n]
-        words[topic] = [str(vocabulary[i]) for i in order if weights[i] > 0]
+        shown = [w for w, _ in (topic_model.get_topic(topic) or []) if w] if hasattr(topic_model, "get_topic") else []
+        ranked = [str(vocabulary[i]) for i in np.argsort(-weights, kind="stable") if weights[i] > 0]
+        words[topic] = list(dict.fromkeys(shown + ranked))[:top_n]
     return words
 
 

@@ -292,3 +292,21 @@ def test_the_comparison_shows_another_precision_or_library_version():
     assert any("different precisions (bf16 and fp32)" in n for n in notes)
     assert any(n == "The runs used other versions of torch." for n in notes)
     assert comparability_notes(_evaluation(0.1, 0.1), _evaluation(0.1, 0.1), a, a) == []
+
+
+def test_ctfidf_words_keep_bertopics_own_words_where_two_weigh_the_same():
+    """A tie at 03's tenth keyword: 05 scores the words 03 shows (get_topic's), not a sort's other choice."""
+    class Vectorizer:
+        def get_feature_names_out(self):
+            return np.array(["goal", "bank", "club", "rates"])
+
+    class Model:
+        vectorizer_model = Vectorizer()
+        topic_sizes_ = {0: 7}
+        c_tf_idf_ = sp.csr_matrix(np.array([[0.5, 0.1, 0.5, 0]]))
+
+        def get_topic(self, topic):
+            return [("club", 0.5)]  # top_n_words = 1: of two equal weights BERTopic kept "club"
+
+    assert ctfidf_words(Model(), top_n=1) == {0: ["club"]}
+    assert ctfidf_words(Model(), top_n=25) == {0: ["club", "goal", "bank"]}
