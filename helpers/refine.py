@@ -10,7 +10,7 @@ from typing import Any, Mapping, Optional
 import numpy as np
 import pandas as pd
 
-from .labeler._choice import JUDGED_DOCS, judged_rows
+from .labeler._choice import JUDGED_DOCS, document_share, judged_rows, word_index
 from .label_similarity import unit_rows
 
 
@@ -189,19 +189,53 @@ def label_hierarchy(llm, embed, hierarchy: pd.DataFrame, prompt: str, documents:
             node = str(record["topic"])
             own = [names[c] for c in children[node]]
             siblings = [names[s] for s in children.get(parent.get(node), []) if s != node and s in names]
+            sides = node_sides(hierarchy, documents, node, most_docs, seed, root=node not in parent)
             records[node] = _settled(record, own, siblings, set(names.values()), groups[record["topic"]]["keywords"],
-                                     root=node not in parent)
+                                     root=node not in parent, shared=lambda text: names_what_they_share(text, *sides))
             names[node] = records[node]["label"]
     return records
 
 
+CHILD_SHARE = 0.1  # a parent's name: every word of it in at least this share of each child's documents ...
+NODE_LIFT = 4.0  # ... and in the node's documents at least this many times as often as in the rest of the corpus
+JOINED_WORDS = 8  # the children's labels joined ("Mobile phones and Game addiction") up to this many words
+
+
+def node_sides(hierarchy: pd.DataFrame, documents: pd.DataFrame, node: str, most_docs: Optional[int] = JUDGED_DOCS,
+               seed: int = 0, root: bool = False) -> tuple[list[tuple[dict, int]], Optional[tuple[dict, int]]]:
+    """The word index (:func:`helpers.labeler._choice.word_index`) and count of each child's documents of ``node``
+    and of the documents outside it (``None`` for the root), each of at most ``most_docs`` drawn with ``seed``."""
+    topics = {str(n.Parent_ID): [int(t) for t in n.Topics] for n in hierarchy.itertuples()}
+    row = hierarchy[hierarchy.Parent_ID.astype(str) == node].iloc[0]
+
+    def side(mask: np.ndarray) -> tuple[dict, int]:
+        read = judged_rows(np.flatnonzero(mask), most_docs, seed)
+        return word_index(documents.abstract.iloc[read].tolist()), len(read)
+
+    sides = [side(documents.topic.isin(topics.get(str(c), [int(c)])).to_numpy())
+             for c in (row.Child_Left_ID, row.Child_Right_ID)]
+    return sides, None if root else side(~documents.topic.isin(topics[node]).to_numpy())
+
+
+def names_what_they_share(text: str, sides: list[tuple[dict, int]], rest: Optional[tuple[dict, int]]) -> bool:
+    """True when ``text`` names what a node's children share, not one of them nor every news story: each of its
+    content words in at least ``CHILD_SHARE`` of each child's documents (``sides``, :func:`node_sides`: "Tony
+    Blair" over politics and football is not), and the node's documents holding them ``NODE_LIFT`` times as often
+    as the rest of the corpus (``rest``; "Year" holds everywhere). No name sets the root (``rest`` ``None``) apart."""
+    inside = [document_share(text, index, n, need=1.0) for index, n in sides]
+    if rest is None or not all(share >= CHILD_SHARE for share in inside):  # nan (no content word) fails too
+        return False
+    return float(np.mean(inside)) >= NODE_LIFT * document_share(text, *rest, need=1.0)
+
+
 def _settled(record: dict[str, Any], own: list[str], siblings: list[str], taken: set[str], keywords: list[str],
-             root: bool) -> dict[str, Any]:
-    """``record`` with a label that repeats no label of the tree (``taken``: exactly, in any case) and shares
-    the head phrase of none of its children's (``own``) or ``siblings``' labels ("Football" over "Football"
-    and "Tennis"): its choice if it does neither, else the best other passing candidate (an LLM answer or
-    a key phrase, :func:`choose_label`), else the children's labels joined ("Football and Tennis"; the
-    root: ``ROOT_LABEL``), else (the join taken, or saying a word twice: "UK Politics and US Politics") its
+             root: bool, shared=lambda text: True) -> dict[str, Any]:
+    """``record`` with a label that names what its children share (``shared``: :func:`names_what_they_share`),
+    repeats no label of the tree (``taken``: exactly, in any case) and shares the head phrase of none of its
+    children's (``own``) or ``siblings``' labels ("Football" over "Football" and "Tennis"): its choice if it
+    does all three, else the best other passing candidate (an LLM answer or a key phrase, :func:`choose_label`),
+    else the children's labels joined ("Football and Tennis", up to ``JOINED_WORDS`` words; the root:
+    ``ROOT_LABEL``), else (the join taken, too long, or saying a word twice: "UK Politics and US Politics") its
     keywords. The labels dropped are in ``dropped``."""
     from .labeler._choice import choose_label, content_words
     from .label_similarity import same_head
@@ -212,7 +246,7 @@ def _settled(record: dict[str, Any], own: list[str], siblings: list[str], taken:
     words = content_words(joined)
 
     def clash(text: str) -> bool:
-        return text.lower() in taken or any(same_head(text, other) for other in [*own, *siblings])
+        return text.lower() in taken or any(same_head(text, other) for other in [*own, *siblings]) or not shared(text)
 
     passing = [c for c in record.get("candidates", []) if not c["failures"]]
     chosen = choose_label([c for c in passing if not clash(c["text"])])
@@ -221,7 +255,7 @@ def _settled(record: dict[str, Any], own: list[str], siblings: list[str], taken:
         label, source = chosen["text"], chosen["source"]
     elif root:
         label, source = ROOT_LABEL, "root"
-    elif joined.lower() not in taken and len(set(words)) == len(words):
+    elif joined.lower() not in taken and len(set(words)) == len(words) and len(joined.split()) <= JOINED_WORDS:
         label, source = joined, "children"
     else:
         label, source = keywords_label(list(keywords)), "keywords"

@@ -1,7 +1,7 @@
 """Issue 35, item 4: the hierarchy's inner nodes are named from their children, the lowest first. A parent's prompt
 (03's system prompt and chat template, ``PromptParts.for_parents``) shows its children's labels and documents of
-each; a parent never takes a child's or a sibling's label (nor one of the tree's), and the root is named or
-"All topics". A real BERTopic fit and ``hierarchical_topics`` on a small corpus; a stand-in for the LLM that
+each; a parent never takes a child's or a sibling's label (nor one of the tree's) nor a name that holds in one
+child's documents only or everywhere, and the root, which no name sets apart, is "All topics". A real BERTopic fit and ``hierarchical_topics`` on a small corpus; a stand-in for the LLM that
 answers from the children's labels it is shown and records what it is asked."""
 
 import re
@@ -22,7 +22,7 @@ POOLS = {"football": "football goal striker league clubs cup".split() + SPORT,
          "films": "film oscar actor cinema studio premiere".split() + BUSINESS}
 LEAVES = {"football": "Football", "tennis": "Tennis", "banks": "Banks", "films": "Films"}
 # every label below is made of the documents' words: the rubric judges the choice, not the vocabulary
-TAIL = "Daily reports and news on football, tennis, banks, films and sport."
+TAIL = "Daily reports and news on football, tennis, banks and films."  # "sport" only in the sport topics
 PARENTS = {frozenset({"Football", "Tennis"}): ["Football", "Sport"],  # a child's label first: dropped, "Sport" wins
            frozenset({"Banks", "Films"}): ["Films", "Sport news"]}  # a child's, then its sibling's head phrase
 LLAMA2 = "meta-llama/Llama-2-7b-chat-hf"
@@ -97,7 +97,7 @@ def tree(fitted):
     return children, root
 
 
-@pytest.mark.parametrize("root_answers, root_label", [(["Sport", "Daily reports"], "Daily reports"),
+@pytest.mark.parametrize("root_answers, root_label", [(["Sport", "Daily reports"], ROOT_LABEL),  # in every document
                                                       (["Sport", "Football"], ROOT_LABEL)])
 def test_parents_are_named_from_their_childrens_labels_and_never_repeat_one(fitted, root_answers, root_label):
     records, generator = named(fitted, root_answers)
@@ -154,3 +154,46 @@ def test_a_parents_next_candidate_or_key_phrase_wins_else_a_clear_fallback():
     assert (twice["label"], twice["source"]) == ("vote, poll", "keywords"), "a join saying a word twice: its keywords"
     root = _settled(nothing, ["Football", "Tennis"], [], {"Football", "Tennis", "Banks"}, ["ball"], root=True)
     assert (root["label"], root["source"], root["fallback"]) == (ROOT_LABEL, "root", True)
+
+
+def _bbc_side(corpus, category: str, *has: str, n: int = 60):
+    from helpers.labeler._choice import word_index
+
+    keep = corpus.category == category
+    for pattern in has:
+        keep &= corpus.abstract.str.contains(pattern)
+    documents = corpus[keep].abstract.tolist()[:n]
+    return word_index(documents), len(documents)
+
+
+def test_a_parent_name_must_hold_in_each_childs_documents_and_set_the_node_apart():
+    """Issue 35: of the whole-BBC hierarchy, "Tony Blair" over government and football topics, "Economy" over
+    politics and athletics, "Year" as the root. Each names one child, or every story; "Sport" over tennis and
+    athletics names both."""
+    from helpers.data import load_corpus
+    from helpers.refine import names_what_they_share
+
+    corpus = load_corpus()
+    politics, football = _bbc_side(corpus, "politics", "Blair"), _bbc_side(corpus, "sports", "football")
+    tennis, athletics = _bbc_side(corpus, "sports", "tennis"), _bbc_side(corpus, "sports", "athletics")
+    business = _bbc_side(corpus, "business", n=200)
+    assert not names_what_they_share("Tony Blair", [politics, football], business)
+    assert not names_what_they_share("Economy", [politics, athletics], tennis)
+    assert names_what_they_share("Sport", [tennis, athletics], business)
+    assert not names_what_they_share("Year", [tennis, athletics], business), "a word of every story sets nothing apart"
+    assert not names_what_they_share("Sport", [tennis, athletics], None), "no name sets the root apart"
+
+
+def test_a_parent_whose_candidates_name_one_child_takes_the_short_join_else_its_keywords():
+    from helpers.refine import JOINED_WORDS, _settled
+
+    record = dict(topic="9", label="Tony Blair", source="llm", candidates=[
+        dict(text="Tony Blair", source="llm", coverage=0.9, share=0.5, failures=[])])
+    one_child = lambda text: text != "Tony Blair"  # noqa: E731 (names_what_they_share's verdict on it)
+    settled = _settled(record, ["Elections", "Football"], [], {"Elections", "Football"}, ["vote"], False, one_child)
+    assert (settled["label"], settled["source"], settled["dropped"]) == ("Elections and Football", "children",
+                                                                          ["Tony Blair"])
+    long = ["Digital addiction to mobile games", "Government and Business"]
+    assert len(" and ".join(long).split()) > JOINED_WORDS
+    settled = _settled(record, long, [], set(long), ["game", "vote"], False, one_child)
+    assert (settled["label"], settled["source"]) == ("game, vote", "keywords")

@@ -229,3 +229,11 @@ def test_a_meaning_word_twice_in_one_phrase_fails_the_rubric_and_the_posts_label
                  "Reinforcement Learning", "Multilingual Aspect-Based Sentiment Analysis", "Crowdsourced Data Labeling",
                  "Man Utd vs Man City"):
         assert REPETITIVE not in label_failures(name), name
+
+
+def test_a_cut_that_leaves_an_article_and_one_word_is_a_stump():
+    """03's rugby topic: "The England vs Wales Rugby World Cup 2014: England", cut before "vs", became "The England"."""
+    from helpers.labeler._clean import clean_label, repair_label
+
+    assert repair_label(clean_label("The England vs Wales Rugby World Cup 2014: England")) == ""
+    assert repair_label("The Blair Legacy") == "The Blair Legacy", "uncut, an article and a name stay"

@@ -62,8 +62,8 @@ def word_index(documents: Sequence[str]) -> dict[str, set[int]]:
     return index
 
 
-def document_share(label: str, index: dict[str, set[int]], n_documents: int) -> float:
-    """The share of a topic's documents that hold at least half of ``label``'s content words (each
+def document_share(label: str, index: dict[str, set[int]], n_documents: int, need: float = 0.5) -> float:
+    """The share of a topic's documents that hold at least ``need`` (half) of ``label``'s content words (each
     found as written, inflected or by its stem, as :func:`._rubric.invented_words` finds them);
     ``index`` is :func:`word_index` of those ``n_documents``. "The 2004 World Open" in a topic of tennis
     reports matches few of them; "Tennis" most. ``nan`` for a label without content words."""
@@ -76,7 +76,7 @@ def document_share(label: str, index: dict[str, set[int]], n_documents: int) -> 
         stem = word[: max(5, len(word) - 3)] if len(word) >= 5 and not any(c.isdigit() for c in word) else None
         found = set().union(*(docs for form, docs in index.items() if form in forms or (stem and form.startswith(stem))))
         hits[list(found)] += 1
-    return float((hits * 2 >= len(set(words))).mean())
+    return float((hits >= need * len(set(words))).mean())
 
 
 def choose_label(candidates: list[dict[str, Any]], margin: float = 0.08) -> Optional[dict[str, Any]]:
