@@ -235,8 +235,8 @@ def _settled(record: dict[str, Any], own: list[str], siblings: list[str], taken:
     children's (``own``) or ``siblings``' labels ("Football" over "Football" and "Tennis"): its choice if it
     does all three, else the best other passing candidate (an LLM answer or a key phrase, :func:`choose_label`),
     else the children's labels joined ("Football and Tennis", up to ``JOINED_WORDS`` words; the root:
-    ``ROOT_LABEL``), else (the join taken, too long, or saying a word twice: "UK Politics and US Politics") its
-    keywords. The labels dropped are in ``dropped``."""
+    ``ROOT_LABEL``), else (the join taken, too long, saying a word twice: "UK Politics and US Politics", or of a
+    child named by its keywords) its keywords, as many as make a label no other node has. The labels dropped are in ``dropped``."""
     from .labeler._choice import choose_label, content_words
     from .label_similarity import same_head
     from .labeler._clean import keywords_label
@@ -255,9 +255,11 @@ def _settled(record: dict[str, Any], own: list[str], siblings: list[str], taken:
         label, source = chosen["text"], chosen["source"]
     elif root:
         label, source = ROOT_LABEL, "root"
-    elif joined.lower() not in taken and len(set(words)) == len(words) and len(joined.split()) <= JOINED_WORDS:
+    elif (joined.lower() not in taken and len(set(words)) == len(words) and len(joined.split()) <= JOINED_WORDS
+          and not any("," in label for label in own)):  # a child named by its keywords is joined to nothing
         label, source = joined, "children"
     else:
-        label, source = keywords_label(list(keywords)), "keywords"
+        lists = [keywords_label(list(keywords), n) for n in range(4, max(5, len(keywords) + 1))]
+        label, source = next((k for k in lists if k.lower() not in taken), lists[-1]), "keywords"  # one more, if taken
     return {**record, "label": label, "source": source, "fallback": chosen is None, "children": own,
             "dropped": dropped, "share": chosen["share"] if chosen else float("nan")}

@@ -197,3 +197,9 @@ def test_a_parent_whose_candidates_name_one_child_takes_the_short_join_else_its_
     assert len(" and ".join(long).split()) > JOINED_WORDS
     settled = _settled(record, long, [], set(long), ["game", "vote"], False, one_child)
     assert (settled["label"], settled["source"]) == ("game, vote", "keywords")
+    listed = ["year, government, new, time", "Yukos"]  # editions/06: "year, government, new, time and Yukos"
+    settled = _settled(record, listed, [], set(listed), ["oil", "yukos"], False, one_child)
+    assert (settled["label"], settled["source"]) == ("oil, yukos", "keywords"), "a child's keywords are joined to nothing"
+    taken = {*listed, "oil, yukos, shares, russia"}
+    settled = _settled(record, listed, [], taken, ["oil", "yukos", "shares", "russia", "court"], False, one_child)
+    assert settled["label"] == "oil, yukos, shares, russia, court", "a node's keywords another node has: one more"
