@@ -2,7 +2,7 @@
 
 ``label_table_problems(run_dir)`` reads notebook 03's ``labels.csv``, 06's ``refined/labels.csv`` and
 ``refined/hierarchy.csv`` with the documents of each topic, and lists what a reader would not keep: a label
-ending on a function word or a possessive, an article before one word ("The England"), a word said twice, a number (a year, a version) none of its
+ending on a function word or a possessive, an article before a lone name ("The England"), a word said twice, a number (a year, a version) none of its
 documents holds with the word before it ("Windows 10"), two nodes of one table named alike, a hierarchy parent named as one of its children; and
 ``keyword_problems`` the house words ("said", "mr") among a topic's keywords. Used by
 ``tests/test_notebooks.py`` on the test series, and by hand on a whole run::
@@ -40,8 +40,8 @@ def label_problems(label: str, documents: list[str]) -> list[str]:
     last = str(label).strip().split()[-1:] or [""]
     if said and (said[-1] in FUNCTION_WORDS or re.search(r"['’]s?$", last[0])):
         problems.append(f"ends on {last[0]!r}")
-    if len(str(label).split()) == 2 and said[:1] in (["the"], ["a"], ["an"]):
-        problems.append("an article before one word (a stump: \"The England\")")
+    if len(str(label).split()) == 2 and said[:1] in (["the"], ["a"], ["an"]) and str(label).split()[1][:1].isupper():
+        problems.append("an article before a lone name (a stump: \"The England\")")
     twice = []  # a word twice in one phrase: a headline and its subtitle, or two sides, may share one
     for phrase in re.split(r":|\s[-–]\s|\bvs\.?\s|\bversus\b", str(label)):
         content = [re.sub(r"['’]s$", "", w) for w in words(phrase) if w not in FUNCTION_WORDS]

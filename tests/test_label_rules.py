@@ -237,3 +237,4 @@ def test_a_cut_that_leaves_an_article_and_one_word_is_a_stump():
 
     assert repair_label(clean_label("The England vs Wales Rugby World Cup 2014: England")) == ""
     assert repair_label("The Blair Legacy") == "The Blair Legacy", "uncut, an article and a name stay"
+    assert repair_label("The economy is slowing down fast") == "The economy", "a clause's subject stays"

@@ -133,8 +133,8 @@ def repair_label(label: str, budget_hit: bool = False, max_words: int = MAX_LABE
         words.pop()
     if len(words) == 1 and words[0].lower().strip(".,:;") in _DANGLING:
         return ""  # a stump ("The"): no clean form of the answer is left, the next candidate wins
-    if len(words) == 2 < given and words[0].lower() in ("the", "a", "an"):
-        return ""  # a cut left an article and one word ("The England" of "The England vs Wales Rugby ..."): a stump
+    if len(words) == 2 < given and words[0].lower() in ("the", "a", "an") and words[1][:1].isupper() and verb is None:
+        return ""  # a cut left an article and a lone name ("The England" of "The England vs Wales Rugby ..."): a stump
     return balanced(" ".join(words).rstrip(".,:;-–( ").strip())
 
 
