@@ -240,7 +240,8 @@ def cache_numba_kernels(modules: tuple[str, ...] = UNCACHED_KERNELS) -> int:
     """numba's own on-disk cache turned on for the kernels of ``modules`` (``Dispatcher.enable_caching``, what
     ``@njit(cache=True)`` does), so each later notebook loads them instead of compiling them again: a notebook
     that fits UMAP starts about 15 s sooner on 2 cores (26.5 s -> 11.6 s, ``benchmarks/monkeypatches.py``). ``numba.jit`` itself is
-    never touched, and importing helpers never calls this; :func:`setup_notebook` does. Returns how many."""
+    never touched, and importing helpers never calls this; notebook 03's :func:`helpers.topics.cached`, before
+    UMAP's first fit, does (00 and 01 import no UMAP: they start 8 s sooner). Returns how many."""
     import importlib
 
     try:
@@ -282,7 +283,6 @@ def setup_notebook(profile: Any = "offline", more_settings: Optional[dict[str, A
             raise ValueError(f"{clash[0]!r} is set twice, as a parameter and in more_settings: keep one.")
         settings = resolve_settings(profile, **{**(more_settings or {}), **knobs})
     quiet_noisy_loggers()
-    cache_numba_kernels()  # UMAP's kernels compile once per install, not once per notebook
     where = "Colab" if running_in_colab() else "local"
     versions = package_versions(("torch", "transformers", "bertopic"))
     print(f"profile {settings.profile!r} ({where}) · {gpu_status(settings)}, device {compute_device()} · "

@@ -42,7 +42,7 @@ def ctfidf_words(topic_model, top_n: int = 25) -> dict[int, list[str]]:
         if topic == -1:
             continue
         weights = matrix[row].toarray().ravel()
-        shown = [w for w, _ in (topic_model.get_topic(topic) or []) if w] if hasattr(topic_model, "get_topic") else []
+        shown = [w for w, _ in (topic_model.get_topic(topic) or []) if w]
         ranked = [str(vocabulary[i]) for i in np.argsort(-weights, kind="stable") if weights[i] > 0]
         words[topic] = list(dict.fromkeys(shown + ranked))[:top_n]
     return words

@@ -140,14 +140,18 @@ def cached_embeddings(embedding_model, settings: Any, docs: list[str], show_prog
     return embeddings, "\n".join(filter(None, [long, f"embeddings {embeddings.shape}{where} ({how})"]))
 
 
-def cached_fit_transform(reducer, embeddings: np.ndarray, settings: Any) -> tuple[np.ndarray, bool]:
-    """``reducer.fit_transform(embeddings)`` (notebook 03's 2-D UMAP), computed once and read back from the
-    cache ``settings`` names, keyed by the embeddings and every setting of ``reducer`` (:func:`reduced_path`).
-    Returns ``(coordinates, reused)``."""
-    from .machine import default_cache_dir
+def cached(fit_transform, embeddings: np.ndarray, settings: Any) -> np.ndarray:
+    """Notebook 03's ``UMAP(...).fit_transform(embeddings)`` (the 2-D map), written
+    ``cached(UMAP(...).fit_transform, embeddings, settings)``: computed once, then read back from the cache
+    ``settings`` names, keyed by the embeddings and every setting of the reducer (:func:`reduced_path`). UMAP's
+    numba kernels are compiled once per install from here on (:func:`helpers.machine.cache_numba_kernels`)."""
+    from .machine import cache_numba_kernels, default_cache_dir
 
+    cache_numba_kernels()  # before UMAP's first fit: this one, or the 5-D one in fit_transform
+
+    reducer = fit_transform.__self__
     return cached_array(reduced_path(default_cache_dir(settings.cache_dir), embeddings, reducer),
-                        lambda: reducer.fit_transform(embeddings))
+                        lambda: fit_transform(embeddings))[0]
 
 
 def plain_setting(value: Any) -> Any:

@@ -57,12 +57,8 @@ def test_diversity_is_the_share_of_unique_words():
 
 
 def test_ctfidf_words_reads_the_matrix_by_sorted_topic_and_skips_outliers():
-    class Vectorizer:
-        def get_feature_names_out(self):
-            return np.array(["goal", "bank", "club", "rates"])
-
-    class Model:
-        vectorizer_model = Vectorizer()
+    class Model(_Fitted):
+        vectorizer_model = _Vectorizer(["goal", "bank", "club", "rates"])
         topic_sizes_ = {1: 5, -1: 2, 0: 7}  # rows follow sorted ids: -1, 0, 1
         c_tf_idf_ = sp.csr_matrix(np.array([[9, 9, 9, 9], [0.5, 0, 0.2, 0], [0, 0.4, 0, 0.3]]))
 
@@ -114,11 +110,23 @@ def test_json_ready_values():
 
 # ---- a whole (small) run, without BERTopic: the fitted model's attributes evaluate_run reads
 class _Vectorizer:
+    def __init__(self, words=("goal", "club", "league", "striker", "bank", "rates", "economy", "inflation")):
+        self.words = np.array(words)
+
     def get_feature_names_out(self):
-        return np.array(["goal", "club", "league", "striker", "bank", "rates", "economy", "inflation"])
+        return self.words
 
 
-class _TopicModel:
+class _Fitted:
+    """What 05 reads of a fitted BERTopic besides its attributes: ``get_topic``, its ten words of highest c-TF-IDF."""
+
+    def get_topic(self, topic):
+        weights = self.c_tf_idf_[sorted(self.topic_sizes_).index(topic)].toarray().ravel()
+        words = self.vectorizer_model.get_feature_names_out()
+        return [(str(words[i]), float(weights[i])) for i in np.argsort(-weights, kind="stable") if weights[i] > 0][:10]
+
+
+class _TopicModel(_Fitted):
     vectorizer_model = _Vectorizer()
     topic_sizes_ = {-1: 1, 0: 3, 1: 2}
     c_tf_idf_ = sp.csr_matrix(np.array([[1, 1, 1, 1, 1, 1, 1, 1],
@@ -296,12 +304,8 @@ def test_the_comparison_shows_another_precision_or_library_version():
 
 def test_ctfidf_words_keep_bertopics_own_words_where_two_weigh_the_same():
     """A tie at 03's tenth keyword: 05 scores the words 03 shows (get_topic's), not a sort's other choice."""
-    class Vectorizer:
-        def get_feature_names_out(self):
-            return np.array(["goal", "bank", "club", "rates"])
-
     class Model:
-        vectorizer_model = Vectorizer()
+        vectorizer_model = _Vectorizer(["goal", "bank", "club", "rates"])
         topic_sizes_ = {0: 7}
         c_tf_idf_ = sp.csr_matrix(np.array([[0.5, 0.1, 0.5, 0]]))
 

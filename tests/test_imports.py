@@ -74,3 +74,26 @@ def test_setup_turns_on_numbas_own_cache_for_umaps_kernels_without_touching_numb
     count = int(out.split("kernels:")[1].split()[0])
     assert count > 50 and "jit untouched: True" in out, out
     assert any((tmp_path / "numba").rglob("*.nbi")), "the compiled kernel is cached where NUMBA_CACHE_DIR says"
+
+
+SETUP_THEN_CACHED = """
+import sys
+import numpy as np
+from numba.core.caching import NullCache
+from sklearn.decomposition import PCA
+from helpers.machine import setup_notebook
+settings = setup_notebook("offline")
+print("heavy after setup:", sorted(m for m in ("bertopic", "umap", "datashader", "hdbscan") if m in sys.modules))
+from helpers.topics import cached
+xy = cached(PCA(n_components=2).fit_transform, np.arange(40.0).reshape(10, 4) ** 0.5, settings)
+import umap.distances
+print("shape:", xy.shape, "umap cached:", not isinstance(umap.distances.euclidean._cache, NullCache))
+"""
+
+
+def test_setup_imports_no_umap_and_notebook_03s_cached_turns_numbas_cache_on(tmp_path):
+    """00 and 01 fit no UMAP, so their setup line pays no import of it (8 s on 2 cores); 03's 2-D ``cached(...)``,
+    before UMAP's first fit, turns numba's own cache on for its kernels."""
+    out = _run(SETUP_THEN_CACHED, tmp_path)
+    assert "heavy after setup: []" in out, out
+    assert "shape: (10, 2) umap cached: True" in out, out

@@ -242,7 +242,7 @@ def test_04_to_06_show_each_map_once_and_no_stray_return_values(run_dir):
     lesson = [c for c in _executed(run_dir, "04_visualization.ipynb").cells
               if c.cell_type == "code" and "solution" not in c.metadata.get("tags", [])]
     images = [o for c in lesson for o in c.outputs if "image/png" in o.get("data", {})]
-    assert len(images) == 2, "the static map and datamapplot's, each shown once"
+    assert len(images) == 3, "the post's static map, ours and datamapplot's, each shown once"
 
 
 def _windows_holding(word: str, documents: list, size: int = 10):

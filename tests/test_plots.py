@@ -12,18 +12,31 @@ def test_map_keeps_every_topic_point_and_leaves_off_only_far_outliers():
     assert "1 outliers far outside" in frame.attrs["note"]
 
 
-def _static_map(tmp_path, x, y, topics, labels, confidence=None, top_n_labels=50):
-    """Notebook 04's static-map cell, run on these points; returns its globals (``fig``, ``df``, ...)."""
-    import pandas as pd
+def _reference_map(x, y, topics, labels):
+    """Notebook 04's taught cell, the post's lines, run on these points and names; returns its globals."""
+    import types
+
     from cells import run_cell
     from matplotlib import pyplot as plt
+
+    names = [labels[t] for t in sorted(set(topics))]  # as BERTopic keeps them: in topic order, from -1
+    topic_model = types.SimpleNamespace(topics_=[int(t) for t in topics], custom_labels_=names)
+    return run_cell("04_visualization.ipynb", "teach:static-map", plt=plt, topic_model=topic_model,
+                    reduced_embeddings=np.column_stack([x, y]), abstracts=["doc"] * len(x))
+
+
+def _static_map(tmp_path, x, y, topics, labels, confidence=None, top_n_labels=50):
+    """Notebook 04's static-map cells (the post's, then ours), run on these points; returns the globals (``fig``,
+    ``df``, ...)."""
+    import pandas as pd
+    from cells import run_cell
 
     documents = pd.DataFrame({"x": x, "y": y, "topic": topics, "abstract": ["doc"] * len(x)})
     table = pd.DataFrame({"topic": list(labels), "label": list(labels.values()),
                           "confidence": [(confidence or {}).get(t, 1.0) for t in labels]})
-    return run_cell("04_visualization.ipynb", "teach:static-map", documents=documents, labels=table, plt=plt,
-                    map_frame=map_frame, atomic_write=atomic_write, run_path=tmp_path, figure_size=6,
-                    top_n_labels=top_n_labels, weak_label_confidence=0.5)
+    return run_cell("04_visualization.ipynb", "ours:static-map", _reference_map(x, y, topics, labels),
+                    documents=documents, labels=table, map_frame=map_frame, atomic_write=atomic_write,
+                    run_path=tmp_path, figure_size=6, top_n_labels=top_n_labels, weak_label_confidence=0.5)
 
 
 def _drawn_points(fig):
@@ -104,3 +117,17 @@ def test_html_saved_by_save_html_renders_in_a_browser_without_network(tmp_path):
     fig.write_html(tmp_path / "cdn.html", include_plotlyjs="cdn")  # what 04 wrote before: blank without network
     dom, image = render(tmp_path / "cdn.html", tmp_path)
     assert svg_texts(dom, "legendtext") == [] and colors_shown(image) == 0
+
+
+def test_the_posts_map_names_each_topic_after_the_one_before_and_drops_what_is_outside_its_box(tmp_path):
+    """What 04's markdown says of the post's lines: ``custom_labels_[int(topic)]`` counts from topic -1, and a box
+    of +-10 leaves off a topic lying outside it; ours (the next cell) names and draws every topic."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(c, 0.3, 30) for c in (-5, 0, 5, 40, 0)])
+    y = np.concatenate([rng.normal(c, 0.3, 30) for c in (0, 5, 0, 40, -5)])
+    topics = np.repeat([0, 1, 2, 3, -1], 30)
+    labels = {-1: "Outliers", 0: "Football results", 1: "Interest rates", 2: "Mobile phones", 3: "Film awards"}
+    post = _reference_map(x, y, topics, labels)
+    assert sorted(_texts(post["fig"])) == ["Football results", "Interest rates", "Outliers"], "one topic off"
+    assert len(post["df"]) == 90, "topic 3 lies outside the box"
+    assert sorted(_texts(_static_map(tmp_path, x, y, topics, labels)["fig"])) == sorted(set(labels.values()) - {"Outliers"})
