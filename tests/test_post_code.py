@@ -7,6 +7,8 @@ stands in its place. Where the seed cuts a call short, the cell completes it (it
 marked ``# ours`` where they change the post). A taught cell holds no branch of its own: an ``if``, a
 ``try`` or a conditional expression is allowed only on a line of the post (its ``device = ... if ... else``).
 
+A line that fails on today's libraries may take keyword arguments at its end, marked ``# ours: <why>`` on that
+line (04's ``sns.scatterplot(..., legend=False)``: seaborn 0.13 fails building a legend from ``c=``).
 A line may also stand behind one helper call whose name says what it adds: ``x = cached(f, a, settings)`` for the
 post's ``x = f(a)`` (03's 2-D reduction, computed once and read back).
 
@@ -44,6 +46,8 @@ BLOCKS = {
 SETTING = re.compile(r"settings\.\w+")
 # ours behind one helper call whose name says what it adds: `x = cached(f, a, settings)` for the post's `x = f(a)`
 CACHED = re.compile(r"(\w+) = cached\((.+), (.+), settings\)")
+# a line of the post that fails on today's libraries: keyword arguments added at its end, marked why
+FIXED = re.compile(r"(.+), \w+=[^,()]+\)  # ours: .+")
 LITERAL = re.compile(r"""'[^']*'|"[^"]*"|-?\d+(?:\.\d+)?""")
 
 
@@ -67,6 +71,9 @@ def same_line(ours: str, post: str) -> bool:
     wrapped = CACHED.fullmatch(ours)
     if wrapped:
         return same_line(f"{wrapped[1]} = {wrapped[2]}({wrapped[3]})", post)
+    fixed = FIXED.fullmatch(ours)
+    if fixed:
+        return same_line(fixed[1] + ")", post)
     pattern = "".join(f"({LITERAL.pattern})" if SETTING.fullmatch(part) else re.escape(part)
                       for part in re.split(f"({SETTING.pattern})", ours))
     return SETTING.search(ours) is not None and re.fullmatch(pattern, post) is not None
@@ -110,6 +117,10 @@ def test_the_check_itself_tells_a_setting_from_other_code():
     assert not same_line('bnb_4bit_quant_type="nf4",', "bnb_4bit_quant_type='nf4',  # Normalized float 4")
     assert same_line("fig = topic_model.visualize_documents(titles,", "topic_model.visualize_documents(titles,")
     assert not same_line("fig = other(topic_model.visualize_documents(titles,", "topic_model.visualize_documents(titles,")
+    assert same_line("sns.scatterplot(data=df, size='Length', legend=False)  # ours: fails otherwise",
+                     "sns.scatterplot(data=df, size='Length')")
+    assert not same_line("sns.scatterplot(data=df, size='Length', legend=False)", "sns.scatterplot(data=df, size='Length')")
+    assert not same_line("sns.scatterplot(data=df, size='Width', legend=False)  # ours: no", "sns.scatterplot(data=df, size='Length')")
     assert same_line("xy = cached(UMAP(random_state=settings.seed).fit_transform, embeddings, settings)",
                      "xy = UMAP(random_state=42).fit_transform(embeddings)")
     assert not same_line("xy = cached(UMAP(n_components=5).fit_transform, embeddings, settings)",
