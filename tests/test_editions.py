@@ -155,3 +155,19 @@ def test_an_edition_shows_no_progress_bar_drawn_as_text_and_no_error_stream(note
     assert not bars, f"{notebook.name} shows progress bars as text: {bars[:3]}; run `make editions`"
     errors = [o.text[:200] for o in streams if o.name == "stderr"]
     assert not errors, f"{notebook.name} writes to stderr: {errors[:2]}"
+
+
+def test_a_progress_bar_widget_is_dropped_and_another_widget_keeps_its_text(tmp_path):
+    """tqdm.notebook ignores TQDM_DISABLE, so a cold run's GGUF conversion drew a bar in 01: the edition drops it."""
+    state = {"bar-box": {"state": {"children": ["IPY_MODEL_label", "IPY_MODEL_bar"]}},
+             "bar": {"state": {"max": 272, "value": 272}},
+             "label": {"state": {"value": "Converting and de-quantizing GGUF tensors...: 100%"}},
+             "text-box": {"state": {"children": ["IPY_MODEL_label"]}}}
+
+    def shown(model_id):
+        return {"output_type": "display_data", "metadata": {},
+                "data": {build_editions.WIDGET: {"model_id": model_id}, "text/plain": "HBox(...)"}}
+
+    assert build_editions.static_output(shown("bar-box"), state, tmp_path) is None
+    kept = build_editions.static_output(shown("text-box"), state, tmp_path)
+    assert kept.output_type == "stream" and kept.text == "Converting and de-quantizing GGUF tensors...: 100%\n"

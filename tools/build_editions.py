@@ -11,7 +11,8 @@ documents of the offline default; then each executed notebook is made small and 
 - plotly figures (BERTopic's ``visualize_*``) become static PNGs, drawn by headless Chromium from the
   figure's own JSON with plotly.js inlined (no network); other HTML outputs over ``MAX_HTML`` are dropped
   with a note; every PNG is kept under ``MAX_IMAGE`` bytes (fewer colors, then smaller);
-- progress-bar widgets (which GitHub cannot show) become the text line of their final state;
+- progress-bar widgets are dropped (the runner turns bars off, but ``tqdm.notebook`` ignores ``TQDM_DISABLE``);
+  another widget (which GitHub cannot show) becomes the text line of its final state;
 - the run folder, the home folder and the repository become ``runs/edition``, ``~`` and ``.``; papermill's
   timings and paths are removed from the metadata;
 - the exercise solutions are the notebook's own code cells again, not run (try them yourself).
@@ -178,16 +179,19 @@ def small_png(data: bytes, limit: int = MAX_IMAGE) -> bytes:
         image = image.resize((image.width // 2, image.height // 2), Image.LANCZOS)
 
 
+def progress_bar(model_id: str, state: dict) -> bool:
+    """Whether the widget ``model_id`` is a progress bar (a box holding a bar with a ``max``): an edition shows none."""
+    children = state.get(model_id, {}).get("state", {}).get("children", [])
+    return any("max" in state.get(c.removeprefix("IPY_MODEL_"), {}).get("state", {}) for c in children)
+
+
 def widget_text(model_id: str, state: dict) -> str:
-    """A progress bar widget's final state as tqdm prints it in a terminal ("Batches: 100%|██████| 32/32 ...")."""
+    """The text a widget that is no progress bar shows, as its final state holds it (its HTML labels)."""
     box = state.get(model_id, {}).get("state", {})
     parts = []
     for child in box.get("children", []):
         child_state = state.get(child.removeprefix("IPY_MODEL_"), {}).get("state", {})
-        if "max" in child_state:
-            filled = round(10 * (child_state.get("value") or 0) / (child_state["max"] or 1))
-            parts.append("|" + "█" * filled + " " * (10 - filled) + "|")
-        elif isinstance(child_state.get("value"), str):
+        if isinstance(child_state.get("value"), str):
             parts.append(html.unescape(child_state["value"]).replace("\u2007", " "))
     return "".join(parts).strip()
 
@@ -201,7 +205,10 @@ def static_output(output: dict, widgets: dict, scratch: Path):
             "image/png": base64.b64encode(png).decode(),
             "text/plain": "A static image of an interactive plotly figure: run the notebook to hover and zoom."})
     if WIDGET in data:
-        text = widget_text(data[WIDGET].get("model_id", ""), widgets)
+        model_id = data[WIDGET].get("model_id", "")
+        if progress_bar(model_id, widgets):  # tqdm.notebook ignores TQDM_DISABLE (transformers' GGUF conversion)
+            return None
+        text = widget_text(model_id, widgets)
         return nbformat.v4.new_output("stream", name="stdout", text=text + "\n") if text else None
     if "text/html" in data and len(data["text/html"]) > MAX_HTML:
         return nbformat.v4.new_output("display_data", data={
