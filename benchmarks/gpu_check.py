@@ -81,7 +81,8 @@ def check(dry_run: bool, documents: int, prompts: int) -> dict:
     settings = resolve_settings("offline", quantization=quantization, precision=precision, label_batch_size=prompts)
     stages = Stages(cuda)
     estimate = preflight(settings, available=None if cuda else 64e9, where="" if cuda else "the dry run")
-    embedder = stages.run("load the embedding model", lambda: load_embedding_model(settings.embedding_model, precision))
+    embedder = stages.run("load the embedding model", lambda: load_embedding_model(settings.embedding_model, precision,
+                                                                                         settings.embedding_max_tokens))
     texts = [f"Document {i} about shares, football, elections and films." for i in range(documents)]
     stages.run(f"embed {documents} documents ({precision})", lambda: embedder.encode(texts, batch_size=64))
     tokenizer, model = stages.run(f"load the chat model ({quantization})",

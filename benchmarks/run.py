@@ -197,7 +197,8 @@ def part_stability() -> dict[str, Any]:
                          None, settings.seed, False)
     docs, categories = corpus.abstract.tolist(), corpus.category.to_numpy()
     size, _ = fit_min_cluster_size(len(docs), settings.min_cluster_size)
-    vectors = {p: load_embedding_model(settings.embedding_model, p).encode(docs, show_progress_bar=False)
+    window = settings.embedding_max_tokens  # 03's: the first 128 tokens offline
+    vectors = {p: load_embedding_model(settings.embedding_model, p, window).encode(docs, show_progress_bar=False)
                for p in ("fp32", settings.precision)}
 
     def cluster(x, seed: int, neighbors: int):
@@ -408,7 +409,7 @@ def part_stages(sizes: list[int]) -> dict[str, Any]:
     from helpers.topics import load_embedding_model
 
     settings = resolve_settings("offline")
-    embedder = load_embedding_model(settings.embedding_model, settings.precision)
+    embedder = load_embedding_model(settings.embedding_model, settings.precision, settings.embedding_max_tokens)  # 03's
     tokenizer, model = load_llm(settings.llm_model, settings.quantization, settings.cache_dir, precision=settings.precision)
     generator = make_generator(model, tokenizer)
     stages_at(150, settings, embedder, generator, tokenizer)  # numba compiles once per process: not timed
@@ -465,7 +466,7 @@ def part_limit(stage_seconds: dict[str, float] | None, n_docs: int | None) -> di
            "matmul_gflops": {"bf16": round(matmul_gflops(torch.bfloat16), 1), "fp32": round(matmul_gflops(torch.float32), 1)}}
     corpus = load_corpus(settings.dataset, settings.text_column, settings.title_column, settings.category_column,
                          n_docs, settings.seed, False)
-    embedder = load_embedding_model(settings.embedding_model, settings.precision)
+    embedder = load_embedding_model(settings.embedding_model, settings.precision, settings.embedding_max_tokens)  # 03's
     encoder = embedder[0].auto_model.config
     window = embedder.max_seq_length
     lengths = [min(window, len(ids)) for ids in embedder.tokenizer(corpus.abstract.tolist())["input_ids"]]

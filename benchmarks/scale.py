@@ -262,7 +262,8 @@ def stage_ctfidf(work: Path) -> dict[str, Any]:
     from helpers.topics import load_embedding_model
 
     settings, docs = settings_of(work), documents_of(work).abstract.tolist()
-    model = BERTopic(embedding_model=load_embedding_model(settings.embedding_model, settings.precision),
+    model = BERTopic(embedding_model=load_embedding_model(settings.embedding_model, settings.precision,
+                                                          settings.embedding_max_tokens),
                      umap_model=BaseDimensionalityReduction(), hdbscan_model=BaseCluster(),
                      vectorizer_model=CountVectorizer(stop_words=settings.stop_word_list), top_n_words=settings.top_n_words,
                      ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=settings.reduce_frequent_words))
