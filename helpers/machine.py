@@ -199,6 +199,12 @@ class _ToStdout(logging.StreamHandler):
         super().emit(record)
 
 
+def show_progress(wanted: bool = True) -> bool:
+    """``wanted``, unless the runner turned progress bars off (``TQDM_DISABLE`` in its kernels: a log or an executed
+    edition then holds no bar drawn as text); our own bars (03's embeddings, the labeler's batches) ask here."""
+    return bool(wanted) and not os.environ.get("TQDM_DISABLE")
+
+
 def bertopic_log_to_stdout() -> None:
     """BERTopic's log (the post's ``verbose=True``) as ordinary output: its handler writes to stderr, an error's stream.
 

@@ -151,7 +151,7 @@ def check_same_models(saved: dict[str, Any], session, kinds: tuple[str, ...], ru
                 f"Run folder {str(run_dir)!r} was made with {kind}_backend {backend!r} and this session's is {mine!r}: "
                 f"pass -p {kind}_backend {backend}" + (f" with -p {kind}_base_url <your server>" if backend == "openai"
                                                        else "") + " to open it, since a run folder never chooses a "
-                f"server, a key variable or a model download for you.")
+                "server, a key variable or a model download for you.")
         model, wanted = saved.get(f"{kind}_model"), getattr(session, f"{kind}_model")
         if model != wanted and not (model == PACKAGED[kind] and backend != "openai"):
             raise ValueError(

@@ -8,7 +8,6 @@ The five steps themselves (``SentenceTransformer.encode``, ``UMAP``, ``HDBSCAN``
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -127,9 +126,9 @@ def cached_embeddings(embedding_model, settings: Any, docs: list[str], show_prog
     what 03 computed). Returns ``(embeddings, note)``: the note says which, and warns when most documents are
     longer than the model's window."""
     from .data import truncation_note
-    from .machine import default_cache_dir
+    from .machine import default_cache_dir, show_progress
 
-    show_progress_bar = show_progress_bar and not os.environ.get("TQDM_DISABLE")  # the runner's kernels: no bar
+    show_progress_bar = show_progress(show_progress_bar)  # the runner's kernels: no bar
     embeddings, reused = embed_documents(embedding_model, settings.embedding_model, docs,
                                          default_cache_dir(settings.cache_dir), show_progress_bar, settings.precision,
                                          getattr(settings, "embedding_max_tokens", None))

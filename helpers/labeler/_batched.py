@@ -7,7 +7,6 @@ candidate that passes and covers the topic's documents best (:mod:`._choice`). O
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
@@ -20,6 +19,7 @@ from tqdm.auto import tqdm
 from transformers import StoppingCriteria, StoppingCriteriaList, set_seed
 
 from ..label_similarity import label_confidence, unit_rows
+from ..machine import show_progress
 from ..prompts import fill_prompt
 from ._cache import AnswerCache, generator_identity
 from ._choice import JUDGED_DOCS, disambiguate, judged_record, judged_rows, word_index
@@ -178,7 +178,7 @@ class BatchedTextGeneration(BaseRepresentation):
         return answers
 
     def _bar_switch(self, todo: list[int]) -> dict[str, bool]:  # TQDM_DISABLE (the runner's kernels): no bar
-        return {} if self.show_progress and todo and not os.environ.get("TQDM_DISABLE") else {"disable": True}
+        return {} if show_progress(self.show_progress and todo) else {"disable": True}
 
     def _generate_here(self, prompts: list[str], todo: list[int], answers: list, cache: Optional[AnswerCache]) -> None:
         """The ``todo`` prompts' answers from a transformers pipeline, greedy, in batches, into ``answers``."""
