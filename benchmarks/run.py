@@ -197,9 +197,8 @@ def part_stability() -> dict[str, Any]:
                          None, settings.seed, False)
     docs, categories = corpus.abstract.tolist(), corpus.category.to_numpy()
     size, _ = fit_min_cluster_size(len(docs), settings.min_cluster_size)
-    window = settings.embedding_max_tokens  # 03's: the first 128 tokens offline
-    vectors = {p: load_embedding_model(settings.embedding_model, p, window).encode(docs, show_progress_bar=False)
-               for p in ("fp32", settings.precision)}
+    vectors = {p: load_embedding_model(settings.embedding_model, p, settings.embedding_max_tokens).encode(  # 03's
+        docs, show_progress_bar=False) for p in ("fp32", settings.precision)}
 
     def cluster(x, seed: int, neighbors: int):
         reduced = UMAP(n_neighbors=neighbors, n_components=5, min_dist=0.0, metric="cosine",

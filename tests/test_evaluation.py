@@ -58,6 +58,7 @@ def test_diversity_is_the_share_of_unique_words():
 
 def test_ctfidf_words_reads_the_matrix_by_sorted_topic_and_skips_outliers():
     class Model(_Fitted):
+        top_n_words = 1  # BERTopic keeps this many in get_topic; the rest come from the matrix
         vectorizer_model = _Vectorizer(["goal", "bank", "club", "rates"])
         topic_sizes_ = {1: 5, -1: 2, 0: 7}  # rows follow sorted ids: -1, 0, 1
         c_tf_idf_ = sp.csr_matrix(np.array([[9, 9, 9, 9], [0.5, 0, 0.2, 0], [0, 0.4, 0, 0.3]]))
@@ -118,12 +119,16 @@ class _Vectorizer:
 
 
 class _Fitted:
-    """What 05 reads of a fitted BERTopic besides its attributes: ``get_topic``, its ten words of highest c-TF-IDF."""
+    """What 05 reads of a fitted BERTopic besides its attributes: ``get_topic``, its ``top_n_words`` of highest
+    c-TF-IDF."""
+
+    top_n_words = 10
 
     def get_topic(self, topic):
         weights = self.c_tf_idf_[sorted(self.topic_sizes_).index(topic)].toarray().ravel()
         words = self.vectorizer_model.get_feature_names_out()
-        return [(str(words[i]), float(weights[i])) for i in np.argsort(-weights, kind="stable") if weights[i] > 0][:10]
+        ranked = np.argsort(-weights, kind="stable")
+        return [(str(words[i]), float(weights[i])) for i in ranked if weights[i] > 0][:self.top_n_words]
 
 
 class _TopicModel(_Fitted):

@@ -68,7 +68,7 @@ print("kernels:", count, "jit untouched:", numba.jit is jit)
 """
 
 
-def test_setup_turns_on_numbas_own_cache_for_umaps_kernels_without_touching_numba_jit(tmp_path):
+def test_cache_numba_kernels_turns_on_numbas_own_cache_for_umaps_kernels_without_touching_numba_jit(tmp_path):
     """benchmarks/monkeypatches.py: a process fitting UMAP starts about 15 s sooner once its kernels are cached."""
     out = _run(CACHE_ONE_KERNEL, tmp_path)
     count = int(out.split("kernels:")[1].split()[0])

@@ -19,8 +19,10 @@ def _reference_map(x, y, topics, labels):
     from cells import run_cell
     from matplotlib import pyplot as plt
 
-    names = [labels[t] for t in sorted(set(topics))]  # as BERTopic keeps them: in topic order, from -1
-    topic_model = types.SimpleNamespace(topics_=[int(t) for t in topics], custom_labels_=names)
+    from bertopic import BERTopic
+
+    topic_model = types.SimpleNamespace(topics_=[int(t) for t in topics], custom_labels_=[""] * len(set(topics)))
+    BERTopic.set_topic_labels(topic_model, labels)  # BERTopic's own order of custom_labels_
     return run_cell("04_visualization.ipynb", "teach:static-map", plt=plt, topic_model=topic_model,
                     reduced_embeddings=np.column_stack([x, y]), abstracts=["doc"] * len(x))
 

@@ -7,7 +7,7 @@ stands in its place. Where the seed cuts a call short, the cell completes it (it
 marked ``# ours`` where they change the post). A taught cell holds no branch of its own: an ``if``, a
 ``try`` or a conditional expression is allowed only on a line of the post (its ``device = ... if ... else``).
 
-A line that fails on today's libraries may take keyword arguments at its end, marked ``# ours: <why>`` on that
+A line that fails on today's libraries may take one keyword argument (a literal) at its end, marked ``# ours: <why>`` on that
 line (04's ``sns.scatterplot(..., legend=False)``: seaborn 0.13 fails building a legend from ``c=``).
 A line may also stand behind one helper call whose name says what it adds: ``x = cached(f, a, settings)`` for the
 post's ``x = f(a)`` (03's 2-D reduction, computed once and read back).
@@ -45,9 +45,9 @@ BLOCKS = {
 }
 SETTING = re.compile(r"settings\.\w+")
 # ours behind one helper call whose name says what it adds: `x = cached(f, a, settings)` for the post's `x = f(a)`
-CACHED = re.compile(r"(\w+) = cached\((.+), (.+), settings\)")
+CACHED = re.compile(r"(\w+) = cached\((.+), (\w+), settings\)")
 # a line of the post that fails on today's libraries: keyword arguments added at its end, marked why
-FIXED = re.compile(r"(.+), \w+=[^,()]+\)  # ours: .+")
+FIXED = re.compile(r"(.+), \w+=(?:True|False|None|-?\d+(?:\.\d+)?|'[^']*'|\"[^\"]*\")\)  # ours: .+")
 LITERAL = re.compile(r"""'[^']*'|"[^"]*"|-?\d+(?:\.\d+)?""")
 
 
@@ -121,6 +121,9 @@ def test_the_check_itself_tells_a_setting_from_other_code():
                      "sns.scatterplot(data=df, size='Length')")
     assert not same_line("sns.scatterplot(data=df, size='Length', legend=False)", "sns.scatterplot(data=df, size='Length')")
     assert not same_line("sns.scatterplot(data=df, size='Width', legend=False)  # ours: no", "sns.scatterplot(data=df, size='Length')")
+    assert not same_line("sns.scatterplot(data=df, size='Length', legend=a if b else c)  # ours: no",
+                         "sns.scatterplot(data=df, size='Length')"), "a branch is no literal"
+    assert not same_line("sns.scatterplot(data=df, size=Length, legend=False)  # ours: no", "sns.scatterplot(data=df, size='Length')")
     assert same_line("xy = cached(UMAP(random_state=settings.seed).fit_transform, embeddings, settings)",
                      "xy = UMAP(random_state=42).fit_transform(embeddings)")
     assert not same_line("xy = cached(UMAP(n_components=5).fit_transform, embeddings, settings)",
