@@ -72,7 +72,7 @@ def check(dry_run: bool, documents: int, prompts: int) -> dict:
     from helpers.llm import load_llm, make_generator, preflight
     from helpers.machine import gpu_summary, package_versions
     from helpers.settings import resolve_settings
-    from helpers.topics import load_embedding_model
+    from helpers.topics import open_embedding_model
 
     cuda = torch.cuda.is_available() and not dry_run
     if not cuda and not dry_run:
@@ -81,8 +81,7 @@ def check(dry_run: bool, documents: int, prompts: int) -> dict:
     settings = resolve_settings("offline", quantization=quantization, precision=precision, label_batch_size=prompts)
     stages = Stages(cuda)
     estimate = preflight(settings, available=None if cuda else 64e9, where="" if cuda else "the dry run")
-    embedder = stages.run("load the embedding model", lambda: load_embedding_model(settings.embedding_model, precision,
-                                                                                         settings.embedding_max_tokens))
+    embedder = stages.run("load the embedding model", lambda: open_embedding_model(settings))
     texts = [f"Document {i} about shares, football, elections and films." for i in range(documents)]
     stages.run(f"embed {documents} documents ({precision})", lambda: embedder.encode(texts, batch_size=64))
     tokenizer, model = stages.run(f"load the chat model ({quantization})",

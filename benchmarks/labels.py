@@ -63,12 +63,12 @@ def fitted_inputs(settings, n_topics: int | None):
     from sklearn.feature_extraction.text import CountVectorizer
     from umap import UMAP
 
-    from helpers.topics import embed_documents, fit_min_cluster_size, load_embedding_model
+    from helpers.topics import embed_documents, fit_min_cluster_size, open_embedding_model
 
     corpus = load_corpus(settings.dataset, settings.text_column, settings.title_column, settings.category_column,
                          settings.sample_size, settings.seed)
     docs = corpus.abstract.tolist()
-    embedding_model = load_embedding_model(settings.embedding_model, settings.precision, settings.embedding_max_tokens)
+    embedding_model = open_embedding_model(settings)
     embeddings, _ = embed_documents(embedding_model, settings.embedding_model, docs, default_cache_dir(settings.cache_dir),
                                     precision=settings.precision, window=settings.embedding_max_tokens)
     capture = CaptureInputs()

@@ -405,10 +405,10 @@ def map_and_evaluation_stages(t: dict[str, float], model, llm, corpus, embedding
 def part_stages(sizes: list[int]) -> dict[str, Any]:
     from helpers.llm import load_llm, make_generator
     from helpers.settings import resolve_settings
-    from helpers.topics import load_embedding_model
+    from helpers.topics import open_embedding_model
 
     settings = resolve_settings("offline")
-    embedder = load_embedding_model(settings.embedding_model, settings.precision, settings.embedding_max_tokens)  # 03's
+    embedder = open_embedding_model(settings)  # 03's
     tokenizer, model = load_llm(settings.llm_model, settings.quantization, settings.cache_dir, precision=settings.precision)
     generator = make_generator(model, tokenizer)
     stages_at(150, settings, embedder, generator, tokenizer)  # numba compiles once per process: not timed
@@ -458,14 +458,14 @@ def part_limit(stage_seconds: dict[str, float] | None, n_docs: int | None) -> di
     from helpers.data import load_corpus
     from helpers.llm import load_llm
     from helpers.settings import resolve_settings
-    from helpers.topics import load_embedding_model
+    from helpers.topics import open_embedding_model
 
     settings = resolve_settings("offline")
     out = {"threads": torch.get_num_threads(),
            "matmul_gflops": {"bf16": round(matmul_gflops(torch.bfloat16), 1), "fp32": round(matmul_gflops(torch.float32), 1)}}
     corpus = load_corpus(settings.dataset, settings.text_column, settings.title_column, settings.category_column,
                          n_docs, settings.seed, False)
-    embedder = load_embedding_model(settings.embedding_model, settings.precision, settings.embedding_max_tokens)  # 03's
+    embedder = open_embedding_model(settings)  # 03's
     encoder = embedder[0].auto_model.config
     window = embedder.max_seq_length
     lengths = [min(window, len(ids)) for ids in embedder.tokenizer(corpus.abstract.tolist())["input_ids"]]

@@ -194,14 +194,14 @@ def stage_corpus(work: Path) -> dict[str, Any]:
     where notebooks 05 and 06 look for them; embed ``FIDELITY_DOCS`` documents for real to compare."""
     import numpy as np
 
-    from helpers.topics import LOCAL_EMBEDDINGS, embeddings_path, load_embedding_model
+    from helpers.topics import LOCAL_EMBEDDINGS, embeddings_path, open_embedding_model
 
     cfg, settings = config(work), settings_of(work)
     bank = sentence_bank(settings, cfg.get("articles"), Path(cfg["bank_cache"]))
     documents, embeddings = synthetic_documents(bank, cfg["size"], settings.seed)
     documents.to_parquet(work / "documents.parquet", index=False)
     save_npy(work, "embeddings", embeddings)
-    embedder = load_embedding_model(settings.embedding_model, settings.precision, settings.embedding_max_tokens)
+    embedder = open_embedding_model(settings)
     docs = documents.abstract.tolist()
     cached = embeddings_path(work / "cache", settings.embedding_model, docs, settings.precision, LOCAL_EMBEDDINGS,
                              settings.embedding_max_tokens)
@@ -259,11 +259,10 @@ def stage_ctfidf(work: Path) -> dict[str, Any]:
     from sklearn.feature_extraction.text import CountVectorizer
 
     from helpers.machine import quiet_noisy_loggers
-    from helpers.topics import load_embedding_model
+    from helpers.topics import open_embedding_model
 
     settings, docs = settings_of(work), documents_of(work).abstract.tolist()
-    model = BERTopic(embedding_model=load_embedding_model(settings.embedding_model, settings.precision,
-                                                          settings.embedding_max_tokens),
+    model = BERTopic(embedding_model=open_embedding_model(settings),
                      umap_model=BaseDimensionalityReduction(), hdbscan_model=BaseCluster(),
                      vectorizer_model=CountVectorizer(stop_words=settings.stop_word_list), top_n_words=settings.top_n_words,
                      ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=settings.reduce_frequent_words))
