@@ -179,21 +179,21 @@ def small_png(data: bytes, limit: int = MAX_IMAGE) -> bytes:
         image = image.resize((image.width // 2, image.height // 2), Image.LANCZOS)
 
 
+def widget_parts(model_id: str, state: dict) -> list[dict]:
+    """The states of the widgets the box ``model_id`` holds, as its final state (``state``) records them."""
+    children = state.get(model_id, {}).get("state", {}).get("children", [])
+    return [state.get(child.removeprefix("IPY_MODEL_"), {}).get("state", {}) for child in children]
+
+
 def progress_bar(model_id: str, state: dict) -> bool:
     """Whether the widget ``model_id`` is a progress bar (a box holding a bar with a ``max``): an edition shows none."""
-    children = state.get(model_id, {}).get("state", {}).get("children", [])
-    return any("max" in state.get(c.removeprefix("IPY_MODEL_"), {}).get("state", {}) for c in children)
+    return any("max" in part for part in widget_parts(model_id, state))
 
 
 def widget_text(model_id: str, state: dict) -> str:
     """The text a widget that is no progress bar shows, as its final state holds it (its HTML labels)."""
-    box = state.get(model_id, {}).get("state", {})
-    parts = []
-    for child in box.get("children", []):
-        child_state = state.get(child.removeprefix("IPY_MODEL_"), {}).get("state", {})
-        if isinstance(child_state.get("value"), str):
-            parts.append(html.unescape(child_state["value"]).replace("\u2007", " "))
-    return "".join(parts).strip()
+    return "".join(html.unescape(part["value"]).replace("\u2007", " ") for part in widget_parts(model_id, state)
+                   if isinstance(part.get("value"), str)).strip()
 
 
 def static_output(output: dict, widgets: dict, scratch: Path):
