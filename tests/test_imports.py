@@ -56,44 +56,43 @@ def test_the_labeler_is_still_a_bertopic_representation_model():
     assert type(again) is labels.BatchedTextGeneration and again.get_params() == llm.get_params()
 
 
-CACHE_ONE_KERNEL = """
-import numba
-from numba.core.decorators import jit
-import numpy as np
-from helpers.machine import cache_numba_kernels
-count = cache_numba_kernels()
-import umap.distances
-umap.distances.euclidean(np.ones(3), np.zeros(3))  # compiles one kernel, into numba's cache
-print("kernels:", count, "jit untouched:", numba.jit is jit)
-"""
-
-
-def test_cache_numba_kernels_turns_on_numbas_own_cache_for_umaps_kernels_without_touching_numba_jit(tmp_path):
-    """benchmarks/monkeypatches.py: a process fitting UMAP starts about 15 s sooner once its kernels are cached."""
-    out = _run(CACHE_ONE_KERNEL, tmp_path)
-    count = int(out.split("kernels:")[1].split()[0])
-    assert count > 50 and "jit untouched: True" in out, out
-    assert any((tmp_path / "numba").rglob("*.nbi")), "the compiled kernel is cached where NUMBA_CACHE_DIR says"
-
-
-SETUP_THEN_CACHED = """
+SETUP_THEN_03S_CACHED = """
 import sys
+import numba
 import numpy as np
 from numba.core.caching import NullCache
+from numba.core.decorators import jit
 from sklearn.decomposition import PCA
-from helpers.machine import setup_notebook
+from helpers.machine import cache_numba_kernels, setup_notebook
 settings = setup_notebook("offline")
 print("heavy after setup:", sorted(m for m in ("bertopic", "umap", "datashader", "hdbscan") if m in sys.modules))
 from helpers.topics import cached
 xy = cached(PCA(n_components=2).fit_transform, np.arange(40.0).reshape(10, 4) ** 0.5, settings)
 import umap.distances
 print("shape:", xy.shape, "umap cached:", not isinstance(umap.distances.euclidean._cache, NullCache))
+umap.distances.euclidean(np.ones(3), np.zeros(3))  # compiles one kernel, into numba's cache
+print("kernels:", cache_numba_kernels(), "jit untouched:", numba.jit is jit)  # how many have the cache on
 """
 
 
-def test_setup_imports_no_umap_and_notebook_03s_cached_turns_numbas_cache_on(tmp_path):
+@pytest.fixture(scope="module")
+def numba_cache_run(tmp_path_factory):
+    """One process (umap-learn and torch imported once for both tests below): 00's setup, then 03's 2-D ``cached``."""
+    where = tmp_path_factory.mktemp("numba-run")
+    return _run(SETUP_THEN_03S_CACHED, where), where
+
+
+def test_cache_numba_kernels_turns_on_numbas_own_cache_for_umaps_kernels_without_touching_numba_jit(numba_cache_run):
+    """benchmarks/monkeypatches.py: a process fitting UMAP starts about 15 s sooner once its kernels are cached."""
+    out, where = numba_cache_run
+    count = int(out.split("kernels:")[1].split()[0])
+    assert count > 50 and "jit untouched: True" in out, out
+    assert any((where / "numba").rglob("*.nbi")), "the compiled kernel is cached where NUMBA_CACHE_DIR says"
+
+
+def test_setup_imports_no_umap_and_notebook_03s_cached_turns_numbas_cache_on(numba_cache_run):
     """00 and 01 fit no UMAP, so their setup line pays no import of it (8 s on 2 cores); 03's 2-D ``cached(...)``,
     before UMAP's first fit, turns numba's own cache on for its kernels."""
-    out = _run(SETUP_THEN_CACHED, tmp_path)
+    out, _ = numba_cache_run
     assert "heavy after setup: []" in out, out
     assert "shape: (10, 2) umap cached: True" in out, out
