@@ -169,8 +169,7 @@ def reduced_path(cache_dir: Path, embeddings: np.ndarray, reducer) -> Path:
     """Where ``reducer``'s (e.g. the 2-D UMAP's) coordinates of ``embeddings`` are cached: keyed by the
     embeddings and by the reducer itself, its class (umap-learn's or cuML's: ``use_cuml``) and every
     setting (``get_params()``: neighbours, distance, components, seed, ...), so changed settings never
-    bring back stale coordinates. Use: ``cached_array(reduced_path(cache, embeddings, umap_2d),
-    lambda: umap_2d.fit_transform(embeddings))``."""
+    bring back stale coordinates. :func:`cached` reads and writes it."""
     kind = type(reducer)
     params = sorted(reducer.get_params().items()) if hasattr(reducer, "get_params") else []
     shown = [(k, plain_setting(v)) for k, v in params]
