@@ -216,6 +216,36 @@ def test_one_match_gives_way_to_a_label_of_the_whole_topic(corpus, embed):
     assert " vs" not in record["label"] and record["share"] >= event["share"], record["label"]
 
 
+def test_an_answer_naming_what_its_documents_barely_mention_loses_its_lead(corpus, embed):
+    """03 on the whole BBC: "Gaming Addiction: The Game of Life" (video-game reports, few on addiction) and "The
+    impact of mobile technology on the environment" (reports on phones) were kept by the LLM's lead over the key
+    phrases "Video game" and "Mobile phones", which cover their topics better. An answer holding a word under
+    ``RARE_SHARE`` of its documents hold competes on coverage alone; one that still covers best stays."""
+    cases = [("Gaming Addiction: The Game of Life", "addiction", topic(corpus, "tech", r"\bgames?\b|gaming", n=89),
+              ["games", "game", "gaming", "nintendo"]),
+             ("The impact of mobile technology on the environment", "impact", topic(corpus, "tech", r"\bmobile\b", n=48),
+              ["mobile", "phone", "phones"])]
+    for answer, rare, documents, keywords in cases:
+        record = labelled(embed, [answer], documents, keywords)
+        assert rare in candidate(record, answer)["rare"] and candidate(record, answer)["failures"] == []
+        assert record["source"] == "key phrase" and rare not in record["label"].lower(), record["label"]
+    answer = "Malicious malware and cyber-attacks on Windows PCs"  # few of them say "malware"; it covers them best
+    record = labelled(embed, [answer], topic(corpus, "tech", "virus|spam|spyware", n=82), ["virus", "spam", "security"])
+    assert candidate(record, answer)["rare"] == ["malware"] and record["label"] == answer
+
+
+def test_two_single_words_and_a_comma_are_a_list_not_a_name(corpus, embed):
+    """03's rugby topic on the whole BBC was labelled "England, Rugby": two of its keywords."""
+    from helpers.labeler._rubric import LIST
+
+    rugby = topic(corpus, "sports", "rugby", n=149)
+    assert LIST in label_failures("England, Rugby", "", rugby)
+    for name in ("Google, Ask Jeeves", "Privacy-Preserving Machine Learning: Federated Learning", "Rugby"):
+        assert LIST not in label_failures(name), name
+    record = labelled(embed, ["England, Rugby"], rugby, ["england", "rugby", "ireland"])
+    assert "," not in record["label"] and not record["fallback"], record["label"]
+
+
 def test_a_meaning_word_twice_in_one_phrase_fails_the_rubric_and_the_posts_labels_pass():
     """The whole-BBC run's "Search engines and search engines' plans" and "Athletes and athletes' stories" give way
     to the next candidate; the post's six Llama-2 labels, and two sides or a subtitle sharing a word, pass."""

@@ -62,21 +62,38 @@ def word_index(documents: Sequence[str]) -> dict[str, set[int]]:
     return index
 
 
+def holders(word: str, index: dict[str, set[int]]) -> set[int]:
+    """The documents of ``index`` (:func:`word_index`) holding ``word`` as written, inflected or by its stem, as
+    :func:`._rubric.invented_words` finds it (a number only as written)."""
+    numeric = any(c.isdigit() for c in word)
+    forms = {word} if numeric else variants(word)
+    stem = word[: max(5, len(word) - 3)] if len(word) >= 5 and not numeric else None
+    return set().union(*(docs for form, docs in index.items() if form in forms or (stem and form.startswith(stem))))
+
+
 def document_share(label: str, index: dict[str, set[int]], n_documents: int, need: float = 0.5) -> float:
     """The share of a topic's documents that hold at least ``need`` (half) of ``label``'s content words (each
-    found as written, inflected or by its stem, as :func:`._rubric.invented_words` finds them);
-    ``index`` is :func:`word_index` of those ``n_documents``. "The 2004 World Open" in a topic of tennis
-    reports matches few of them; "Tennis" most. ``nan`` for a label without content words."""
+    found by :func:`holders`); ``index`` is :func:`word_index` of those ``n_documents``. "The 2004 World Open" in a
+    topic of tennis reports matches few of them; "Tennis" most. ``nan`` for a label without content words."""
     words = content_words(label)
     if not words or not n_documents:
         return float("nan")
     hits = np.zeros(n_documents, dtype=int)
     for word in dict.fromkeys(words):
-        forms = {word} if any(c.isdigit() for c in word) else variants(word)
-        stem = word[: max(5, len(word) - 3)] if len(word) >= 5 and not any(c.isdigit() for c in word) else None
-        found = set().union(*(docs for form, docs in index.items() if form in forms or (stem and form.startswith(stem))))
-        hits[list(found)] += 1
+        hits[list(holders(word, index))] += 1
     return float((hits >= need * len(set(words))).mean())
+
+
+RARE_SHARE = 0.05  # a label's word in fewer of its topic's documents names something beside the topic (BENCHMARKS.md)
+
+
+def rare_words(label: str, index: dict[str, set[int]], n_documents: int, floor: float = RARE_SHARE) -> list[str]:
+    """The content words of ``label`` that fewer than ``floor`` of the topic's ``n_documents`` hold: "addiction" in
+    "Gaming Addiction: The Game of Life" for 89 video-game reports (3 of them), "environment" in "The impact of
+    mobile technology on the environment" for 48 about phones (2)."""
+    if not n_documents:
+        return []
+    return [w for w in dict.fromkeys(content_words(label)) if len(holders(w, index)) < floor * n_documents]
 
 
 def choose_label(candidates: list[dict[str, Any]], margin: float = 0.08) -> Optional[dict[str, Any]]:
@@ -88,7 +105,8 @@ def choose_label(candidates: list[dict[str, Any]], margin: float = 0.08) -> Opti
     documents, which rewards a label that describes the topic as a whole over one that
     matches one of its documents. Only candidates that pass the rubric compete. The
     best-covering LLM answer wins unless the best key phrase covers the topic more than
-    ``margin`` better (an answer that names a side issue); ``None`` when nothing passes.
+    ``margin`` better (an answer that names a side issue), or covers it better at all when the answer holds a
+    word few of the topic's documents hold (its ``rare`` words, :func:`rare_words`); ``None`` when nothing passes.
     With each candidate's ``share`` (:func:`document_share`), a choice matching under
     ``NARROW_SHARE`` of the documents gives way to the best-covering candidate matching at least
     ``BROAD_SHARE`` of them ("Celebrity Big Brother" for a topic of television news). A choice naming one match
@@ -99,7 +117,8 @@ def choose_label(candidates: list[dict[str, Any]], margin: float = 0.08) -> Opti
     best = {source: max((c for c in passing if c["source"] == source), key=lambda c: c["coverage"], default=None)
             for source in ("llm", "key phrase")}
     llm, phrase = best["llm"], best["key phrase"]
-    chosen = llm if llm and (not phrase or phrase["coverage"] - llm["coverage"] <= margin) else phrase
+    lead = 0.0 if llm and llm.get("rare") else margin  # an answer naming what its documents barely mention leads by nothing
+    chosen = llm if llm and (not phrase or phrase["coverage"] - llm["coverage"] <= lead) else phrase
     if chosen is not None and chosen.get("share", 1.0) < NARROW_SHARE:
         broad = [c for c in passing if c.get("share", 0.0) >= BROAD_SHARE]
         chosen = max(broad, key=lambda c: c["coverage"], default=chosen)
@@ -112,11 +131,12 @@ def choose_label(candidates: list[dict[str, Any]], margin: float = 0.08) -> Opti
 
 def judged_record(key, group: Mapping[str, Any], raws: list[str], candidates: list[dict[str, Any]],
                   vocabulary: set[str], index: dict[str, set[int]]) -> dict[str, Any]:
-    """One group's record: every candidate's coverage, document share and rubric verdict, and the choice."""
+    """One group's record: every candidate's coverage, document share, rare words and rubric verdict, and the choice."""
     centre = np.asarray(group["vectors"]).mean(axis=0)
     for candidate in candidates:
         candidate["coverage"] = float(candidate.pop("vector") @ centre)
         candidate["share"] = document_share(candidate["text"], index, len(group["documents"]))
+        candidate["rare"] = rare_words(candidate["text"], index, len(group["documents"]))
         candidate["failures"] = label_failures(candidate["text"], group["prompt"], group["documents"],
                                                group["titles"], vocabulary=vocabulary,
                                                repaired_from=candidate["line"])

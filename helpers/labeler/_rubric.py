@@ -204,6 +204,14 @@ def copied_from(label: str, titles: list[str], documents: list[str], min_words: 
     return None
 
 
+def is_word_list(label: str) -> bool:
+    """True for keywords written as a list, not a name: three or more items ("England, Wales, Rugby, Nations"), or
+    two single words ("England, Rugby"); "Google, Ask Jeeves" and "Privacy-Preserving Machine Learning: Federated
+    Learning" are names."""
+    items = [item.split() for item in label.split(",")]
+    return len(items) >= 3 or (len(items) == 2 and all(len(words) == 1 for words in items))
+
+
 def label_failures(
     label: Optional[str],
     prompt: str = "",
@@ -222,7 +230,7 @@ def label_failures(
     (:func:`invented_words`; or their ``vocabulary``), or a number or name none of them nor the prompt holds as a
     phrase (:func:`._facts.invented_facts`: "Windows 10", "United States"); a keyword-list ``fallback``; copied
     from one title or first sentence (:func:`copied_from`); a meaning word twice or a loop (:func:`is_repetitive`);
-    a list of three or more keywords; a role or a broadcaster (:func:`._facts.names_no_subject`: "Singer", "BBC
+    a list of keywords (:func:`is_word_list`); a role or a broadcaster (:func:`._facts.names_no_subject`: "Singer", "BBC
     Sport"). An echo or a copy in ``repaired_from``, the answer's line before cleaning and repair shortened it,
     still counts. A label of up to ``LONG_LABEL_WORDS`` words failing on its length alone, every word found in
     the topic's documents, passes: a capable model's fluent name is kept whole.
@@ -251,7 +259,7 @@ def label_failures(
         failures.append(COPIED)
     if is_repetitive(label):
         failures.append(REPETITIVE)
-    if not fallback and label.count(",") >= 2:  # "England, Wales, Rugby, Nations": keywords, not a name
+    if not fallback and is_word_list(label):
         failures.append(LIST)
     if not fallback and names_no_subject(label):
         failures.append(ROLE)
