@@ -20,7 +20,7 @@ import numpy as np
 
 from ._clean import keywords_label
 from ._facts import names_one_event
-from ..label_similarity import (SIMILARITY_THRESHOLD, same_head, words_of)
+from ..label_similarity import (PHRASE_STARTS, SIMILARITY_THRESHOLD, same_head, words_of)
 from ._rubric import label_failures, variants
 
 
@@ -93,20 +93,22 @@ def rare_words(label: str, index: dict[str, set[int]], n_documents: int, floor: 
     mobile technology on the environment" for 48 about phones (2)."""
     if not n_documents:
         return []
-    return [w for w in dict.fromkeys(content_words(label)) if len(holders(w, index)) < floor * n_documents]
+    return [w for w in dict.fromkeys(content_words(label))
+            if w not in PHRASE_STARTS and len(holders(w, index)) < floor * n_documents]  # not "using", "vs"
 
 
 def choose_label(candidates: list[dict[str, Any]], margin: float = 0.08) -> Optional[dict[str, Any]]:
-    """The candidate to keep: the LLM's own answer, unless a key phrase covers the topic clearly better,
-    or the choice names one story while a candidate names the topic.
+    """The candidate to keep: the LLM's own answer, unless a key phrase covers the topic clearly better (or at all,
+    when the answer holds a word few of the topic's documents hold), or the choice names one story while a
+    candidate names the topic.
 
     Each candidate has ``text``, ``source`` ("llm" or "key phrase"), ``failures`` (the
     rubric's) and ``coverage``: the mean cosine similarity of its embedding to the topic's
     documents, which rewards a label that describes the topic as a whole over one that
     matches one of its documents. Only candidates that pass the rubric compete. The
-    best-covering LLM answer wins unless the best key phrase covers the topic more than
-    ``margin`` better (an answer that names a side issue), or covers it better at all when the answer holds a
-    word few of the topic's documents hold (its ``rare`` words, :func:`rare_words`); ``None`` when nothing passes.
+    best-covering LLM answer that the best key phrase does not cover the topic more than ``margin`` better than
+    (an answer that names a side issue) wins, else that key phrase; an answer holding a word few of the topic's
+    documents hold (its ``rare`` words, :func:`rare_words`) has no margin; ``None`` when nothing passes.
     With each candidate's ``share`` (:func:`document_share`), a choice matching under
     ``NARROW_SHARE`` of the documents gives way to the best-covering candidate matching at least
     ``BROAD_SHARE`` of them ("Celebrity Big Brother" for a topic of television news). A choice naming one match
@@ -114,11 +116,10 @@ def choose_label(candidates: list[dict[str, Any]], margin: float = 0.08) -> Opti
     best-covering candidate naming none that matches at least as many of the topic's documents.
     """
     passing = [c for c in candidates if not c["failures"]]
-    best = {source: max((c for c in passing if c["source"] == source), key=lambda c: c["coverage"], default=None)
-            for source in ("llm", "key phrase")}
-    llm, phrase = best["llm"], best["key phrase"]
-    lead = 0.0 if llm and llm.get("rare") else margin  # an answer naming what its documents barely mention leads by nothing
-    chosen = llm if llm and (not phrase or phrase["coverage"] - llm["coverage"] <= lead) else phrase
+    phrase = max((c for c in passing if c["source"] == "key phrase"), key=lambda c: c["coverage"], default=None)
+    answers = [c for c in passing if c["source"] == "llm"  # an answer naming what its documents barely mention: no lead
+               and (not phrase or phrase["coverage"] - c["coverage"] <= (0.0 if c.get("rare") else margin))]
+    chosen = max(answers, key=lambda c: c["coverage"], default=phrase)
     if chosen is not None and chosen.get("share", 1.0) < NARROW_SHARE:
         broad = [c for c in passing if c.get("share", 0.0) >= BROAD_SHARE]
         chosen = max(broad, key=lambda c: c["coverage"], default=chosen)

@@ -206,8 +206,8 @@ def copied_from(label: str, titles: list[str], documents: list[str], min_words: 
 
 def is_word_list(label: str) -> bool:
     """True for keywords written as a list, not a name: three or more items ("England, Wales, Rugby, Nations"), or
-    two single words ("England, Rugby"); "Google, Ask Jeeves" and "Privacy-Preserving Machine Learning: Federated
-    Learning" are names."""
+    two single words ("England, Rugby", "Film, TV"); "Google, Ask Jeeves" and "Sony, Microsoft and Nintendo" are
+    not."""
     items = [item.split() for item in label.split(",")]
     return len(items) >= 3 or (len(items) == 2 and all(len(words) == 1 for words in items))
 
