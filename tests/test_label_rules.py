@@ -276,6 +276,23 @@ def test_two_single_words_and_a_comma_are_a_list_not_a_name(corpus, embed):
     assert "," not in record["label"] and not record["fallback"], record["label"]
 
 
+def test_a_verdict_gives_way_to_the_topics_subject(corpus, embed):
+    """03's music topic on the whole BBC (band, album, music, song, singer) was labelled "The Best Band of All
+    Time"; the 135M model also said "The Best TV Show Ever" and "The Game of the Century". An award's name stays."""
+    from helpers.labeler._rubric import JUDGMENT
+
+    music = topic(corpus, "entertainment", MUSIC, n=150)
+    for verdict in ("The Best Band of All Time", "The Best TV Show Ever", "The Game of the Century",
+                    "The greatest hits"):
+        assert JUDGMENT in label_failures(verdict), verdict
+    for name in ("Best film at the Oscars", "Everton and Liverpool", "Speech Recognition and Audio-Visual Processing"):
+        assert JUDGMENT not in label_failures(name), name
+    record = labelled(embed, ["The Best Band of All Time"], music, ["band", "album", "music", "song"])
+    assert JUDGMENT in candidate(record, "The Best Band of All Time")["failures"]
+    assert "All Time" not in record["label"] and not record["fallback"], record["label"]
+    assert not label_failures(record["label"], "", music), record["label"]
+
+
 def test_a_meaning_word_twice_in_one_phrase_fails_the_rubric_and_the_posts_labels_pass():
     """The whole-BBC run's "Search engines and search engines' plans" and "Athletes and athletes' stories" give way
     to the next candidate; the post's six Llama-2 labels, and two sides or a subtitle sharing a word, pass."""

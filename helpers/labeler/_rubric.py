@@ -115,7 +115,8 @@ COPIED = "copied from one document"
 REPETITIVE = "repetitive"
 LIST = "a list of keywords"
 ROLE = "a role or a broadcaster, not a subject"
-REASONS = (EMPTY, ECHO, TOO_LONG, SENTENCE, CUT, INVENTED, FALLBACK, COPIED, REPETITIVE, LIST, ROLE)
+JUDGMENT = "a verdict, not a subject"
+REASONS = (EMPTY, ECHO, TOO_LONG, SENTENCE, CUT, INVENTED, FALLBACK, COPIED, REPETITIVE, LIST, ROLE, JUDGMENT)
 
 # Finite auxiliaries and modals: a label holding one is a clause ("... is proving more popular").
 _AUXILIARIES = {
@@ -231,11 +232,11 @@ def label_failures(
     phrase (:func:`._facts.invented_facts`: "Windows 10", "United States"); a keyword-list ``fallback``; copied
     from one title or first sentence (:func:`copied_from`); a meaning word twice or a loop (:func:`is_repetitive`);
     a list of keywords (:func:`is_word_list`); a role or a broadcaster (:func:`._facts.names_no_subject`: "Singer", "BBC
-    Sport"). An echo or a copy in ``repaired_from``, the answer's line before cleaning and repair shortened it,
+    Sport"); a verdict (:func:`._facts.names_a_judgment`: "The Best Band of All Time"). An echo or a copy in ``repaired_from``, the answer's line before cleaning and repair shortened it,
     still counts. A label of up to ``LONG_LABEL_WORDS`` words failing on its length alone, every word found in
     the topic's documents, passes: a capable model's fluent name is kept whole.
     """
-    from ._facts import invented_facts, names_no_subject
+    from ._facts import invented_facts, names_a_judgment, names_no_subject
 
     if not isinstance(label, str) or not label.strip():
         return [EMPTY]
@@ -263,6 +264,8 @@ def label_failures(
         failures.append(LIST)
     if not fallback and names_no_subject(label):
         failures.append(ROLE)
+    if not fallback and names_a_judgment(label):
+        failures.append(JUDGMENT)
     if failures == [TOO_LONG] and len(label.split()) <= LONG_LABEL_WORDS and (documents or titles or vocabulary):
         return []  # a whole name phrase, every word in the topic's documents: a capable model's label, kept whole
     return failures
