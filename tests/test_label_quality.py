@@ -102,6 +102,19 @@ def test_the_topic_its_label_fits_less_takes_another_candidate_or_a_qualifier(em
     assert out[7]["label"] == "Olympic" and out[14]["label"] == "The Olympic Games (Drugs test)"
 
 
+def test_the_outliers_label_makes_no_topic_give_way(embed):
+    """The whole-BBC run: the outliers' "Digital music players" (-1) renamed the music topic's "Music" to
+    "Celebrity Big Brother", a worse name, to stay distinct from a group no reader sees as a topic."""
+    outliers = _record(-1, "Digital music players", [("Digital music players", "key phrase", 0.30)])
+    music = _record(1, "Music", [("Music", "key phrase", 0.14), ("Celebrity Big Brother", "key phrase", 0.17)])
+    out = {r["topic"]: r for r in disambiguate([outliers, music], embed)}
+    assert out[1]["label"] == "Music" and "renamed" not in out[1]
+    assert out[-1]["label"] == "Digital music players" and "renamed" not in out[-1]
+    films = _record(3, "Music", [("Music", "llm", 0.10), ("Film", "key phrase", 0.09)])  # two topics still differ
+    out = {r["topic"]: r for r in disambiguate([outliers, music, films], embed)}
+    assert out[1]["label"] == "Music" and out[3]["label"] == "Film" and out[3]["renamed"] == "near duplicate of 'Music'"
+
+
 def test_a_label_matching_few_documents_gives_way_to_one_that_covers_the_topic():
     docs = ["Celebrity Big Brother returns to Channel 4."] + [f"The TV channel's viewers watched show {i}." for i in range(9)]
     index = word_index(docs)

@@ -165,7 +165,9 @@ def disambiguate(records: list[dict[str, Any]], embed: Callable[[list[str]], np.
     qualifier first when the label is the LLM's own (a good model's name is kept, made distinct),
     else the candidate first; when neither is distinct it keeps its label (counted by
     :func:`duplicate_counts`). Topics in ``fixed`` (kept from an earlier
-    fit, or edited by hand) and keyword fallbacks are never renamed. A renamed record keeps its
+    fit, or edited by hand) and keyword fallbacks are never renamed; the outlier topic (-1) takes no part (as
+    :func:`duplicate_counts` leaves it out): on the whole BBC its "Digital music players" renamed the music
+    topic's "Music" to "Celebrity Big Brother". A renamed record keeps its
     former label as ``duplicate_of_label`` and says why in ``renamed``.
     """
     fixed = fixed or set()
@@ -188,6 +190,8 @@ def disambiguate(records: list[dict[str, Any]], embed: Callable[[list[str]], np.
     settled: list[str] = []
     for i in order:
         record = records[i]
+        if record["topic"] == -1:  # the outliers are no topic: their label makes none give way, nor gives way
+            continue
         other = clash(record["label"], settled)
         if other is not None and record["topic"] not in fixed and not record["fallback"]:
             choice = _alternative(record, settled, clash)
