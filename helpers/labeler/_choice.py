@@ -91,8 +91,6 @@ def rare_words(label: str, index: dict[str, set[int]], n_documents: int, floor: 
     """The content words of ``label`` that fewer than ``floor`` of the topic's ``n_documents`` hold: "addiction" in
     "Gaming Addiction: The Game of Life" for 89 video-game reports (3 of them), "environment" in "The impact of
     mobile technology on the environment" for 48 about phones (2)."""
-    if not n_documents:
-        return []
     return [w for w in dict.fromkeys(content_words(label))
             if w not in PHRASE_STARTS and len(holders(w, index)) < floor * n_documents]  # not "using", "vs"
 
@@ -105,10 +103,11 @@ def choose_label(candidates: list[dict[str, Any]], margin: float = 0.08) -> Opti
     Each candidate has ``text``, ``source`` ("llm" or "key phrase"), ``failures`` (the
     rubric's) and ``coverage``: the mean cosine similarity of its embedding to the topic's
     documents, which rewards a label that describes the topic as a whole over one that
-    matches one of its documents. Only candidates that pass the rubric compete. The
-    best-covering LLM answer that the best key phrase does not cover the topic more than ``margin`` better than
-    (an answer that names a side issue) wins, else that key phrase; an answer holding a word few of the topic's
-    documents hold (its ``rare`` words, :func:`rare_words`) has no margin; ``None`` when nothing passes.
+    matches one of its documents. Only candidates that pass the rubric compete. An LLM answer stays in the
+    running while the best key phrase covers the topic at most ``margin`` better (more: the answer names a side
+    issue), or not better at all when the answer holds a word few of the topic's documents hold (its ``rare``
+    words, :func:`rare_words`); the best-covering answer still running wins, else that key phrase; ``None`` when
+    nothing passes.
     With each candidate's ``share`` (:func:`document_share`), a choice matching under
     ``NARROW_SHARE`` of the documents gives way to the best-covering candidate matching at least
     ``BROAD_SHARE`` of them ("Celebrity Big Brother" for a topic of television news). A choice naming one match
