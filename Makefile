@@ -11,6 +11,13 @@ ARGS ?=
 PYTEST_ARGS ?=
 LAB_ARGS ?=
 
+# A laptop-class CPU on this one: every library that picks its kernels by the CPU held to AVX2 (torch's own kernels,
+# oneDNN, MKL for torch's matmuls, OpenBLAS for numpy's and scipy's, numba's generated code); without the MKL and
+# OpenBLAS switches their matmuls still ran AVX-512, 1.7x faster than AVX2 (BENCHMARKS.md, "Held to AVX2").
+# benchmarks/run.py holds the same (tests/test_benchmarks_held.py)
+HELD_TO_AVX2 = ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 OPENBLAS_CORETYPE=Haswell \
+	NUMBA_CPU_NAME=haswell NUMBA_CPU_FEATURES=
+
 .PHONY: setup run test test-avx2 colab-test lab colab editions bench-scale clean-runs
 
 setup: $(VENV)/.installed
@@ -34,11 +41,11 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## test-avx2: the suite again as an AVX2-only CPU runs it (torch and oneDNN held to AVX2: "auto" precision is fp32),
-## all but the tests marked same_on_any_cpu (what they assert no precision changes: `make test` ran them); like
-## `make test` it starts from an empty cache of its own (tests/conftest.py), so nothing of the other precision is read
+## test-avx2: the suite again as an AVX2-only CPU runs it ("auto" precision is fp32), all but the tests marked
+## same_on_any_cpu (what they assert no precision changes: `make test` ran them); like `make test` it starts from an
+## empty cache of its own (tests/conftest.py), so nothing of the other precision is read
 test-avx2: setup
-	ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 $(BIN)/python -m pytest -m "not colab_runtime and not same_on_any_cpu" $(PYTEST_ARGS)
+	$(HELD_TO_AVX2) $(BIN)/python -m pytest -m "not colab_runtime and not same_on_any_cpu" $(PYTEST_ARGS)
 
 ## colab-test: the Colab editions in a Colab-like environment (Colab's package versions), each in a fresh runtime
 ## (05, 06 and 07 run in the all-in-one edition: tests/test_colab_runtime.py)
