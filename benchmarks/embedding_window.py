@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/embedding_window.py --windows 256 128 96
     ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 .venv/bin/python benchmarks/embedding_window.py   # a laptop CPU
+    (as measured 2026-12-03; the Makefile's HELD_TO_AVX2 now also holds MKL, OpenBLAS and numba: BENCHMARKS.md)
 
 For each window (all-MiniLM-L6-v2's own is 256 tokens) the whole offline corpus (BBC News, 2,225 articles) is
 embedded in this machine's "auto" precision, timed, then reduced and clustered exactly as notebook 03 does
