@@ -250,6 +250,25 @@ def test_only_an_answer_holding_a_rare_word_loses_its_lead_and_each_answer_keeps
     assert choose_label([c("Gaming Addiction", "llm", 0.31, ["addiction"]), phrase])["text"] == "Gaming Addiction"
 
 
+def test_of_the_key_phrases_near_the_best_the_one_most_documents_hold_whole_wins():
+    """03 on the whole BBC held to AVX2 (2026-12-04), the film topic's key phrases as ``judged_record`` scored them
+    (the LLM's two answers failed the rubric): "Win best film" covered the topic's centre best and was kept;
+    "Film", 0.076 behind, is held by 89% of the 169 reports. Of the phrases within the margin of the best, the one
+    most documents hold whole wins; a phrase further behind does not, however many hold it."""
+    from helpers.labeler._choice import broadest, choose_label
+
+    def c(text, coverage, whole):
+        return dict(text=text, source="key phrase", coverage=coverage, share=whole, whole=whole, failures=[], rare=[])
+
+    film = [c("Win best film", 0.282, 0.37), c("Film Festival", 0.230, 0.20), c("Film", 0.206, 0.89),
+            c("Awards", 0.182, 0.56)]
+    assert choose_label(film)["text"] == broadest(film)["text"] == "Film"
+    assert broadest([c("Win best film", 0.282, 0.37), c("Film", 0.201, 0.89)])["text"] == "Win best film", \
+        "0.081 behind: out of the margin"
+    answer = dict(text="Film awards and box office", source="llm", coverage=0.27, share=0.6, failures=[], rare=[])
+    assert choose_label(film + [answer])["text"] == answer["text"], "an LLM answer within the margin still leads"
+
+
 def test_a_joining_word_is_never_rare():
     """The post's "Design Automation for Analog Circuits using Reinforcement Learning": no document says "using"."""
     import sys

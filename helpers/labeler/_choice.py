@@ -95,6 +95,19 @@ def rare_words(label: str, index: dict[str, set[int]], n_documents: int, floor: 
             if w not in PHRASE_STARTS and len(holders(w, index)) < floor * n_documents]  # not "using", "vs"
 
 
+def broadest(phrases: list[dict[str, Any]], margin: float = 0.08) -> Optional[dict[str, Any]]:
+    """Of the key ``phrases`` covering the topic within ``margin`` of the best-covering one, the one held whole (every
+    content word) by the most of its documents (``whole``, :func:`document_share` with ``need=1.0``); ties by
+    coverage. A phrase fragment or one name covers a topic's centre as well as its subject does, but fewer documents
+    hold it: "Film" (89% of 169 film reports) over "Win best film" (from "... to win best film"), "TV" over
+    "Celebrity Big Brother" (whole BBC, held to AVX2, 2026-12-04)."""
+    if not phrases:
+        return None
+    best = max(c["coverage"] for c in phrases)
+    near = [c for c in phrases if best - c["coverage"] <= margin]
+    return max(near, key=lambda c: (np.nan_to_num(c.get("whole", 0.0)), c["coverage"]))
+
+
 def choose_label(candidates: list[dict[str, Any]], margin: float = 0.08) -> Optional[dict[str, Any]]:
     """The candidate to keep: the LLM's own answer, unless a key phrase covers the topic clearly better (or at all,
     when the answer holds a word few of the topic's documents hold), or the choice names one story while a
@@ -106,8 +119,8 @@ def choose_label(candidates: list[dict[str, Any]], margin: float = 0.08) -> Opti
     matches one of its documents. Only candidates that pass the rubric compete. An LLM answer stays in the
     running while the best key phrase covers the topic at most ``margin`` better (more: the answer names a side
     issue), or not better at all when the answer holds a word few of the topic's documents hold (its ``rare``
-    words, :func:`rare_words`); the best-covering answer still running wins, else that key phrase; ``None`` when
-    nothing passes.
+    words, :func:`rare_words`); the best-covering answer still running wins, else the key phrase of those within
+    ``margin`` of the best one that the most documents hold whole (:func:`broadest`); ``None`` when nothing passes.
     With each candidate's ``share`` (:func:`document_share`), a choice matching under
     ``NARROW_SHARE`` of the documents gives way to the best-covering candidate matching at least
     ``BROAD_SHARE`` of them ("Celebrity Big Brother" for a topic of television news). A choice naming one match
@@ -115,10 +128,11 @@ def choose_label(candidates: list[dict[str, Any]], margin: float = 0.08) -> Opti
     best-covering candidate naming none that matches at least as many of the topic's documents.
     """
     passing = [c for c in candidates if not c["failures"]]
-    phrase = max((c for c in passing if c["source"] == "key phrase"), key=lambda c: c["coverage"], default=None)
+    phrases = [c for c in passing if c["source"] == "key phrase"]
+    best = max((c["coverage"] for c in phrases), default=None)
     answers = [c for c in passing if c["source"] == "llm"  # an answer naming what its documents barely mention: no lead
-               and (not phrase or phrase["coverage"] - c["coverage"] <= (0.0 if c.get("rare") else margin))]
-    chosen = max(answers, key=lambda c: c["coverage"], default=phrase)
+               and (best is None or best - c["coverage"] <= (0.0 if c.get("rare") else margin))]
+    chosen = max(answers, key=lambda c: c["coverage"], default=broadest(phrases, margin))
     if chosen is not None and chosen.get("share", 1.0) < NARROW_SHARE:
         broad = [c for c in passing if c.get("share", 0.0) >= BROAD_SHARE]
         chosen = max(broad, key=lambda c: c["coverage"], default=chosen)
@@ -136,6 +150,7 @@ def judged_record(key, group: Mapping[str, Any], raws: list[str], candidates: li
     for candidate in candidates:
         candidate["coverage"] = float(candidate.pop("vector") @ centre)
         candidate["share"] = document_share(candidate["text"], index, len(group["documents"]))
+        candidate["whole"] = document_share(candidate["text"], index, len(group["documents"]), need=1.0)
         candidate["rare"] = rare_words(candidate["text"], index, len(group["documents"]))
         candidate["failures"] = label_failures(candidate["text"], group["prompt"], group["documents"],
                                                group["titles"], vocabulary=vocabulary,
