@@ -297,14 +297,16 @@ def test_two_single_words_and_a_comma_are_a_list_not_a_name(corpus, embed):
 
 def test_a_verdict_gives_way_to_the_topics_subject(corpus, embed):
     """03's music topic on the whole BBC (band, album, music, song, singer) was labelled "The Best Band of All
-    Time"; the 135M model also said "The Best TV Show Ever" and "The Game of the Century". An award's name stays."""
+    Time"; the 135M model also said "The Best TV Show Ever", "The Game of the Century" and (06's refined TV topic,
+    2026-12-04) "The Best TV Shows". An award's name stays."""
     from helpers.labeler._rubric import JUDGMENT
 
     music = topic(corpus, "entertainment", MUSIC, n=150)
     for verdict in ("The Best Band of All Time", "The Best TV Show Ever", "The Game of the Century",
-                    "The greatest hits"):
+                    "The greatest hits", "The Best TV Shows", "The top films"):
         assert JUDGMENT in label_failures(verdict), verdict
-    for name in ("Best film at the Oscars", "Everton and Liverpool", "Speech Recognition and Audio-Visual Processing"):
+    for name in ("Best film at the Oscars", "Everton and Liverpool", "Speech Recognition and Audio-Visual Processing",
+                 "Tottenham's Best XI", "Top Gear"):
         assert JUDGMENT not in label_failures(name), name
     record = labelled(embed, ["The Best Band of All Time"], music, ["band", "album", "music", "song"])
     assert JUDGMENT in candidate(record, "The Best Band of All Time")["failures"]

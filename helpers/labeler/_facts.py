@@ -133,13 +133,14 @@ def names_no_subject(label: str) -> bool:
     return all(map(role, words)) or (words[0] in BROADCASTERS and channel)
 
 
-_JUDGMENT = re.compile(r"\b(?:of all time|ever|greatest|ultimate|of the (?:century|decade))\b", re.IGNORECASE)
+_JUDGMENT = re.compile(r"\b(?:of all time|ever|greatest|ultimate|of the (?:century|decade))\b|^\W*the (?:best|top)\b",
+                       re.IGNORECASE)
 
 
 def names_a_judgment(label: str) -> bool:
     """True when ``label`` passes a verdict instead of naming a subject: "The Best Band of All Time", "The Best TV
-    Show Ever", "The Game of the Century" (the 135M model's hype for music, television and video-game topics);
-    an award's name ("Best film at the Oscars") is no verdict."""
+    Show Ever", "The Game of the Century", "The Best TV Shows" (the 135M model's hype for music, television and
+    video-game topics); an award's name ("Best film at the Oscars") is no verdict."""
     return bool(_JUDGMENT.search(label or ""))
 
 
