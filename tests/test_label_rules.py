@@ -250,11 +250,12 @@ def test_only_an_answer_holding_a_rare_word_loses_its_lead_and_each_answer_keeps
     assert choose_label([c("Gaming Addiction", "llm", 0.31, ["addiction"]), phrase])["text"] == "Gaming Addiction"
 
 
-def test_of_the_key_phrases_near_the_best_the_one_most_documents_hold_whole_wins():
+def test_a_key_phrase_near_the_best_held_by_far_more_documents_takes_its_place():
     """03 on the whole BBC held to AVX2 (2026-12-04), the film topic's key phrases as ``judged_record`` scored them
-    (the LLM's two answers failed the rubric): "Win best film" covered the topic's centre best and was kept;
-    "Film", 0.076 behind, is held by 89% of the 169 reports. Of the phrases within the margin of the best, the one
-    most documents hold whole wins; a phrase further behind does not, however many hold it."""
+    (the LLM's two answers failed the rubric): "Win best film" covered the topic's centre best and was kept; "Film",
+    0.076 behind, is held by 89% of the 169 reports, 2.4 times as many. A phrase held by not ``BROADER`` times as many
+    ("Blair" beside "Tony Blair", "Russian" beside "Yukos": the 1,000-document edition), or outside the margin, does
+    not take the best one's place."""
     from helpers.labeler._choice import broadest, choose_label
 
     def c(text, coverage, whole):
@@ -265,6 +266,11 @@ def test_of_the_key_phrases_near_the_best_the_one_most_documents_hold_whole_wins
     assert choose_label(film)["text"] == broadest(film)["text"] == "Film"
     assert broadest([c("Win best film", 0.282, 0.37), c("Film", 0.201, 0.89)])["text"] == "Win best film", \
         "0.081 behind: out of the margin"
+    politics = [c("Tony Blair", 0.268, 0.33), c("Blair", 0.236, 0.37), c("Labour", 0.175, 0.43),
+                c("Prime minister", 0.205, 0.32)]
+    assert broadest(politics)["text"] == "Tony Blair"
+    russia = [c("Yukos", 0.358, 0.75), c("Russian", 0.294, 0.92), c("Oil", 0.209, 0.83)]
+    assert broadest(russia)["text"] == "Yukos"
     answer = dict(text="Film awards and box office", source="llm", coverage=0.27, share=0.6, failures=[], rare=[])
     assert choose_label(film + [answer])["text"] == answer["text"], "an LLM answer within the margin still leads"
 

@@ -95,17 +95,25 @@ def rare_words(label: str, index: dict[str, set[int]], n_documents: int, floor: 
             if w not in PHRASE_STARTS and len(holders(w, index)) < floor * n_documents]  # not "using", "vs"
 
 
+BROADER = 2.0  # a key phrase near the best-covering one takes its place when this many times as many documents hold it
+
+
 def broadest(phrases: list[dict[str, Any]], margin: float = 0.08) -> Optional[dict[str, Any]]:
-    """Of the key ``phrases`` covering the topic within ``margin`` of the best-covering one, the one held whole (every
-    content word) by the most of its documents (``whole``, :func:`document_share` with ``need=1.0``); ties by
-    coverage. A phrase fragment or one name covers a topic's centre as well as its subject does, but fewer documents
-    hold it: "Film" (89% of 169 film reports) over "Win best film" (from "... to win best film"), "TV" over
-    "Celebrity Big Brother" (whole BBC, held to AVX2, 2026-12-04)."""
+    """The best-covering of the key ``phrases``, unless one within ``margin`` of it is held whole (every content word,
+    ``whole``: :func:`document_share` with ``need=1.0``) by ``BROADER`` times as many of the topic's documents: then
+    the one most hold. A phrase fragment or one show covers a topic's centre as well as its subject does, but far
+    fewer documents hold it: "Film" (89% of 169 film reports) over "Win best film" (37%), "TV" (65%) over "Celebrity
+    Big Brother" (16%; whole BBC, held to AVX2, 2026-12-04); "Tony Blair" (33%) stays before "Blair" (37%), "Yukos"
+    (75%) before "Russian" (92%; 1,000 documents)."""
     if not phrases:
         return None
-    best = max(c["coverage"] for c in phrases)
-    near = [c for c in phrases if best - c["coverage"] <= margin]
-    return max(near, key=lambda c: (np.nan_to_num(c.get("whole", 0.0)), c["coverage"]))
+    best = max(phrases, key=lambda c: c["coverage"])
+    def whole(c: dict[str, Any]) -> float:  # nan (no content word) or not measured: 0
+        return float(np.nan_to_num(c.get("whole", 0.0)))
+
+    broader = [c for c in phrases if c is not best and best["coverage"] - c["coverage"] <= margin
+               and whole(c) > 0 and whole(c) >= BROADER * whole(best)]
+    return max(broader, key=lambda c: (whole(c), c["coverage"]), default=best)
 
 
 def choose_label(candidates: list[dict[str, Any]], margin: float = 0.08) -> Optional[dict[str, Any]]:
@@ -119,8 +127,9 @@ def choose_label(candidates: list[dict[str, Any]], margin: float = 0.08) -> Opti
     matches one of its documents. Only candidates that pass the rubric compete. An LLM answer stays in the
     running while the best key phrase covers the topic at most ``margin`` better (more: the answer names a side
     issue), or not better at all when the answer holds a word few of the topic's documents hold (its ``rare``
-    words, :func:`rare_words`); the best-covering answer still running wins, else the key phrase of those within
-    ``margin`` of the best one that the most documents hold whole (:func:`broadest`); ``None`` when nothing passes.
+    words, :func:`rare_words`); the best-covering answer still running wins, else the best-covering key phrase or,
+    when one within ``margin`` of it is held by far more documents, that one (:func:`broadest`); ``None`` when
+    nothing passes.
     With each candidate's ``share`` (:func:`document_share`), a choice matching under
     ``NARROW_SHARE`` of the documents gives way to the best-covering candidate matching at least
     ``BROAD_SHARE`` of them ("Celebrity Big Brother" for a topic of television news). A choice naming one match
