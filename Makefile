@@ -13,8 +13,8 @@ LAB_ARGS ?=
 
 # A laptop-class CPU on this one: every library that picks its kernels by the CPU held to AVX2 (torch's own kernels,
 # oneDNN, MKL for torch's matmuls, OpenBLAS for numpy's and scipy's, numba's generated code); without the MKL and
-# OpenBLAS switches their matmuls still ran AVX-512, 1.7x faster than AVX2 (BENCHMARKS.md, "Held to AVX2").
-# benchmarks/run.py holds the same (tests/test_benchmarks_held.py)
+# OpenBLAS switches their matmuls still ran AVX-512, 1.55-1.85x faster than on AVX2 (BENCHMARKS.md, "Held to AVX2").
+# benchmarks/run.py holds the same (tests/test_held_to_avx2.py)
 HELD_TO_AVX2 = ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 OPENBLAS_CORETYPE=Haswell \
 	NUMBA_CPU_NAME=haswell NUMBA_CPU_FEATURES=
 

@@ -2,7 +2,7 @@
 its kernels by the CPU must then report AVX2, not only torch's own kernels (issue 36's measurements).
 
 Held with only ``ATEN_CPU_CAPABILITY`` and ``ONEDNN_MAX_CPU_ISA`` (until 2026-12-04), MKL (torch's matmuls) and
-OpenBLAS (numpy's and scipy's) still ran AVX-512 on a CPU that has it: their matmuls were 1.7x faster than on AVX2
+OpenBLAS (numpy's and scipy's) still ran AVX-512 on a CPU that has it: their matmuls were 1.55-1.85x faster than on AVX2
 (BENCHMARKS.md, "Held to AVX2")."""
 
 import json
@@ -46,12 +46,16 @@ def test_the_benchmarks_hold_the_cpu_as_make_test_avx2_does():
 
 
 def test_held_to_avx2_every_library_that_picks_kernels_by_the_cpu_reports_avx2():
+    flags = set(" ".join(line for line in Path("/proc/cpuinfo").read_text().splitlines()
+                         if line.startswith("flags")).split())
+    if "avx2" not in flags:  # holding a CPU to what it cannot run would crash OpenBLAS's Haswell kernels
+        pytest.skip("this CPU has no AVX2: there is nothing to hold it to")
     env = {**os.environ, **makefile_held(), "MKL_VERBOSE": "1"}
     done = subprocess.run([sys.executable, "-c", REPORT], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.splitlines()
     mkl = [line for line in lines if line.startswith("MKL_VERBOSE") and "architecture" in line]
-    assert mkl and "(Intel(R) AVX2)" in mkl[0] and "AVX-512" not in mkl[0], mkl
+    assert mkl and "AVX2" in mkl[0] and "AVX-512" not in mkl[0], mkl  # the code path MKL took, on Intel or AMD
     report = json.loads(lines[-1])
     assert report["torch"] == "AVX2"
     assert report["openblas"] == ["Haswell"], report

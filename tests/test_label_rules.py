@@ -271,6 +271,12 @@ def test_a_key_phrase_near_the_best_held_by_far_more_documents_takes_its_place()
     assert broadest(politics)["text"] == "Tony Blair"
     russia = [c("Yukos", 0.358, 0.75), c("Russian", 0.294, 0.92), c("Oil", 0.209, 0.83)]
     assert broadest(russia)["text"] == "Yukos"
+    television = [c("Celebrity Big Brother", 0.277, 0.16), c("TV", 0.239, 0.65), c("Big Brother", 0.171, 0.19)]
+    assert broadest(television)["text"] == "TV"
+    unmeasured = [dict(c("Celebrity Big Brother", 0.277, 0.16), whole=float("nan")), c("TV", 0.239, 0.65)]
+    assert broadest(unmeasured)["text"] == "TV", "a best phrase without content words: any held one near it wins"
+    assert broadest([c("Celebrity Big Brother", 0.277, 0.16), dict(c("TV", 0.239, 0.65), whole=float("nan"))])[
+        "text"] == "Celebrity Big Brother", "nor does one without content words take its place"
     answer = dict(text="Film awards and box office", source="llm", coverage=0.27, share=0.6, failures=[], rare=[])
     assert choose_label(film + [answer])["text"] == answer["text"], "an LLM answer within the margin still leads"
 
@@ -309,10 +315,11 @@ def test_a_verdict_gives_way_to_the_topics_subject(corpus, embed):
 
     music = topic(corpus, "entertainment", MUSIC, n=150)
     for verdict in ("The Best Band of All Time", "The Best TV Show Ever", "The Game of the Century",
-                    "The greatest hits", "The Best TV Shows", "The top films"):
+                    "The greatest hits", "The Best TV Shows", "The top films", "The Top 10 films"):
         assert JUDGMENT in label_failures(verdict), verdict
     for name in ("Best film at the Oscars", "Everton and Liverpool", "Speech Recognition and Audio-Visual Processing",
-                 "Tottenham's Best XI", "Top Gear"):
+                 "Tottenham's Best XI", "Top Gear", "The top-up fees", "The top rate of tax", "The Best Actor Oscar",
+                 "The Top 40 singles chart", "The Best of British", "The topics"):
         assert JUDGMENT not in label_failures(name), name
     record = labelled(embed, ["The Best Band of All Time"], music, ["band", "album", "music", "song"])
     assert JUDGMENT in candidate(record, "The Best Band of All Time")["failures"]

@@ -7,8 +7,7 @@ from helpers.labeler._choice import choose_label
 from helpers.label_similarity import retrieval_precision
 from helpers.labeler._clean import clean_label, repair_label
 from helpers.labeler._keyphrases import key_phrases
-from helpers.labeler._rubric import (COPIED, CUT, ECHO, EMPTY, FALLBACK, INVENTED, JUDGMENT, LIST, REPETITIVE, SENTENCE,
-                                     TOO_LONG, invented_words, label_failures)
+from helpers.labeler._rubric import COPIED, CUT, ECHO, EMPTY, FALLBACK, INVENTED, LIST, REPETITIVE, SENTENCE, TOO_LONG, invented_words, label_failures
 from helpers.prompts import fill_prompt, llama2_prompt
 
 PROMPT = fill_prompt(llama2_prompt(), ["Shares in the airline rose 5% after it reported a record profit for the year."], ["shares", "profit"])
@@ -80,7 +79,7 @@ BBC_DOCS = [
     ("Handset makers said", {}, [SENTENCE]),  # an irregular past tense
     ("Investigative and criminal charges against former WorldCom chief Bern",
      {"answer": "... former WorldCom chief Bern", "budget_hit": True}, [TOO_LONG, CUT, INVENTED]),
-    ("The Best TV Show of 2022", {}, [INVENTED, JUDGMENT]),  # the corpus is from 2004-2005; a ranking, no subject
+    ("The Best TV Show of 2022", {}, [INVENTED]),  # the corpus is from 2004-2005
     ("Malicious software in Windows", {}, [INVENTED]),
     ("shares, mobile, phone, sales", {"fallback": True}, [FALLBACK]),
     ("Chelsea win at Fulham", {}, [COPIED]),  # one article's headline
@@ -357,7 +356,7 @@ def test_each_topic_gets_the_passing_candidate_and_says_where_it_came_from(monke
     assert out[0][0] == ("The economy", 1) and out[1][0] == ("Oscar awards", 1)
     assert len(out[0]) == 10 and out[0][1:] == [("", 0)] * 9
     first = {r["topic"]: r for r in llm.records_}
-    assert [c["failures"] for c in first[1]["candidates"]] == [[INVENTED, JUDGMENT], []]
+    assert [c["failures"] for c in first[1]["candidates"]] == [[INVENTED], []]
     assert [r["source"] for r in llm.records_] == ["llm", "llm"]
     assert all(r["confidence"] == 1.0 for r in llm.records_), "each label retrieves exactly its topic"
 

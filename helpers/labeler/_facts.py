@@ -133,14 +133,16 @@ def names_no_subject(label: str) -> bool:
     return all(map(role, words)) or (words[0] in BROADCASTERS and channel)
 
 
-_JUDGMENT = re.compile(r"\b(?:of all time|ever|greatest|ultimate|of the (?:century|decade))\b|^\W*the (?:best|top)\b",
-                       re.IGNORECASE)
+# ... and "The best/top" before at most a number and two words, the last a plural: "The Best TV Shows", "The top 10 films"
+_JUDGMENT = re.compile(r"\b(?:of all time|ever|greatest|ultimate|of the (?:century|decade))\b"
+                       r"|^\W*the\s+(?:best|top)\s+(?:\d+\s+)?(?:\w+\s+)?\w+s\s*$", re.IGNORECASE)
 
 
 def names_a_judgment(label: str) -> bool:
     """True when ``label`` passes a verdict instead of naming a subject: "The Best Band of All Time", "The Best TV
     Show Ever", "The Game of the Century", "The Best TV Shows" (the 135M model's hype for music, television and
-    video-game topics); an award's name ("Best film at the Oscars") is no verdict."""
+    video-game topics); an award's name ("Best film at the Oscars", "The Best Actor Oscar") or "The top-up fees",
+    "The top rate of tax" is no verdict."""
     return bool(_JUDGMENT.search(label or ""))
 
 
