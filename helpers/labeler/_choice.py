@@ -71,28 +71,39 @@ def holders(word: str, index: dict[str, set[int]]) -> set[int]:
     return set().union(*(docs for form, docs in index.items() if form in forms or (stem and form.startswith(stem))))
 
 
-def document_share(label: str, index: dict[str, set[int]], n_documents: int, need: float = 0.5) -> float:
+def label_holders(label: str, index: dict[str, set[int]]) -> dict[str, set[int]]:
+    """Each content word of ``label`` (:func:`content_words`, once) and the documents of ``index`` holding it
+    (:func:`holders`): what :func:`document_share` and :func:`rare_words` read, scanned once per word."""
+    return {word: holders(word, index) for word in dict.fromkeys(content_words(label))}
+
+
+def document_share(label: str, index: dict[str, set[int]], n_documents: int, need: float = 0.5,
+                   held: Optional[dict[str, set[int]]] = None) -> float:
     """The share of a topic's documents that hold at least ``need`` (half) of ``label``'s content words (each
-    found by :func:`holders`); ``index`` is :func:`word_index` of those ``n_documents``. "The 2004 World Open" in a
-    topic of tennis reports matches few of them; "Tennis" most. ``nan`` for a label without content words."""
-    words = content_words(label)
-    if not words or not n_documents:
+    found by :func:`holders`); ``index`` is :func:`word_index` of those ``n_documents``, ``held`` its
+    :func:`label_holders` where already found. "The 2004 World Open" in a topic of tennis reports matches few of
+    them; "Tennis" most. ``nan`` for a label without content words."""
+    held = label_holders(label, index) if held is None else held
+    if not held or not n_documents:
         return float("nan")
     hits = np.zeros(n_documents, dtype=int)
-    for word in dict.fromkeys(words):
-        hits[list(holders(word, index))] += 1
-    return float((hits >= need * len(set(words))).mean())
+    for documents in held.values():
+        hits[list(documents)] += 1
+    return float((hits >= need * len(held)).mean())
 
 
 RARE_SHARE = 0.05  # a label's word in fewer of its topic's documents names something beside the topic (BENCHMARKS.md)
 
 
-def rare_words(label: str, index: dict[str, set[int]], n_documents: int, floor: float = RARE_SHARE) -> list[str]:
-    """The content words of ``label`` that fewer than ``floor`` of the topic's ``n_documents`` hold: "addiction" in
-    "Gaming Addiction: The Game of Life" for 89 video-game reports (3 of them), "environment" in "The impact of
-    mobile technology on the environment" for 48 about phones (2)."""
-    return [w for w in dict.fromkeys(content_words(label))
-            if w not in PHRASE_STARTS and len(holders(w, index)) < floor * n_documents]  # not "using", "vs"
+def rare_words(label: str, index: dict[str, set[int]], n_documents: int, floor: float = RARE_SHARE,
+               held: Optional[dict[str, set[int]]] = None) -> list[str]:
+    """The content words of ``label`` that fewer than ``floor`` of the topic's ``n_documents`` hold (``held``: its
+    :func:`label_holders`, where already found): "addiction" in "Gaming Addiction: The Game of Life" for 89
+    video-game reports (3 of them), "environment" in "The impact of mobile technology on the environment" for 48
+    about phones (2)."""
+    held = label_holders(label, index) if held is None else held
+    return [w for w, documents in held.items()
+            if w not in PHRASE_STARTS and len(documents) < floor * n_documents]  # not "using", "vs"
 
 
 BROADER = 2.0  # a key phrase near the best-covering one takes its place when this many times as many documents hold it
@@ -108,6 +119,7 @@ def broadest(phrases: list[dict[str, Any]], margin: float = 0.08) -> Optional[di
     if not phrases:
         return None
     best = max(phrases, key=lambda c: c["coverage"])
+
     def whole(c: dict[str, Any]) -> float:  # nan (no content word) or not measured: 0
         return float(np.nan_to_num(c.get("whole", 0.0)))
 
@@ -158,9 +170,10 @@ def judged_record(key, group: Mapping[str, Any], raws: list[str], candidates: li
     centre = np.asarray(group["vectors"]).mean(axis=0)
     for candidate in candidates:
         candidate["coverage"] = float(candidate.pop("vector") @ centre)
-        candidate["share"] = document_share(candidate["text"], index, len(group["documents"]))
-        candidate["whole"] = document_share(candidate["text"], index, len(group["documents"]), need=1.0)
-        candidate["rare"] = rare_words(candidate["text"], index, len(group["documents"]))
+        held, n = label_holders(candidate["text"], index), len(group["documents"])  # the index scanned once per word
+        candidate["share"] = document_share(candidate["text"], index, n, held=held)
+        candidate["whole"] = document_share(candidate["text"], index, n, need=1.0, held=held)
+        candidate["rare"] = rare_words(candidate["text"], index, n, held=held)
         candidate["failures"] = label_failures(candidate["text"], group["prompt"], group["documents"],
                                                group["titles"], vocabulary=vocabulary,
                                                repaired_from=candidate["line"])
