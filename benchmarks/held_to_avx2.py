@@ -18,9 +18,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "benchmarks"))
-
 TORCH_AND_ONEDNN = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}  # held so until 2026-12-04
 
 PROBE = r"""
@@ -42,19 +39,41 @@ A = numpy.random.default_rng(0).random((1024, 1024), dtype=numpy.float32)
 with torch.no_grad():
     out = {"torch_matmul_s": best(lambda: a @ a, 40), "torch_linear_s": best(lambda: linear(x), 30)}
 out["numpy_matmul_s"] = best(lambda: A @ A, 40)
-out["torch_capability"] = torch.backends.cpu.get_cpu_capability()
-out["openblas"] = sorted({i.get("architecture") for i in threadpool_info() if i["internal_api"] == "openblas"})
 print(json.dumps(out))
 """
 
+# Each library's own account of the kernels it picked (tests/test_held_to_avx2.py reads it too)
+KERNELS = r"""
+import json, numba, torch
+from threadpoolctl import threadpool_info
+import numpy, scipy.linalg
+torch.ones(64, 64) @ torch.ones(64, 64)  # MKL_VERBOSE prints the code path of the call
+print(json.dumps({"torch_capability": torch.backends.cpu.get_cpu_capability(), "numba": numba.config.CPU_NAME,
+                  "numba_features": numba.config.CPU_FEATURES,
+                  "openblas": sorted({i.get("architecture") for i in threadpool_info() if i["internal_api"] == "openblas"})}))
+"""
 
-def probe(env: dict[str, str]) -> dict:
-    done = subprocess.run([sys.executable, "-c", PROBE], env={**os.environ, **env, "MKL_VERBOSE": "1"},
-                          capture_output=True, text=True, check=True)
-    lines = done.stdout.splitlines()
+
+def fresh_process(code: str, env: dict[str, str]) -> list[str]:
+    """``code`` run by this Python with ``env`` added (and ``MKL_VERBOSE=1``): its lines of output."""
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env, "MKL_VERBOSE": "1"},
+                          capture_output=True, text=True, timeout=300)
+    if done.returncode:
+        raise RuntimeError(done.stderr[-2000:])
+    return done.stdout.splitlines()
+
+
+def kernels(env: dict[str, str]) -> dict:
+    """What torch, MKL (the code path MKL_VERBOSE names, ``None`` without its line), OpenBLAS and numba picked."""
+    lines = fresh_process(KERNELS, env)
     mkl = next((line for line in lines if line.startswith("MKL_VERBOSE") and "architecture" in line), "")
     isa = mkl.split("architecture ", 1)[-1].split(",")[0].strip() if mkl else None
     return {**json.loads(lines[-1]), "mkl": isa}
+
+
+def probe(env: dict[str, str]) -> dict:
+    """The matmuls' times under ``env``, beside the kernels they ran."""
+    return {**json.loads(fresh_process(PROBE, env)[-1]), **kernels(env)}
 
 
 def main() -> None:
