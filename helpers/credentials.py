@@ -31,9 +31,13 @@ def check_key_variable_name(name: str, knob: str = "llm_api_key_env") -> None:
                          "OPENAI_API_KEY), not the key itself: put the key in that variable and give its name.")
 
 
-# a key's value in a URL's query (``?api_key=...``, ``&token=...``): as much a credential as ``user:password@``
-QUERY_SECRET = re.compile(r"([?&;](?:api[_-]?key|apikey|key|token|access[_-]?token|auth|secret|password|passwd|pwd|"
-                          r"signature|sig)=)[^&#\s]+", re.I)
+# a key's value in a URL's query (``?api_key=...``, ``&token=...``, Azure's ``?code=`` and ``?subscription-key=``,
+# ``?client_secret=``): as much a credential as ``user:password@``. ``?api-version=2024-02-01`` is none.
+QUERY_SECRET = re.compile(r"([?&;](?:[\w.-]*(?:key|token|secret|passw(?:or)?d|pwd|auth|sig|signature|credential)[\w.-]*|"
+                          r"code|sas)=)[^&#\s]+", re.I)
+# a server's address given without its scheme (``admin:pass@host:8000/v1``): a user and password before its first
+# "/" (a file named ``export@2024.csv`` holds none)
+SCHEMELESS_USER = re.compile(r"^[^/\s@:]+:[^/\s@]+@")
 # what API keys look like: a vendor's prefix with its own separator (OpenAI, Hugging Face, GitHub, Slack, AWS, Google)
 KEY_SHAPE = re.compile(r"(?<![A-Za-z0-9])(?:sk-[A-Za-z0-9_-]{16,}|hf_[A-Za-z0-9]{16,}|gh[pousr]_[A-Za-z0-9]{20,}|"
                        r"github_pat_[A-Za-z0-9_]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|AIza[\w-]{35})")
@@ -48,6 +52,8 @@ def redact_url(url: Optional[str]) -> Optional[str]:
     url = QUERY_SECRET.sub(lambda m: m.group(1) + "***", url) if "=" in url else url
     if "@" not in url:
         return url
+    if "://" not in url:  # urlsplit would read "admin" of "admin:pass@host" as the scheme
+        return SCHEMELESS_USER.sub("***@", url)
     parts = urlsplit(url)
     if not parts.netloc or "@" not in parts.netloc:
         return url

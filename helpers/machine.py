@@ -284,10 +284,11 @@ def setup_notebook(profile: Any = "offline", more_settings: Optional[dict[str, A
     if isinstance(profile, Settings):
         settings = profile
     else:
-        clash = sorted(set(more_settings or {}) & set(knobs))
+        more = more_settings or {}
+        clash = sorted(k for k in more if knobs.get(k) is not None)  # a parameter left at None is not set
         if clash:
             raise ValueError(f"{clash[0]!r} is set twice, as a parameter and in more_settings: keep one.")
-        settings = resolve_settings(profile, **{**(more_settings or {}), **knobs})
+        settings = resolve_settings(profile, **{**more, **{k: v for k, v in knobs.items() if v is not None}})
     quiet_noisy_loggers()
     where = "Colab" if running_in_colab() else "local"
     versions = package_versions(("torch", "transformers", "bertopic"))

@@ -50,6 +50,13 @@ def read_edited_labels(path: str | Path, labels: pd.DataFrame) -> dict[int, str]
     if not {"topic", "label"} <= set(edited.columns):
         raise ValueError(f"{path.name} needs the columns topic and label (as in labels_to_edit.csv); it has "
                          f"{', '.join(edited.columns)}.")
+    edited = edited[(edited.astype(str).apply(lambda column: column.str.strip()) != "").any(axis=1)]  # blank rows
+    numbers = pd.to_numeric(edited.topic, errors="coerce")
+    bad = edited.index[numbers.isna() | (numbers % 1 != 0)]
+    if len(bad):  # a row's line in the file: the header is line 1
+        raise ValueError(f"{path.name} line {bad[0] + 2} has the topic {str(edited.topic[bad[0]])!r}, not a topic "
+                         f"number: keep the topic column as labels_to_edit.csv wrote it.")
+    edited = edited.assign(topic=numbers.astype(int))
     known = dict(zip(labels.topic.astype(int), labels.label))
     unknown = sorted(set(edited.topic.astype(int)) - set(known))
     if unknown:

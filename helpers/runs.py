@@ -99,7 +99,7 @@ def read_run_settings(run_dir: Path) -> dict[str, Any]:
             f"Run folder {str(run_dir)!r} lacks {', '.join(missing)}. Run notebook "
             f"03_topic_modeling with the same run_dir first (or `make run`)."
         )
-    settings = json.loads((run_dir / "settings.json").read_text())
+    settings = read_json_object(run_dir / "settings.json", "re-run notebook 03 into a new run_dir.")
     if settings.get("format_version") != RUN_FORMAT_VERSION:
         raise ValueError(
             f"Run folder {str(run_dir)!r} was written by another version of this series "
@@ -107,6 +107,18 @@ def read_run_settings(run_dir: Path) -> dict[str, Any]:
             f"Re-run notebook 03 into a new run_dir."
         )
     return settings
+
+
+def read_json_object(path: Path, what_to_do: str) -> dict[str, Any]:
+    """The JSON object in ``path``; a file cut short, not JSON or not an object is one sentence ending in
+    ``what_to_do``."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8") or "{}")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ValueError(f"{path} is not readable JSON (cut short or edited by hand): {what_to_do}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path} holds a JSON {type(value).__name__}, not the object this series writes: {what_to_do}")
+    return value
 
 
 UNSAFE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".joblib", ".npy")  # formats that can hold pickles
@@ -126,7 +138,7 @@ def safe_model_folder(path: Path) -> Path:
         raise ValueError(f"{path} is not a safetensors topic-model folder (a pickle or torch weights would run code "
                          f"when loaded), so it is not loaded: open only run folders notebook 03 wrote, or re-run 03.")
     config = path / "config.json"
-    if config.is_file() and json.loads(config.read_text(encoding="utf-8") or "{}").get("embedding_model"):
+    if config.is_file() and read_json_object(config, "re-run notebook 03 into a new run_dir.").get("embedding_model"):
         raise ValueError(f"{path} names an embedding model in its config.json, which BERTopic.load would download and "
                          f"load, so it is not loaded: open only run folders notebook 03 wrote, or re-run 03.")
     return path
@@ -136,6 +148,9 @@ def safe_model_folder(path: Path) -> Path:
 # settings.json could send your key and your documents to their server); they come from the session opening it.
 SESSION_ONLY = ("embedding_base_url", "embedding_api_key_env", "embedding_concurrency", "embedding_batch_size",
                 "llm_base_url", "llm_api_key_env", "llm_concurrency", "cache_dir")
+# How this machine answers: whether it replays recorded answers, how many prompts its memory takes at once (neither
+# is in the answers' cache key); a folder made on another machine (an A100's batch of 16) must not choose them either.
+MACHINE_BOUND = ("replay_only", "label_batch_size")
 PACKAGED = {"embedding": PACKAGED_EMBEDDINGS, "llm": PACKAGED_LLM}
 
 
@@ -164,8 +179,8 @@ def session_settings(saved: Any, session=None, kinds: tuple[str, ...] = ("embedd
     """The settings to open a run folder with: what it was made with (its ``settings.json``: corpus, models,
     precision, label settings; ``saved`` is that dict, or the run folder itself, read here), checked against
     this session's ``session`` (:func:`check_same_models`; default: the folder's profile as this series defines
-    it), with the servers' addresses, key variables and cache folder (:data:`SESSION_ONLY`) taken from ``session``
-    alone. Notebook 07 opens a run folder with it."""
+    it), with the servers' addresses, key variables and cache folder (:data:`SESSION_ONLY`), replay and batch size
+    (:data:`MACHINE_BOUND`) taken from ``session`` alone. Notebook 07 opens a run folder with it."""
     from .settings import knob_names, resolve_settings
 
     if not isinstance(saved, dict):
@@ -174,9 +189,10 @@ def session_settings(saved: Any, session=None, kinds: tuple[str, ...] = ("embedd
     profile = saved.get("profile", "offline")
     session = session if session is not None else resolve_settings(profile)
     check_same_models(saved, session, kinds, run_dir)
-    knobs = {k: v for k, v in saved.items() if k in knob_names() and k not in SESSION_ONLY and v is not None}
+    mine = SESSION_ONLY + MACHINE_BOUND
+    knobs = {k: v for k, v in saved.items() if k in knob_names() and k not in mine and v is not None}
     knobs.setdefault("embedding_max_tokens", 0)  # a folder from before the setting, or uncapped: the model's window
-    ours = {k: getattr(session, k) for k in SESSION_ONLY}
+    ours = {k: getattr(session, k) for k in mine}
     for kind in ("embedding", "llm"):  # what the opening notebook does not use is this session's too (04, 05: no LLM)
         if kind not in kinds:
             ours |= {f"{kind}_backend": getattr(session, f"{kind}_backend"), f"{kind}_model": getattr(session, f"{kind}_model")}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from dataclasses import dataclass, fields
 from typing import Any, Optional, get_args, get_type_hints
 
@@ -157,6 +158,15 @@ def check_embedding_backend(values: dict[str, Any]) -> None:
     check_key_variable_name(values.get("embedding_api_key_env", "OPENAI_API_KEY"), "embedding_api_key_env")
 
 
+def check_server_addresses(values: dict[str, Any]) -> None:
+    """Raise when ``llm_base_url`` or ``embedding_base_url`` is set without ``http://`` or ``https://`` (the
+    message never repeats it: ``admin:pass@host`` holds a password)."""
+    for knob in ("llm_base_url", "embedding_base_url"):
+        if values.get(knob) and not re.match(r"https?://", values[knob], re.I):
+            raise ValueError(f"{knob} is a server's address starting with http:// or https://, e.g. "
+                             "http://127.0.0.1:8000/v1; the one given starts with neither.")
+
+
 def closest_hint(name: str, valid: list[str]) -> str:
     """Return a " Did you mean ...?" hint for ``name`` among ``valid``, or ''."""
     match = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
@@ -196,9 +206,10 @@ def _coerce(name: str, value: Any, annotation: Any) -> Any:
     elif kind is str:
         if isinstance(value, str):
             return value
+    secret = name.endswith(("_api_key_env", "_base_url"))  # may be the key itself, or an address with a password
     raise ValueError(
-        f"Parameter {name!r} must be a {kind.__name__}, got {value!r} "
-        f"({type(value).__name__}); pass e.g. -p {name} <{kind.__name__}>."
+        f"Parameter {name!r} must be a {kind.__name__}, got " + (f"{value!r} " if not secret else "")
+        + f"({type(value).__name__}); pass e.g. -p {name} <{kind.__name__}>."
     )
 
 
@@ -255,6 +266,7 @@ def resolve_settings(profile: str = "offline", **overrides: Any) -> Settings:
         if values.get("label_method") == "reference":
             raise ValueError("label_method 'reference' runs BERTopic's TextGeneration on a model loaded here; "
                              "with llm_backend 'openai' use label_method 'batched'.")
+    check_server_addresses(values)
     check_key_variable_name(values.get("llm_api_key_env", "OPENAI_API_KEY"))
     check_embedding_backend(values)
     if values.get("replay_only") and values.get("label_method") == "reference":

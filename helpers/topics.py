@@ -76,17 +76,20 @@ def load_embedding_model(name: str, precision: str = "fp32", max_tokens: Optiona
 
 
 def open_embedding_model(settings: Any):
-    """The embedding model ``settings`` (a :class:`helpers.settings.Settings` or a run's ``settings.json``)
-    name: a ``SentenceTransformer`` loaded here, or with ``embedding_backend`` "openai" the server
+    """The embedding model this session's ``settings`` (a :class:`helpers.settings.Settings`; a run folder's
+    ``settings.json`` goes through :func:`helpers.runs.session_settings` first, so its server and key variable are
+    never used) name: a ``SentenceTransformer`` loaded here, or with ``embedding_backend`` "openai" the server
     (:func:`helpers.embedding_server.open_embedding_server`, asked nothing until it embeds)."""
-    get = settings.get if isinstance(settings, dict) else lambda name, default=None: getattr(settings, name, default)
-    if get("embedding_backend", LOCAL_EMBEDDINGS) == "openai":
+    if isinstance(settings, dict):
+        raise TypeError("open_embedding_model takes this session's settings, not a run folder's settings.json: "
+                        "open the folder with helpers.runs.session_settings first.")
+    if settings.embedding_backend == "openai":
         from .embedding_server import open_embedding_server
 
-        return open_embedding_server(get("embedding_base_url"), get("embedding_model"),
-                                     get("embedding_api_key_env", "OPENAI_API_KEY"), get("embedding_concurrency", 4),
-                                     get("embedding_batch_size", 32))
-    return load_embedding_model(get("embedding_model"), get("precision", "fp32"), get("embedding_max_tokens"))
+        return open_embedding_server(settings.embedding_base_url, settings.embedding_model,
+                                     settings.embedding_api_key_env, settings.embedding_concurrency,
+                                     settings.embedding_batch_size)
+    return load_embedding_model(settings.embedding_model, settings.precision, settings.embedding_max_tokens)
 
 
 def embeddings_path(cache_dir: Path, model_name: str, docs: list[str], precision: str = "fp32",

@@ -86,3 +86,10 @@ def test_setup_notebook_names_a_knob_set_twice_or_misspelled_in_one_sentence(no_
         setup_notebook("offline", {"sample_size": 10}, sample_size=300)
     with pytest.raises(ValueError, match="Unknown parameter 'encodng'.*encoding"):
         setup_notebook("offline", {"encodng": "latin-1"})
+
+
+def test_a_parameter_left_at_none_is_not_set_so_more_settings_gives_it(no_gpu, tmp_path):
+    """05's and 06's parameters cell has ``cache_dir = None``; notebook 01 suggests ``more_settings =
+    {"cache_dir": ...}``, which the runner passes to every notebook: no clash, and the value is kept."""
+    settings = setup_notebook("offline", {"cache_dir": str(tmp_path)}, cache_dir=None, sample_size=300)
+    assert (settings.cache_dir, settings.sample_size) == (str(tmp_path), 300)

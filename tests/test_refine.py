@@ -19,6 +19,15 @@ def test_edited_labels_are_the_rows_you_changed(tmp_path):
         read_edited_labels(tmp_path / "missing.csv", LABELS)
 
 
+def test_a_topic_cell_that_is_no_number_is_one_sentence_naming_its_line_and_blank_rows_are_skipped(tmp_path):
+    (tmp_path / "mine.csv").write_text("topic,label\n0,Money matters\n,\nfootball,Sport\n")
+    with pytest.raises(ValueError, match=r"mine.csv line 4 has the topic 'football', not a topic number: keep the "
+                                         r"topic column as labels_to_edit.csv wrote it"):
+        read_edited_labels(tmp_path / "mine.csv", LABELS)
+    (tmp_path / "mine.csv").write_text("topic,label\n0,Money matters\n,\n")
+    assert read_edited_labels(tmp_path / "mine.csv", LABELS) == {0: "Money matters"}
+
+
 def test_a_merged_topic_keeps_the_label_of_its_largest_named_topic():
     mapping = {0: 0, 1: 0, 2: 1, 3: 2}
     assert carry_labels({1: "Small", 0: "Large", 3: "Kept"}, mapping, {0: 90, 1: 10, 2: 5, 3: 7}) == {0: "Large", 2: "Kept"}

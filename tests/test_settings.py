@@ -133,6 +133,31 @@ def test_a_key_in_a_urls_query_is_a_credential_and_is_redacted():
     assert not holds_credentials("meta-llama/Llama-2-13b-chat-hf") and not holds_credentials("OPENAI_API_KEY")
 
 
+def test_keys_in_any_query_name_and_a_password_without_a_scheme_are_redacted():
+    """Azure's ``?code=`` and ``?subscription-key=``, ``?x-api-key=``, ``?client_secret=`` are keys too; an address
+    given as ``admin:pass@host`` has its password before the host; ``?api-version=`` and a file named with an "@"
+    hold none."""
+    from helpers.credentials import holds_credentials, redact_url
+
+    for url in ("https://x.azurewebsites.net/v1?code=FAKEzx8", "http://h/v1?subscription-key=FAKEzx8&api-version=1",
+                "http://h/v1?x-api-key=FAKEzx8", "http://h?client_secret=FAKEzx8", "admin:FAKEzx8@host:8000/v1"):
+        assert "FAKEzx8" not in redact_url(url) and "***" in redact_url(url) and holds_credentials(url), url
+    assert redact_url("http://h/v1?subscription-key=FAKEzx8&api-version=1").endswith("&api-version=1")
+    for text in ("http://h/v1?api-version=2024-02-01", "export@2024.csv", "user@host/v1"):
+        assert redact_url(text) == text and not holds_credentials(text), text
+
+
+def test_a_server_address_without_its_scheme_or_a_key_name_of_the_wrong_type_is_one_sentence_without_it():
+    for knob in ("llm_base_url", "embedding_base_url"):
+        with pytest.raises(ValueError, match=f"{knob} is a server's address starting with http") as error:
+            resolve_settings("offline", **{knob: "admin:FAKEzx8@host:8000/v1"})
+        assert "FAKEzx8" not in str(error.value)
+    assert resolve_settings("offline", llm_base_url="HTTPS://h/v1").llm_base_url == "HTTPS://h/v1"
+    with pytest.raises(ValueError, match="'llm_api_key_env' must be a str") as error:  # YAML read a bare key as an int
+        resolve_settings("offline", llm_api_key_env=81234567890123456789)
+    assert "81234567890123456789" not in str(error.value)
+
+
 def test_a_run_folder_from_before_the_embedding_window_setting_reopens_uncapped():
     """A folder whose settings.json has no embedding_max_tokens was embedded with the model's whole window: 04-06
     reopen it so (0), and find its cached embeddings; a folder that has it keeps its own (the offline 128)."""

@@ -295,3 +295,27 @@ def test_06_and_07_never_take_the_llm_server_or_key_variable_from_the_folder(tmp
     from helpers.runs import session_settings
 
     assert session_settings(saved, resolve_settings("offline")).llm_backend == "transformers"
+
+
+def test_a_folder_made_on_another_machine_chooses_neither_replay_nor_the_batch_size(tmp_path):
+    """A folder made on an A100 (``label_batch_size`` 16) or in a replay: 06 opened on a T4 or with a model here
+    labels with this session's batch size and replay setting, which its memory check and replay check then name."""
+    from helpers.runs import session_settings
+    from helpers.settings import resolve_settings
+
+    saved = _foreign_folder(tmp_path, llm_model="packaged:SmolLM2-135M-Instruct", label_batch_size=16, replay_only=True,
+                            nr_docs=3)
+    opened = session_settings(saved, resolve_settings("offline", label_batch_size=1), ("embedding", "llm"))
+    assert (opened.label_batch_size, opened.replay_only) == (1, False)
+    assert opened.nr_docs == 3, "how the run was labelled is still the folder's"
+
+
+@pytest.mark.parametrize("text, said", [('{"format_version": 3, "pro', "is not readable JSON"), ("[1, 2]", "holds a JSON list")])
+def test_a_settings_json_cut_short_or_not_an_object_is_one_sentence(tmp_path, text, said):
+    from helpers.runs import read_run_settings
+
+    _complete_run_folder(tmp_path)
+    (tmp_path / "topic_model").mkdir()
+    (tmp_path / "settings.json").write_text(text)
+    with pytest.raises(ValueError, match=f"settings.json {said}.*re-run notebook 03 into a new run_dir"):
+        read_run_settings(tmp_path)
