@@ -143,6 +143,23 @@ def test_the_readme_picture_is_small():
         assert size < 300_000, f"{image} is {size:,} bytes: keep the README's picture under 300 KB"
 
 
+def test_the_readme_picture_and_its_caption_are_the_executed_editions_map():
+    """The picture is 04's static map as `make editions` last drew it, and the caption names its topic count (after
+    `make editions`, refresh it as docs/development.md says)."""
+    import base64
+    import json
+
+    edition = json.loads((ROOT / "editions" / "04_visualization.ipynb").read_text(encoding="utf-8"))
+    cell = next(c for c in edition["cells"] if "ours:static-map" in c["metadata"].get("tags", []))
+    png = next(o["data"]["image/png"] for o in cell["outputs"] if "image/png" in o.get("data", {}))
+    assert base64.b64decode(png) == (ROOT / "docs" / "images" / "topic_map.png").read_bytes(), (
+        "docs/images/topic_map.png is not the edition's map: refresh it (docs/development.md)")
+    printed = "".join("".join(o["text"]) for o in cell["outputs"] if o.get("output_type") == "stream")
+    drawn = re.search(r"in (\d+) topics drawn", printed).group(1)
+    caption = re.search(r"!\[[^]]*?in (\d+) topics", README.read_text(encoding="utf-8")).group(1)
+    assert caption == drawn, f"the README's caption says {caption} topics, the edition's map has {drawn}"
+
+
 def test_the_notebooks_layout_is_described_once():
     """The old README said "Each notebook opens with what you will learn..." twice."""
     said = [p.name for p in [README, *DOCS] for _ in re.finditer(r"Each notebook opens with", p.read_text())]
