@@ -108,7 +108,8 @@ def settings_differences(a: dict[str, Any], b: dict[str, Any]) -> dict[str, tupl
     """The settings two runs do not share: ``{name: (a's value, b's value)}``, including what they ran with
     (``settings.json``'s ``precision_resolved`` and each key library's ``versions.<name>``)."""
     a, b = _flat(a), _flat(b)
-    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b))
+            if a.get(k) != b.get(k) and k != "saved_together"}  # the save's own hash: no setting
 
 
 def comparability_notes(a: dict[str, Any], b: dict[str, Any], settings_a: dict, settings_b: dict) -> list[str]:

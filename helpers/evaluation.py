@@ -257,9 +257,14 @@ def saved_evaluation(run_dir, method: dict[str, Any]) -> Optional[dict[str, Any]
     from pathlib import Path
 
     path = Path(run_dir) / EVALUATION_FILE
-    if not path.exists():
+    if not path.exists() or not all((Path(run_dir) / name).is_file() for name in RESULT_FILES):
+        return None  # a folder lacking its results is refused, in one sentence, where they are read
+    try:
+        saved = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None  # cut short: computed again from the results, which it only measures
+    if not isinstance(saved, dict):
         return None
-    saved = json.loads(path.read_text())
     same = saved.get("format_version") == EVALUATION_FORMAT_VERSION and all(
         saved.get("method", {}).get(k) == v for k, v in method.items())
     if same and saved.get("results_key") != results_key(run_dir):

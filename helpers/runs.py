@@ -63,9 +63,10 @@ def save_results(
         "topics": atomic_write(run_dir / "topics.csv", lambda t: topics_table(topic_model).to_csv(t, index=False)),
         "labels": atomic_write(run_dir / "labels.csv", lambda t: labels.to_csv(t, index=False)),
         "documents": atomic_write(run_dir / "documents.parquet", lambda t: documents.to_parquet(t, index=False)),
-        "settings": atomic_write(
+        "settings": atomic_write(  # last: it names the topic model and documents saved with it
             run_dir / "settings.json",
-            lambda t: Path(t).write_text(json.dumps(run_record(settings), indent=2)),
+            lambda t: Path(t).write_text(json.dumps({**run_record(settings), "saved_together": saved_together(run_dir)},
+                                                    indent=2)),
         ),
         "topic_model": model_dir,
     }
@@ -87,6 +88,15 @@ def run_record(settings: dict[str, Any]) -> dict[str, Any]:
             "versions": package_versions()}
 
 
+def saved_together(run_dir: Path) -> str:
+    """A hash of the files of one save that no one edits by hand (``topic_model/``, ``documents.parquet``): a
+    folder whose save was cut short (a full disk, a kill) holds one save's model beside another's documents."""
+    from .topics import content_key
+
+    files = sorted((run_dir / "topic_model").rglob("*")) + [run_dir / "documents.parquet"]
+    return content_key(*[part for p in files if p.is_file() for part in (p.relative_to(run_dir).as_posix(), p.read_bytes())])
+
+
 REQUIRED_RESULTS = ("topic_model", "topics.csv", "labels.csv", "documents.parquet", "settings.json")
 
 
@@ -106,6 +116,10 @@ def read_run_settings(run_dir: Path) -> dict[str, Any]:
             f"(format {settings.get('format_version')!r}, this one reads {RUN_FORMAT_VERSION}). "
             f"Re-run notebook 03 into a new run_dir."
         )
+    if "saved_together" in settings and settings["saved_together"] != saved_together(run_dir):
+        raise ValueError(f"Run folder {str(run_dir)!r} holds the topic model or documents of another save than its "
+                         f"settings.json (a save of notebook 03 or 06 was cut short): re-run notebook 03 into a new "
+                         f"run_dir.")
     return settings
 
 

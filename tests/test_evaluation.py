@@ -263,6 +263,11 @@ def test_a_saved_evaluation_is_reused_only_when_computed_the_same_way_from_the_s
     assert saved_evaluation(tmp_path, {"npmi_top_n": 5}) is None
     (tmp_path / "labels.csv").write_text("topic,label\n0,an edited label\n")  # 03 re-run, or labels edited
     assert saved_evaluation(tmp_path, {"npmi_top_n": 10}) is None, "stale: the results changed since"
+    (tmp_path / "evaluation.json").write_text('{"format_version": ')  # cut short: computed again, no traceback
+    assert saved_evaluation(tmp_path, {"npmi_top_n": 10}) is None
+    write_json(tmp_path / "evaluation.json", {**saved, "results_key": results_key(tmp_path)})
+    (tmp_path / "documents.parquet").unlink()  # its results gone: left to the reader's one sentence
+    assert saved_evaluation(tmp_path, {"npmi_top_n": 10}) is None
 
 
 class _SavedModel:
@@ -319,3 +324,24 @@ def test_ctfidf_words_keep_bertopics_own_words_where_two_weigh_the_same():
 
     assert ctfidf_words(Model(), top_n=1) == {0: ["club"]}
     assert ctfidf_words(Model(), top_n=25) == {0: ["club", "goal", "bank"]}
+
+
+def test_a_folder_whose_save_was_cut_short_between_its_model_and_its_documents_is_one_sentence(tmp_path):
+    """Each file of a save is atomic, the set is not: a full disk or a kill after the topic model but before the
+    documents leaves one save's model beside another's documents, which 04-06 would draw and measure silently."""
+    from helpers.runs import read_run_settings, save_results
+    from helpers.settings import resolve_settings
+
+    corpus = pd.DataFrame({"abstract": ["a", "b", "c"], "title": ["x", "y", "z"]})
+    labels = pd.DataFrame({"topic": [0, 1]})
+    save_results(tmp_path, _SavedModel(), corpus, np.zeros((3, 2)), labels, resolve_settings("offline"))
+    assert read_run_settings(tmp_path)["saved_together"]
+    first = (tmp_path / "documents.parquet").read_bytes()
+    save_results(tmp_path, _SavedModel(), corpus, np.ones((3, 2)), labels, resolve_settings("offline"))
+    read_run_settings(tmp_path)
+    (tmp_path / "labels.csv").write_text("topic,label\n0,a label edited by hand\n1,b\n")  # yours to edit: no save
+    read_run_settings(tmp_path)
+    (tmp_path / "documents.parquet").write_bytes(first)  # the second save's documents never written
+    with pytest.raises(ValueError, match=r"holds the topic model or documents of another save than its settings.json "
+                                         r"\(a save of notebook 03 or 06 was cut short\): re-run notebook 03"):
+        read_run_settings(tmp_path)
