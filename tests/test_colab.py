@@ -25,10 +25,9 @@ SIZES_BEFORE_ISSUE_34 = {
     "03_topic_modeling.ipynb": 308877, "04_visualization.ipynb": 328802, "05_evaluation.ipynb": 336324,
     "06_refining_topics.ipynb": 338027, "07_going_big.ipynb": 325060, "all_in_one.ipynb": 423822,
 }
-# Still over half of it: what these notebooks import reaches the labeler, the topics and the data modules (and 04-07
-# carry 03's, which they run when its results are missing); the all-in-one carries the union by construction.
-OVER_HALF = {"02_prompt_engineering.ipynb", "03_topic_modeling.ipynb", "04_visualization.ipynb",
-             "05_evaluation.ipynb", "06_refining_topics.ipynb", "07_going_big.ipynb", "all_in_one.ipynb"}
+# Still over half of it: the all-in-one carries every notebook's cells (about 145 KB of lesson) besides the union of
+# their helpers (packed: about 105 KB). The others carry their helpers lzma-compressed (build_colab.pack).
+OVER_HALF = {"all_in_one.ipynb"}
 
 
 def test_colab_folder_is_exactly_what_the_generator_writes():
@@ -52,14 +51,14 @@ def test_each_edition_is_valid_and_self_contained(path):
     sources = [c.source for c in nb.cells if c.cell_type == "code"]
     install = next(c for c in nb.cells if c.source.startswith("#@title Install what Colab lacks"))
     assert "torch" not in install.source.split("\n", 1)[1] and "if IS_COLAB" in install.source
-    helpers = next(c for c in nb.cells if "HELPERS = {" in c.source)
+    helpers = next(c for c in nb.cells if build_colab.HELPERS_MARK in c.source)
     for cell in (install, helpers):  # collapsed in Colab: one title line shows
         assert cell.metadata.get("cellView") == "form" and cell.source.startswith("#@title ")
     solutions = [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
     assert len(solutions) >= 2 and all(c.metadata.get("cellView") == "form" and c.source.startswith("#@title Solution")
                                        for c in solutions)
     assert "git clone" not in "".join(sources)
-    assert any("HELPERS = {" in s for s in sources) and any("profile_for_this_machine" in s for s in sources)
+    assert any(build_colab.HELPERS_MARK in s for s in sources) and any("profile_for_this_machine" in s for s in sources)
     assert "colab.research.google.com/github/" in nb.cells[0].source
 
 
@@ -106,9 +105,7 @@ def test_every_distribution_the_shipped_helpers_import_is_in_colab_or_installed(
 
 def _shipped(nb) -> dict[str, str]:
     """What an edition's helpers cell writes: path under helpers/ -> text."""
-    cell = next(c for c in nb.cells if "HELPERS = {" in c.source)
-    return ast.literal_eval(next(n.value for n in ast.parse(cell.source).body
-                                 if isinstance(n, ast.Assign) and n.targets[0].id == "HELPERS"))
+    return build_colab.shipped(next(c.source for c in nb.cells if build_colab.HELPERS_MARK in c.source))
 
 
 def _as_python(source: str) -> str:
@@ -121,9 +118,8 @@ def _code_it_runs(nb) -> list[str]:
     """The code an edition runs on the helpers it writes: every code cell but the helpers cell, and notebook 03's
     cells when it carries 03 (``NOTEBOOK_03``: it runs 03 on them, in a kernel of its own, when 03's results are
     missing)."""
-    cells = [_as_python(c.source) for c in nb.cells if c.cell_type == "code" and "HELPERS = {" not in c.source]
-    carried = [ast.literal_eval(node.value) for source in cells for node in ast.parse(source).body
-               if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "NOTEBOOK_03"]
+    cells = [_as_python(c.source) for c in nb.cells if c.cell_type == "code" and build_colab.HELPERS_MARK not in c.source]
+    carried = [text for source in cells if (text := build_colab.carried_notebook_03(source))]
     return cells + [_as_python(c.source) for text in carried for c in nbformat.reads(text, as_version=4).cells
                     if c.cell_type == "code"]
 
@@ -189,7 +185,7 @@ def test_each_edition_imports_what_its_notebook_imports_from_the_helpers_it_writ
                    or isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "helpers"]
         assert imports, path.name
         editions.append({"name": path.name, "folder": str(tmp_path / path.stem), "imports": imports,
-                         "helpers_cell": next(c.source for c in nb.cells if "HELPERS = {" in c.source)})
+                         "helpers_cell": next(c.source for c in nb.cells if build_colab.HELPERS_MARK in c.source)})
     (tmp_path / "editions.json").write_text(json.dumps(editions))
     env = {k: v for k, v in __import__("os").environ.items() if k != "PYTHONPATH"}
     done = subprocess.run([sys.executable, "-c", IMPORT_FROM_WHAT_IT_WROTE, str(tmp_path / "editions.json")],
@@ -200,25 +196,13 @@ def test_each_edition_imports_what_its_notebook_imports_from_the_helpers_it_writ
     assert [r for r in reports if r["error"] or r["elsewhere"] or r["loaded"] < 2] == []
 
 
-# 06 (which may run 03 first) and the all-in-one import every module but auth and colab: they are as large as all of
-# helpers/ (test_each_edition_writes_the_helpers_its_notebook_imports_and_nothing_else says they carry no more)
-CARRY_EVERYTHING = {"06_refining_topics.ipynb", "all_in_one.ipynb"}
-
-
-# 05 runs notebook 03 when its results are missing, so it writes 03's helpers, the labeler among them: issue 35's
-# rules (_facts.py, _memory.py) and 03's post topics took it over (350,183 bytes); strict, so the mark goes once under
-OVER_BEFORE = {"05_evaluation.ipynb"}
-
-
-@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="carries the labeler"))
-                                  if p.name in OVER_BEFORE else p
-                                  for p in EDITIONS if p.name not in CARRY_EVERYTHING], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", EDITIONS, ids=lambda p: p.name)
 def test_each_edition_is_smaller_than_when_it_carried_every_helper(path):
     assert path.stat().st_size < SIZES_BEFORE_ISSUE_34[path.name]
 
 
-@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="its imports reach "
-                                                                          "most of helpers/ (OVER_HALF)"))
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="carries every "
+                                                                          "notebook's cells (OVER_HALF)"))
                                   if p.name in OVER_HALF else p for p in EDITIONS], ids=lambda p: p.name)
 def test_each_edition_is_under_half_its_size_when_it_carried_every_helper(path):
     """The target of issue 34; the editions in OVER_HALF miss it (strict: one that reaches it fails until its mark

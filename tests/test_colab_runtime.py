@@ -14,6 +14,7 @@ from tools.run import REPO
 
 sys.path.insert(0, str(REPO / "tools"))
 import colab_env  # noqa: E402
+from build_colab import HELPERS_MARK  # noqa: E402
 
 pytestmark = pytest.mark.colab_runtime
 SAMPLE = 200
@@ -70,7 +71,7 @@ def _edition(name: str, root):
     if name != "all_in_one":
         return path
     edition = nbformat.read(path, as_version=4)
-    at = next(i for i, c in enumerate(edition.cells) if "HELPERS = {" in c.source) + 1
+    at = next(i for i, c in enumerate(edition.cells) if HELPERS_MARK in c.source) + 1
     edition.cells.insert(at, nbformat.v4.new_code_cell(COUNT_LLMS_ALIVE))
     edition.cells.append(nbformat.v4.new_code_cell(SHOW_LLMS_AND_HELPERS))
     root.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import re
 import sys
 from pathlib import Path
@@ -142,16 +143,63 @@ def install_cell() -> str:
     )
 
 
+# The line of the helpers cell that every test and tool finds it by.
+HELPERS_MARK = "HELPERS = json.loads(unpack(PACKED))"
+PACK_LINE = 4096  # characters of base64 per source line of a packed string
+
+
+def pack(text: str) -> str:
+    """``text`` lzma-compressed and base64-encoded, as a parenthesized Python string literal of short lines: the
+    helpers' 250 KB of source take about 90 KB of an edition this way (a notebook Colab and GitHub open quickly)."""
+    import base64
+    import lzma
+
+    encoded = base64.b64encode(lzma.compress(text.encode("utf-8"), preset=9 | lzma.PRESET_EXTREME)).decode("ascii")
+    return "(\n" + "\n".join(f"    {encoded[i:i + PACK_LINE]!r}" for i in range(0, len(encoded), PACK_LINE)) + "\n)"
+
+
+def unpack(literal: str) -> str:
+    """What :func:`pack` packed, from the Python expression it wrote (tests read the editions with it)."""
+    import base64
+    import lzma
+
+    return lzma.decompress(base64.b64decode(ast.literal_eval(literal))).decode("utf-8")
+
+
+UNPACK = "def unpack(packed):\n    return lzma.decompress(base64.b64decode(packed)).decode('utf-8')\n"
+
+
+def carried_notebook_03(cell_source: str) -> str:
+    """The notebook 03 a results cell (:func:`results_cell`) carries, as text; "" when it carries none."""
+    for node in ast.parse(cell_source).body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "NOTEBOOK_03":
+            return unpack(ast.unparse(node.value.args[0]))
+    return ""
+
+
+def shipped(cell_source: str) -> dict[str, str]:
+    """What a helpers cell (:func:`helpers_cell`) writes: path under helpers/ -> source."""
+    packed = next(n.value for n in ast.parse(cell_source).body
+                  if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "PACKED")
+    return json.loads(unpack(ast.unparse(packed)))
+
+
 def helpers_cell(files: tuple[str, ...]) -> str:
-    """The cell writing ``files`` of ``helpers/`` (:func:`helpers_for`) into the runtime's folder and importing them."""
+    """The cell writing ``files`` of ``helpers/`` (:func:`helpers_for`) into the runtime's folder and importing them:
+    their sources packed (:func:`pack`), the list of files in plain sight."""
     sources = {name: (HELPERS / name).read_text() for name in files}
-    body = ",\n".join(f"    {name!r}: {source!r}" for name, source in sources.items())
+    listed = ",\n".join(f"    {name!r}" for name in files)
     return (
         "#@title Write the `helpers/` modules this notebook imports (its plumbing: settings, data, caching, labels; "
-        "generated from the repository, no clone needed)\n"
-        "import importlib, sys\n"
+        "generated from the repository, no clone needed: the files appear under helpers/ in Colab's file pane)\n"
+        "import base64, importlib, json, lzma, sys\n"
         "from pathlib import Path\n\n"
-        f"HELPERS = {{\n{body},\n}}\n"
+        f"FILES = [\n{listed},\n]\n"
+        "# their sources, lzma-compressed and base64-encoded to keep this notebook small (tools/build_colab.py)\n"
+        f"PACKED = {pack(json.dumps(sources))}\n\n"
+        f"{UNPACK}\n\n"
+        f"{HELPERS_MARK}\n"
+        "assert sorted(HELPERS) == sorted(FILES)\n"
         "for name, source in HELPERS.items():\n"
         "    (Path('helpers') / name).parent.mkdir(parents=True, exist_ok=True)\n"
         "    (Path('helpers') / name).write_text(source)\n"
@@ -197,7 +245,7 @@ def results_cell(reads_results: bool) -> str:
     return ("#@title Notebook 03's results: on your Drive, in this runtime, or made now (a notebook opened from its "
             "badge starts with an empty disk)\n"
             "from helpers.colab import drive_run_dir, make_results_of_03\n\n"
-            f"NOTEBOOK_03 = {notebook_03!r}\n"
+            f"NOTEBOOK_03 = unpack({pack(notebook_03)})  # notebook 03 itself, packed as the helpers are\n"
             "run_dir = drive_run_dir(run_dir, keep_on_drive)\n"
             "print(make_results_of_03(run_dir, NOTEBOOK_03, profile, sample_size))")
 
