@@ -197,6 +197,37 @@ def test_each_edition_imports_what_its_notebook_imports_from_the_helpers_it_writ
 
 
 @pytest.mark.parametrize("path", EDITIONS, ids=lambda p: p.name)
+def test_the_helpers_cell_comes_before_every_cell_that_imports_helpers_and_03_unpacks_on_its_own(path):
+    """The helpers cell writes helpers/ before any cell imports from it; the results cell (04-07) unpacks notebook 03
+    with nothing but its own lines (a restarted runtime reruns it without the helpers cell) into 03's exact text."""
+    nb = nbformat.read(path, as_version=4)
+    at = next(i for i, c in enumerate(nb.cells) if build_colab.HELPERS_MARK in c.source)
+    importing = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and i != at
+                 and build_colab.imported_helpers(_as_python(c.source))]
+    assert importing and min(importing) > at
+    carrying = [c for c in nb.cells if "NOTEBOOK_03 =" in c.source]
+    if path.name[:2] in ("04", "05", "06", "07"):
+        statements = [n for n in ast.parse(_as_python(carrying[0].source)).body
+                      if isinstance(n, ast.Import) or getattr(getattr(n, "targets", [None])[0], "id", "") == "NOTEBOOK_03"]
+        namespace: dict = {}
+        exec(compile(ast.Module(statements, type_ignores=[]), "results cell", "exec"), namespace)
+        assert namespace["NOTEBOOK_03"] == (REPO / "notebooks" / "03_topic_modeling.ipynb").read_text()
+    else:
+        assert not carrying
+
+
+def test_packing_survives_a_round_trip_and_reuses_what_colab_holds():
+    """pack -> unpack gives the text back; a text colab/ already holds packed is packed as it is there (liblzma's
+    output may differ between builds: colab/ changes only when a source does)."""
+    text = "print('héllo')\n" * 50
+    assert build_colab.unpack(build_colab.pack(text)) == text
+    known = build_colab.packed_before()
+    assert known, "colab/ holds packed strings"
+    some_text, encoded = next(iter(known.items()))
+    assert "".join(ast.literal_eval(build_colab.pack(some_text))) == encoded
+
+
+@pytest.mark.parametrize("path", EDITIONS, ids=lambda p: p.name)
 def test_each_edition_is_smaller_than_when_it_carried_every_helper(path):
     assert path.stat().st_size < SIZES_BEFORE_ISSUE_34[path.name]
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import json
 import re
 import sys
@@ -148,22 +149,42 @@ HELPERS_MARK = "HELPERS = json.loads(unpack(PACKED))"
 PACK_LINE = 4096  # characters of base64 per source line of a packed string
 
 
+PACKED_LITERAL = re.compile(r"\(\n((?:    '[A-Za-z0-9+/=]+'\n)+)\)")
+
+
+@functools.lru_cache(maxsize=None)
+def packed_before(folder: Path = OUT) -> dict[str, str]:
+    """Text -> base64 of every string the editions in ``folder`` hold packed. lzma's output may differ between
+    builds of liblzma for the same input: :func:`pack` reuses these, so colab/ changes only when a source does."""
+    known = {}
+    for path in sorted(folder.glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for chunks in PACKED_LITERAL.findall(cell.source):
+                encoded = "".join(re.findall(r"'([A-Za-z0-9+/=]+)'", chunks))
+                known[decoded(encoded)] = encoded
+    return known
+
+
+def decoded(encoded: str) -> str:
+    import base64
+    import lzma
+
+    return lzma.decompress(base64.b64decode(encoded)).decode("utf-8")
+
+
 def pack(text: str) -> str:
     """``text`` lzma-compressed and base64-encoded, as a parenthesized Python string literal of short lines: the
     helpers' 250 KB of source take about 90 KB of an edition this way (a notebook Colab and GitHub open quickly)."""
     import base64
     import lzma
 
-    encoded = base64.b64encode(lzma.compress(text.encode("utf-8"), preset=9 | lzma.PRESET_EXTREME)).decode("ascii")
+    encoded = packed_before().get(text) or base64.b64encode(lzma.compress(text.encode("utf-8"))).decode("ascii")
     return "(\n" + "\n".join(f"    {encoded[i:i + PACK_LINE]!r}" for i in range(0, len(encoded), PACK_LINE)) + "\n)"
 
 
 def unpack(literal: str) -> str:
     """What :func:`pack` packed, from the Python expression it wrote (tests read the editions with it)."""
-    import base64
-    import lzma
-
-    return lzma.decompress(base64.b64decode(ast.literal_eval(literal))).decode("utf-8")
+    return decoded(ast.literal_eval(literal))
 
 
 UNPACK = "def unpack(packed):\n    return lzma.decompress(base64.b64decode(packed)).decode('utf-8')\n"
@@ -173,7 +194,10 @@ def carried_notebook_03(cell_source: str) -> str:
     """The notebook 03 a results cell (:func:`results_cell`) carries, as text; "" when it carries none."""
     for node in ast.parse(cell_source).body:
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "NOTEBOOK_03":
-            return unpack(ast.unparse(node.value.args[0]))
+            packed = [c.value for c in ast.walk(node.value) if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                      and len(c.value) > 100]
+            assert len(packed) == 1, "NOTEBOOK_03 is no longer one packed string: update carried_notebook_03"
+            return decoded(packed[0])
     return ""
 
 
@@ -245,7 +269,9 @@ def results_cell(reads_results: bool) -> str:
     return ("#@title Notebook 03's results: on your Drive, in this runtime, or made now (a notebook opened from its "
             "badge starts with an empty disk)\n"
             "from helpers.colab import drive_run_dir, make_results_of_03\n\n"
-            f"NOTEBOOK_03 = unpack({pack(notebook_03)})  # notebook 03 itself, packed as the helpers are\n"
+            "import base64, lzma\n\n"
+            "# notebook 03 itself, lzma-compressed and base64-encoded as the helpers are\n"
+            f"NOTEBOOK_03 = lzma.decompress(base64.b64decode({pack(notebook_03)})).decode('utf-8')\n"
             "run_dir = drive_run_dir(run_dir, keep_on_drive)\n"
             "print(make_results_of_03(run_dir, NOTEBOOK_03, profile, sample_size))")
 
