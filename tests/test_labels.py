@@ -37,6 +37,24 @@ def test_cleaning_rules(raw, label):
     assert clean_label(raw, PROMPT) == label
 
 
+@pytest.mark.parametrize("raw", [
+    "The topic is a digital, mobile, gaming, phone, video, people,",  # the short prompt's answer, whole-BBC run 2026-12-06
+    "Film, awards, actors, Oscars",
+])
+def test_an_answer_of_keywords_in_a_row_is_no_label(raw):
+    """Cut at its first comma it became the label "a digital" (topic 2, tech): no clean form survives, the next
+    candidate wins."""
+    assert clean_label(raw, PROMPT) == ""
+
+
+@pytest.mark.parametrize("raw, label", [
+    ("The rise of mobile phones, games and music in Britain", "The rise of mobile phones"),
+    ("Google, Ask Jeeves", "Google, Ask Jeeves"),
+])
+def test_a_headline_holding_a_list_is_still_a_label(raw, label):
+    assert clean_label(raw, PROMPT) == label
+
+
 def test_prompt_repeated_before_the_answer_is_removed():
     assert clean_label(PROMPT + " Airline profits", PROMPT) == "Airline profits"
 

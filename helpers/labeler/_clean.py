@@ -98,7 +98,17 @@ def clean_label(raw: Optional[str], prompt: str = "") -> str:
     quoted = _QUOTED.match(line)
     if quoted:
         line = quoted.group(1)
-    return strip_decoration(_headline(collapse_repeats(strip_decoration(line), prompt)))
+    line = collapse_repeats(strip_decoration(line), prompt)
+    if is_keyword_list(line):
+        return ""  # its first item is no name ("a digital" of "The topic is a digital, mobile, gaming, phone,")
+    return strip_decoration(_headline(line))
+
+
+def is_keyword_list(line: str) -> bool:
+    """True when an answer is keywords in a row, three or more items of at most two words each ("a digital, mobile,
+    gaming, phone, video, people"), not a headline with a list in it ("The rise of mobile phones, games and music")."""
+    items = [item.split() for item in line.split(",") if item.strip()]
+    return len(items) >= 3 and all(len(words) <= 2 for words in items)
 
 
 def repair_label(label: str, budget_hit: bool = False, max_words: int = MAX_LABEL_WORDS,
