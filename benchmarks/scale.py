@@ -585,7 +585,8 @@ def run_stage(name: str, work: Path) -> dict[str, Any]:
     quiet_noisy_loggers()
     import bertopic  # noqa: F401  (every stage's process holds what a notebook's kernel holds)
 
-    baseline, resettable = status_mb("VmRSS"), reset_peak()
+    resettable = reset_peak()  # then the baseline: read before the reset, memory freed in between left the peak
+    baseline = status_mb("VmRSS")  # below it (2,695 MB against 2,696, held to AVX2); VmHWM >= VmRSS from here on
     start = time.perf_counter()
     watch_memory(name, work, start, baseline, resettable)
     info = STAGES[name][1](work)
