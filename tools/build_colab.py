@@ -166,6 +166,7 @@ def packed_before(folder: Path = OUT) -> dict[str, str]:
 
 
 def decoded(encoded: str) -> str:
+    """What :func:`pack` packed, from its base64 (tests read the editions with it)."""
     import base64
     import lzma
 
@@ -182,12 +183,9 @@ def pack(text: str) -> str:
     return "(\n" + "\n".join(f"    {encoded[i:i + PACK_LINE]!r}" for i in range(0, len(encoded), PACK_LINE)) + "\n)"
 
 
-def unpack(literal: str) -> str:
-    """What :func:`pack` packed, from the Python expression it wrote (tests read the editions with it)."""
-    return decoded(ast.literal_eval(literal))
-
-
-UNPACK = "def unpack(packed):\n    return lzma.decompress(base64.b64decode(packed)).decode('utf-8')\n"
+# How an edition reads a packed string back: the helpers cell's ``unpack`` and the results cell's notebook 03
+DECODE = "lzma.decompress(base64.b64decode({})).decode('utf-8')"
+UNPACK = f"def unpack(packed):\n    return {DECODE.format('packed')}\n"
 
 
 def carried_notebook_03(cell_source: str) -> str:
@@ -205,7 +203,7 @@ def shipped(cell_source: str) -> dict[str, str]:
     """What a helpers cell (:func:`helpers_cell`) writes: path under helpers/ -> source."""
     packed = next(n.value for n in ast.parse(cell_source).body
                   if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "PACKED")
-    return json.loads(unpack(ast.unparse(packed)))
+    return json.loads(decoded(packed.value))
 
 
 def helpers_cell(files: tuple[str, ...]) -> str:
@@ -271,7 +269,7 @@ def results_cell(reads_results: bool) -> str:
             "from helpers.colab import drive_run_dir, make_results_of_03\n\n"
             "import base64, lzma\n\n"
             "# notebook 03 itself, lzma-compressed and base64-encoded as the helpers are\n"
-            f"NOTEBOOK_03 = lzma.decompress(base64.b64decode({pack(notebook_03)})).decode('utf-8')\n"
+            f"NOTEBOOK_03 = {DECODE.format(pack(notebook_03))}\n"
             "run_dir = drive_run_dir(run_dir, keep_on_drive)\n"
             "print(make_results_of_03(run_dir, NOTEBOOK_03, profile, sample_size))")
 
