@@ -1,9 +1,5 @@
-"""Hugging Face login, without ever showing a token.
-
-Llama 2 is gated: the Hub serves it only to accounts that accepted Meta's licence,
-identified by an access token. The token is looked up in the environment (``HF_TOKEN``)
-or in Colab's secrets and handed to ``huggingface_hub`` through the process
-environment; it is never printed, logged, returned in a message or saved.
+"""Hugging Face login for gated Llama 2 (notebook 00), from ``HF_TOKEN`` or a Colab secret; the token is never
+shown or saved.
 """
 
 from __future__ import annotations
@@ -39,11 +35,7 @@ def colab_secret(name: str = "HF_TOKEN") -> Optional[str]:
 
 
 def token_source() -> Optional[str]:
-    """Where a token is available ("environment" or "Colab secret"), never the token itself.
-
-    A Colab secret is copied into this kernel's ``HF_TOKEN`` so that every Hub call
-    of the session finds it.
-    """
+    """Where a token is found ("environment" or "Colab secret", then copied into ``HF_TOKEN``), never the token."""
     if os.environ.get("HF_TOKEN"):
         return "environment"
     secret = colab_secret()
@@ -54,11 +46,8 @@ def token_source() -> Optional[str]:
 
 
 def login_status(settings: Settings) -> str:
-    """One sentence on the login: skipped offline, token found (and where), or what to do.
-
-    In Colab without a token it opens ``huggingface_hub.notebook_login()``, the
-    reference's interactive login, whose widget does not keep the token in the notebook.
-    """
+    """One sentence on the login: skipped, token found (and where), or what to do; in Colab without a token it
+    opens ``huggingface_hub.notebook_login()``."""
     needed = hub_resources(settings)
     if not needed:
         return f"Profile {settings.profile!r} uses only packaged parts: no Hugging Face login needed, skipped."

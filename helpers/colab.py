@@ -1,9 +1,5 @@
-"""Colab's fresh runtimes: each notebook opened from its badge starts with an empty disk.
-
-The Colab editions of notebooks 02-07 call these (``tools/build_colab.py`` writes the cells): with
-``keep_on_drive`` the run folder lives on the learner's Google Drive, so 04-07 find 03's results in a new
-runtime; without it, a notebook that needs 03's results and lacks them runs 03 first, saying so.
-Outside Colab both do nothing.
+"""Colab's fresh runtimes: keep the run folder on Google Drive, or run notebook 03 first when its results are missing.
+Called by the Colab editions of notebooks 02-07; outside Colab both do nothing.
 """
 
 from __future__ import annotations
@@ -17,8 +13,8 @@ from .machine import running_in_colab
 from .runs import REQUIRED_RESULTS
 
 DRIVE = Path("/content/drive")
-DRIVE_FOLDER = DRIVE / "MyDrive" / "topic-modeling-llama2"  # relative run folders go under it
-# How long notebook 03 takes, per profile (README's notebook table; offline: BENCHMARKS.md, 2 cores)
+DRIVE_FOLDER = DRIVE / "MyDrive" / "topic-modeling-llama2"  # relative run folders go here
+# How long notebook 03 takes, per profile
 TIME_OF_03 = {
     "offline": "about 1 minute for 300 documents and 2 for all 2,225 on 2 CPU cores",
     "colab-t4": "about 25 minutes on a T4: the 13B model's download (26 GB) and 117,592 abstracts",
@@ -26,8 +22,8 @@ TIME_OF_03 = {
 
 
 def drive_run_dir(run_dir: str, keep_on_drive: bool) -> str:
-    """``run_dir`` on the learner's Google Drive when ``keep_on_drive`` (mounting it, which asks for consent
-    once), else ``run_dir`` unchanged. A relative folder goes under ``MyDrive/topic-modeling-llama2/``."""
+    """``run_dir`` on the learner's Google Drive (mounted, asking consent once) when ``keep_on_drive``, else
+    unchanged; a relative one goes under ``DRIVE_FOLDER``."""
     if not keep_on_drive:
         return run_dir
     if not running_in_colab():
@@ -48,11 +44,8 @@ def drive_run_dir(run_dir: str, keep_on_drive: bool) -> str:
 
 
 def make_results_of_03(run_dir: str, notebook_03: str, profile: str, sample_size: Optional[int] = None) -> str:
-    """Notebook 03's results in ``run_dir``: there already (one sentence), or made now by running 03
-    (``notebook_03``, its source as JSON) with papermill in a kernel of its own, which says so first and how
-    long it takes; 03's executed copy goes into ``run_dir``, as the runner's does. 03 gets this notebook's
-    ``profile``, ``run_dir`` and ``sample_size``; its other knobs keep 03's defaults. A Colab secret ``HF_TOKEN``
-    is put in the environment first (that kernel is no Colab kernel: the Hub would not find the secret there)."""
+    """Make notebook 03's results in ``run_dir`` unless there: run 03 (``notebook_03``, its JSON source) with
+    papermill and this ``profile``, ``run_dir`` and ``sample_size``. Returns one sentence on what it did."""
     import nbformat
     import papermill
 
@@ -62,13 +55,13 @@ def make_results_of_03(run_dir: str, notebook_03: str, profile: str, sample_size
     print(f"This runtime has no results of notebook 03 in {run_dir} (a notebook opened on its own starts with an "
           f"empty disk), so notebook 03 runs first, with profile {profile!r}: {TIME_OF_03.get(profile, 'minutes')}.",
           flush=True)
-    token_source()  # a Colab secret HF_TOKEN into this kernel's environment, which 03's kernel inherits
+    token_source()  # 03's kernel inherits HF_TOKEN from our environment
     folder = Path(run_dir).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     papermill.execute_notebook(
         nbformat.reads(notebook_03, as_version=4), str(folder / "03_topic_modeling.ipynb"),
         parameters={"profile": profile, "run_dir": str(folder), "sample_size": sample_size},
-        kernel_name="python3", progress_bar=False, cwd=str(Path.cwd()),  # where this notebook wrote helpers/
+        kernel_name="python3", progress_bar=False, cwd=str(Path.cwd()),  # where helpers/ is
     )
     return f"Notebook 03 ran in {time.perf_counter() - start:.0f} s; its results are in {run_dir}."

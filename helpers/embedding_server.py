@@ -1,17 +1,6 @@
-"""Embeddings from a server: any OpenAI-compatible ``/v1/embeddings`` endpoint as notebook 03's step 1.
-
-vLLM, Hugging Face text-embeddings-inference and Infinity all serve this API; with
-``embedding_backend = "openai"`` the documents are sent there in batches, several at a time, instead
-of being embedded by a model loaded here. :class:`EmbeddingServer` has the same ``encode`` as a
-``SentenceTransformer`` (so :func:`helpers.topics.embed_documents` caches its vectors by content the
-same way) and BERTopic's embedder API (``embed``), so KeyBERTInspired, MMR and ``transform`` ask the
-server too: nothing is loaded here.
-
-The API key is read from an environment variable (``embedding_api_key_env``, default
-``OPENAI_API_KEY``) and stays inside the client: it is never a parameter, and it is not part of any
-output, settings file or cache key. The URL is not part of the cache key either: the same model on
-another server gives the same vectors.
-"""
+"""Embeddings from a server: any OpenAI-compatible ``/v1/embeddings`` endpoint (vLLM, TEI, Infinity) as notebook 03's
+step 1, with ``embedding_backend = "openai"``. The API key is read from the variable ``embedding_api_key_env`` and
+never leaves the client; the cache key holds the model, not the URL."""
 
 from __future__ import annotations
 
@@ -28,14 +17,8 @@ BACKEND = "openai"
 
 
 class EmbeddingServer(OpenAIServer, BaseEmbedder):
-    """An OpenAI-compatible embeddings server in place of a ``SentenceTransformer``.
-
-    ``encode`` cuts the texts into batches of ``batch_size`` and sends ``concurrency`` of them at a time;
-    the ``openai`` client retries 429, 5xx, timeouts and dropped connections ``retries`` times with
-    exponential backoff. The vectors come back in the order of the texts, as float32. Every failure
-    ends in one sentence that names the URL and what to change (:meth:`explain`). Use
-    :func:`open_embedding_server` to get one BERTopic accepts as its ``embedding_model``.
-    """
+    """An OpenAI-compatible embeddings server in place of a ``SentenceTransformer`` (``encode``) and a BERTopic embedder
+    (``embed``): batches of ``batch_size``, ``concurrency`` at a time, float32 vectors in the texts' order."""
 
     backend = BACKEND
     what, setting, route = "embedding", "embedding", "embeddings"
@@ -49,17 +32,17 @@ class EmbeddingServer(OpenAIServer, BaseEmbedder):
                              f"{concurrency} and {batch_size}.")
         super().__init__(base_url, model, api_key_env, retries, timeout)
         self.concurrency, self.batch_size = concurrency, batch_size
-        self.checked = False  # encode asks once which models the server serves (check) before sending texts
+        self.checked = False  # encode calls check once before sending texts
 
     def check(self) -> str:
-        """Ask the server which models it serves (:meth:`ask_served`); a sentence saying it answers."""
+        """Check the server serves ``model`` (:meth:`ask_served`); returns a sentence saying it answers."""
         self.ask_served()
         self.checked = True
         return (f"Embedding server {self.shown_url} answers, serving {self.model}; batches of {self.batch_size}, "
                 f"{self.concurrency} at a time")
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
-        """The vectors of one batch, in the order of ``texts`` (the API may answer in any order)."""
+        """The vectors of one batch, in the order of ``texts``."""
         import openai
 
         try:
@@ -74,11 +57,8 @@ class EmbeddingServer(OpenAIServer, BaseEmbedder):
 
     def encode(self, sentences: Sequence[str] | str, show_progress_bar: bool = False, batch_size: Optional[int] = None,
                **_: Any) -> np.ndarray:
-        """Embed ``sentences`` as ``SentenceTransformer.encode`` does: one row per text (one vector for a
-        single string). The first call checks that the server serves ``model`` (:meth:`check`): a server
-        with one model may answer for any name, and the vectors would be cached under the wrong one. On the
-        first failure the batches not started are cancelled and the explained error is raised; it does not
-        wait for those still running."""
+        """Embed like ``SentenceTransformer.encode``: one row per text, one vector for a single string. The first call
+        runs :meth:`check`; on a failure the batches not started are cancelled and the explained error is raised."""
         single = isinstance(sentences, str)
         texts = [sentences] if single else list(sentences)
         if not texts:
@@ -100,12 +80,12 @@ class EmbeddingServer(OpenAIServer, BaseEmbedder):
         return vectors[0] if single else vectors
 
     def embed(self, documents: Sequence[str], verbose: bool = False) -> np.ndarray:
-        """BERTopic's embedder API (``BaseEmbedder.embed``): the same vectors as :meth:`encode`."""
+        """BERTopic's ``BaseEmbedder.embed``: the same vectors as :meth:`encode`."""
         return self.encode(documents, show_progress_bar=verbose)
 
 
 def open_embedding_server(base_url: str, model: str, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 4,
                           batch_size: int = 32, **options: Any) -> EmbeddingServer:
-    """An :class:`EmbeddingServer` that BERTopic takes as its ``embedding_model`` (and notebook 03's
-    ``sentence_model``); nothing is sent until it embeds or :meth:`EmbeddingServer.check` is called."""
+    """An :class:`EmbeddingServer` for ``BERTopic(embedding_model=...)`` and notebook 03's ``sentence_model``; nothing
+    is sent until it embeds or is checked."""
     return EmbeddingServer(base_url, model, api_key_env, concurrency, batch_size, **options)

@@ -1,26 +1,6 @@
-"""Are the topics and labels any good? Coherence, diversity, label faithfulness, agreement.
-
-- NPMI coherence (gensim's ``CoherenceModel``, ``c_npmi``, the measure the BERTopic paper
-  reports through OCTIS) of each representation's top words on the run's own corpus;
-- topic diversity: the share of unique words among all topics' top words (Dieng et al.);
-- label faithfulness: cosine similarity between a label's embedding and the centroid of
-  its topic's document embeddings, against the score the same labels get on the wrong
-  topics (the shuffled-label baseline);
-- label confidence: how well a label retrieves its own topic's documents (R-precision,
-  :func:`helpers.label_similarity.retrieval_precision`), with the embedding retriever notebook 03's
-  label choice used and with a lexical TF-IDF retriever it never saw;
-- agreement with known categories: NMI and ARI (scikit-learn), and how often a label is
-  closest to the name of its topic's dominant category (by embedding) or to its documents' words
-  (``category_match_lexical``, :func:`helpers.label_measures.lexical_categories`);
-- distinct labels: the share of topics whose label nearly duplicates another's (``duplicate_rate``);
-  the rubric's pass rate (``rubric_pass``) is reported as the filter it is, not as a score.
-
-The measures the label choice never used come first in :func:`representation_table`
-(``INDEPENDENT``): lexical confidence, lexical category agreement, duplicate rate.
-
-:func:`evaluate_run` puts them together for one run folder (notebook 05), from the measures of
-:mod:`helpers.measures`; :mod:`helpers.comparison` shows them as tables and sets two runs side by side.
-"""
+"""Are the topics and labels any good? NPMI coherence, diversity, label faithfulness and confidence, agreement with
+known categories, duplicate labels. :func:`evaluate_run` scores one run (notebook 05) with :mod:`helpers.measures`;
+:mod:`helpers.comparison` shows the results as tables."""
 
 from __future__ import annotations
 
@@ -39,10 +19,10 @@ from .measures import (
     nan_mean, nearest_categories, npmi_per_topic, tokenize, topic_diversity,
 )
 
-EVALUATION_FORMAT_VERSION = 3  # 2: confidence and confidence_lexical; 3: category_match_lexical, duplicate_rate, rubric_pass
+EVALUATION_FORMAT_VERSION = 3
 KEYWORD_REPRESENTATIONS = {"c-TF-IDF": None, "KeyBERT": "KeyBERT", "MMR": "MMR"}  # name -> BERTopic aspect
 LABEL_REPRESENTATIONS = {"LLM label": "label", "LLM first line": "reference_label"}  # name -> labels.csv column
-# +1: higher is better, -1: lower is better, 0: neither (a fact about the run, not a score)
+# +1: higher is better, -1: lower is better, 0: neither
 DIRECTIONS = {
     "npmi": 1, "diversity": 1, "diversity_top10": 1, "faithfulness": 1, "faithfulness_shuffled": 0,
     "faithfulness_gap": 1, "category_match": 1, "fallback_share": -1, "confidence": 1, "confidence_lexical": 1,
@@ -71,8 +51,7 @@ def label_texts(labels: pd.DataFrame) -> dict[str, dict[int, str]]:
 
 
 def label_failure_columns(labels: pd.DataFrame) -> dict[str, dict[int, str]]:
-    """The rubric's verdict per label row: the first LLM answer's (``llm_failures``) for "LLM first line";
-    for "LLM label", a keyword fallback fails ("keyword fallback") and a chosen label passes (the filter)."""
+    """The rubric's failures per topic: ``llm_failures`` for "LLM first line"; for "LLM label", "keyword fallback"."""
     rows = labels[labels.topic != -1]
     out: dict[str, dict[int, str]] = {}
     if "llm_failures" in rows.columns:
@@ -92,13 +71,8 @@ def evaluate_run(
     diversity_top_n: int = 25,
     coherence_stop_words: str = "none",
 ) -> dict[str, Any]:
-    """Every number of notebook 05 for one run, as a JSON-ready dict (``nan`` -> ``None``).
-
-    ``documents`` is the run's ``documents.parquet`` (``abstract``, ``topic``, optional
-    ``category``); ``labels`` its ``labels.csv``; ``embed`` turns texts into vectors with
-    the run's embedding model; ``document_embeddings`` are the documents' vectors (the
-    cached ones from notebook 03).
-    """
+    """Every number of notebook 05 for one run, JSON-ready: ``documents`` and ``labels`` are the run's parquet and csv,
+    ``embed`` the run's embedding model as a function, ``document_embeddings`` notebook 03's vectors."""
     topics = documents.topic.astype(int).tolist()
     topic_ids = sorted(t for t in set(topics) if t != -1)
     if not topic_ids:
@@ -145,8 +119,7 @@ def evaluate_run(
 
 
 def score_representation(name: str, c: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """One representation's row of :func:`evaluate_run` (``c``: what it computed for the run) and its
-    per-topic entries, in ``c["topic_ids"]`` order."""
+    """One representation's row of :func:`evaluate_run` and its per-topic entries (``c``: the run's context)."""
     topic_ids, words, texts, npmi, fallback = c["topic_ids"], c["words"], c["texts"], c["npmi"], c["fallback"]
     categories = c["category_vectors"] is not None
     shown = [texts[name].get(t, "") or " " for t in topic_ids]
@@ -156,7 +129,7 @@ def score_representation(name: str, c: dict[str, Any]) -> tuple[dict[str, Any], 
     lexical = retrieval_precision(c["retrieve"](shown), c["topics"], topic_ids)
     nearest = nearest_categories(text_vectors, c["category_vectors"], c["names"]) if categories else None
     nearest_lexical = c["lexical_category"](shown) if categories else None
-    # a label that fell back to keywords is not the LLM's: its row scores the other topics only
+    # a keyword fallback is not the LLM's label: score the other topics only
     scored = [i for i, t in enumerate(topic_ids)
               if not (name == "LLM label" and fallback is not None and bool(fallback.get(t, False)))]
     ids = [topic_ids[i] for i in scored]
@@ -209,20 +182,16 @@ EVALUATION_FILE = "evaluation.json"
 
 
 def evaluate_folder(run_dir, cache_dir: Optional[str] = None, settings=None, **options) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Evaluate the run folder notebook 03 wrote: ``(evaluation, results)``.
-
-    Opens it for this session's ``settings`` (:func:`helpers.runs.load_results`: the embedding model the run
-    was made with, never a server or key the folder names), reuses the document embeddings notebook 03 cached
-    (``cache_dir``: None -> this session's), and passes ``options`` (``npmi_top_n``, ``diversity_top_n``,
-    ``coherence_stop_words``) to :func:`evaluate_run`.
-    """
+    """``(evaluation, results)`` for the run folder notebook 03 wrote, opened with ``settings`` and its cached
+    embeddings (``cache_dir``: None -> this session's); ``options`` go to :func:`evaluate_run`. Raises ``ValueError``
+    for another run's models."""
     from .machine import default_cache_dir
     from .topics import embed_documents
     from .runs import load_results
 
     try:
         results = load_results(run_dir, settings)
-    except ValueError as error:  # another run's models: its own 05 can evaluate it, this session may not
+    except ValueError as error:  # another run's models
         raise ValueError(f"{error} To compare with it, run notebook 05 on that folder with its own settings "
                          f"first: its evaluation.json is then read.") from None
     session, embedding_model, documents = results["session"], results["embedding_model"], results["documents"]
@@ -251,18 +220,17 @@ def results_key(run_dir) -> str:
 
 
 def saved_evaluation(run_dir, method: dict[str, Any]) -> Optional[dict[str, Any]]:
-    """The run folder's ``evaluation.json`` when it was computed the same way from the results the
-    folder holds now (:func:`results_key`: a re-run 03 or an edited labels.csv makes it stale), else ``None``."""
+    """The folder's ``evaluation.json`` if computed the same way from its current results, else ``None``."""
     import json
     from pathlib import Path
 
     path = Path(run_dir) / EVALUATION_FILE
     if not path.exists() or not all((Path(run_dir) / name).is_file() for name in RESULT_FILES):
-        return None  # a folder lacking its results is refused, in one sentence, where they are read
+        return None  # refused later, where the results are read
     try:
         saved = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError):
-        return None  # cut short: computed again from the results, which it only measures
+        return None  # cut short: compute again
     if not isinstance(saved, dict):
         return None
     same = saved.get("format_version") == EVALUATION_FORMAT_VERSION and all(
@@ -273,8 +241,8 @@ def saved_evaluation(run_dir, method: dict[str, Any]) -> Optional[dict[str, Any]
 
 
 def save_evaluation(run_dir, evaluation: dict[str, Any]) -> dict[str, Any]:
-    """Write ``evaluation`` as ``run_dir/evaluation.json`` with the key of the results it measured
-    (:func:`results_key`: notebook 06 reuses it while 03's results stay the same); returns it, keyed."""
+    """Write ``evaluation`` to ``run_dir/evaluation.json`` keyed by :func:`results_key` (notebook 06 reuses it).
+    Returns it, keyed."""
     from pathlib import Path
 
     keyed = {**evaluation, "results_key": results_key(run_dir)}

@@ -1,11 +1,4 @@
-"""Writing files and folders so that a reader never sees them half-written.
-
-Both write under a temporary name beside the target and rename it into place: an
-interrupted run leaves the previous version (or nothing), never a partial one. What
-lands gets the permissions a plain ``open()`` / ``mkdir()`` would give under the
-user's umask (temporary files are private by default), so others on a shared
-workshop server can read a run folder when the umask lets them.
-"""
+"""Atomic writes of files and folders (run folders, plots, models): a reader never sees them half-written."""
 
 from __future__ import annotations
 
@@ -20,20 +13,14 @@ import numpy as np
 
 
 def current_umask() -> int:
-    """The process's umask (read by setting it and putting it back)."""
+    """The process's umask."""
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
 
 def atomic_write(path: Path, write: Callable[[str], Any]) -> Path:
-    """Call ``write(tmp_path)`` then rename the temporary file to ``path``.
-
-    A reader never sees a half-written file, and an interrupted write leaves the
-    previous version (if any) intact. The temporary file is flushed to disk (``fsync``)
-    before the rename and the folder after it, so a power cut right after leaves the old
-    file or the new one, never an empty one. The file gets mode ``0o666 & ~umask``.
-    """
+    """Call ``write(tmp_path)``, flush it and rename it to ``path`` (mode ``0o666 & ~umask``); returns ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=path.suffix, dir=path.parent)
@@ -41,7 +28,7 @@ def atomic_write(path: Path, write: Callable[[str], Any]) -> Path:
     try:
         write(tmp)
         os.chmod(tmp, 0o666 & ~current_umask())
-        fsync_path(tmp)  # the bytes on disk before the name: a crash never leaves an empty file in place
+        fsync_path(tmp)  # bytes on disk before the rename
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -51,7 +38,7 @@ def atomic_write(path: Path, write: Callable[[str], Any]) -> Path:
 
 
 def fsync_path(path) -> None:
-    """Flush the file at ``path`` to disk (opened for writing: Windows commits only a writable handle)."""
+    """Flush the file at ``path`` to disk (opened writable, as Windows needs)."""
     fd = os.open(path, os.O_RDWR)
     try:
         os.fsync(fd)
@@ -60,7 +47,7 @@ def fsync_path(path) -> None:
 
 
 def fsync_folder(folder: Path) -> None:
-    """Flush ``folder``'s entries (a rename in it) to disk, where the system lets a folder be opened (not Windows)."""
+    """Flush ``folder``'s entries (a rename) to disk where the system allows (not Windows)."""
     if not hasattr(os, "O_DIRECTORY"):
         return
     try:
@@ -69,21 +56,15 @@ def fsync_folder(folder: Path) -> None:
         return
     try:
         os.fsync(fd)
-    except OSError:  # some file systems refuse to sync a folder: the file itself is on disk
+    except OSError:  # some file systems refuse to sync a folder
         pass
     finally:
         os.close(fd)
 
 
 def atomic_folder(path: Path, write: Callable[[Path], Any]) -> Path:
-    """Call ``write(tmp_dir)`` to fill a temporary folder, then put it in place of ``path``.
-
-    An existing ``path`` is moved aside first and removed only once the new folder is
-    in place; when the new one cannot be put in place, the old one is moved back and
-    the error raised. When another process put its own complete ``path`` in place
-    meanwhile, theirs is kept and ours discarded. The folder gets mode
-    ``0o777 & ~umask``.
-    """
+    """Fill a temporary folder with ``write(tmp_dir)``, then put it in place of ``path`` (mode ``0o777 & ~umask``);
+    on failure the old one is restored and the error raised."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
@@ -96,7 +77,7 @@ def atomic_folder(path: Path, write: Callable[[Path], Any]) -> Path:
         try:
             tmp.rename(path)
         except OSError:
-            if not old.exists() and path.exists():  # another process finished the same folder first: keep theirs
+            if not old.exists() and path.exists():  # another process finished first: keep theirs
                 return path
             if old.exists() and not path.exists():
                 old.rename(path)

@@ -1,10 +1,5 @@
-"""Reading a local corpus: one function per format (CSV/TSV, JSON, JSON Lines, Excel, Parquet, a folder of
-.txt files), and :func:`read_source`, which picks the reader by the file's suffix.
-
-Each reader returns a table and says how it read the file (encoding, delimiter, lines skipped), or raises
-one sentence naming the file and what to change. :func:`helpers.data.load_corpus` calls :func:`read_source`
-for a local ``dataset``; notebook 03 calls ``load_corpus`` (plumbing: no notebook teaches these readers).
-"""
+"""Reading a local corpus file or folder for :func:`helpers.data.load_corpus` (notebook 03); errors name the file
+and what to change."""
 
 from __future__ import annotations
 
@@ -18,15 +13,14 @@ import pandas as pd
 from .settings import PACKAGED_CORPUS
 
 SUFFIXES = (".csv", ".tsv", ".parquet", ".jsonl", ".json", ".xlsx")
-TABS = ("\t", "\\t", "tab")  # what `-p delimiter ...` may bring for a tab
+TABS = ("\t", "\\t", "tab")  # ways to write a tab
 
 
 def decode(data: bytes, name: str, encoding: Optional[str] = None) -> tuple[str, str]:
-    """``(text, encoding used)`` of a file's bytes: ``encoding`` when given, else UTF-8 (with or
-    without BOM), else what charset-normalizer detects (Windows-1252 when it fits: spreadsheets
-    on Windows write it). Nothing fits: one sentence naming the file, the byte and its offset."""
+    """``(text, encoding used)``: ``encoding`` when given, else UTF-8, else the detected one (Windows-1252 when
+    it fits); raises ``ValueError`` naming the file and the bad byte."""
     if encoding:
-        try:  # a BOM is not text: "utf-8" given reads like "utf-8-sig" (else the first column is "\ufefftext")
+        try:  # "utf-8" reads like "utf-8-sig": a BOM is not text
             return data.decode("utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding), encoding
         except LookupError:
             raise ValueError(f"Unknown encoding {encoding!r}; use e.g. 'utf-8', 'cp1252' or 'latin-1'.") from None
@@ -49,8 +43,8 @@ def decode(data: bytes, name: str, encoding: Optional[str] = None) -> tuple[str,
 
 
 def read_delimited(text: str, name: str, delimiter: Optional[str]) -> tuple[pd.DataFrame, str]:
-    """A CSV or TSV text as a table. Without a ``delimiter``: the one csv's sniffer finds, else the
-    first of ``,`` ``;`` tab ``|`` that parses into more than one column."""
+    """``(table, delimiter used)`` of a CSV or TSV text; without ``delimiter``, the sniffed one or the first of
+    ``,`` ``;`` tab ``|`` giving several columns."""
     import csv
     import io
 
@@ -85,7 +79,7 @@ def read_json_lines(text: str, name: str, skip_bad_lines: bool = False) -> tuple
     import json
 
     rows, broken = [], []
-    # "\n" only: splitlines() also splits on U+2028, U+0085 and others, which JSON allows inside a string
+    # not splitlines(): JSON strings may hold U+2028
     for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
@@ -132,8 +126,8 @@ def read_excel(path: Path, sheet: Optional[str]) -> pd.DataFrame:
 
 
 def read_text_folder(root: Path, encoding: Optional[str], first_line_title: bool) -> tuple[pd.DataFrame, list[str]]:
-    """A folder of ``.txt`` files, one document each; a sub-folder's name becomes the ``category``,
-    the first line the ``title`` when ``first_line_title`` (else the file name)."""
+    """A folder of ``.txt`` files, one document each (sub-folders become ``category``); the ``title`` is the first
+    line when ``first_line_title``, else the file name."""
     files = sorted(root.rglob("*.txt"))
     if not files:
         raise ValueError(f"Folder {str(root)!r} holds no .txt files: put one document per .txt file in it "
@@ -156,7 +150,7 @@ def read_text_folder(root: Path, encoding: Optional[str], first_line_title: bool
 def read_source(source: str, encoding: Optional[str] = None, delimiter: Optional[str] = None,
                 sheet: Optional[str] = None, skip_bad_lines: bool = False,
                 first_line_title: bool = False) -> tuple[pd.DataFrame, list[str]]:
-    """A local file or folder as a table, with notes on how it was read (encoding, delimiter, skipped lines)."""
+    """A local file or folder as a table, with notes on how it was read; the reader is picked by suffix."""
     path = Path(source).expanduser()
     if not path.exists():
         raise FileNotFoundError(

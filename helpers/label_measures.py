@@ -1,11 +1,4 @@
-"""Label measures the label choice never used: the yardstick notebook 05 and the benchmarks lead with.
-
-- :func:`lexical_categories`: the known category each text is closest to by the words it shares
-  with the category's documents (TF-IDF), not by the embedding model the choice ranked with;
-- :func:`duplicate_rate`: the share of topics whose label nearly duplicates another topic's
-  (:mod:`helpers.label_similarity`);
-- :func:`rubric_pass_rate`: the share of labels the strict rubric lets through: a filter the
-  labeler applies, not a measure of quality (ours pass by construction).
+"""Label measures the label choice never used, which notebook 05 and the benchmarks lead with.
 """
 
 from __future__ import annotations
@@ -16,12 +9,8 @@ import numpy as np
 
 
 def lexical_categories(documents: Sequence[str], categories: Sequence[str]) -> Callable[[list[str]], list[Optional[str]]]:
-    """A function naming, for each text, the category whose documents it shares most words with.
-
-    Each category is the mean TF-IDF vector (English stop words, sublinear tf) of its documents;
-    a text goes to the category of highest cosine similarity. Zero-shot for a label: it is not
-    told its topic, and no embedding model is involved.
-    """
+    """A function naming each text's nearest category by TF-IDF cosine to the category's documents (no embeddings);
+    ``None`` for a text sharing no word."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.preprocessing import normalize
 
@@ -33,7 +22,7 @@ def lexical_categories(documents: Sequence[str], categories: Sequence[str]) -> C
 
     def nearest(texts: list[str]) -> list[Optional[str]]:
         scores = np.asarray(tfidf.transform(texts) @ centres.T)
-        # a text that shares no word with any category is near none of them (a miss), not the first by name
+        # no shared word: a miss, not the first category by name
         return [names[i] if row.max() > 0 else None for i, row in zip(scores.argmax(axis=1), scores)]
 
     return nearest

@@ -1,10 +1,4 @@
-"""A label's words and how alike two labels are: what the labeler (``helpers.labeler``) and notebook 05's
-measures (``helpers.label_measures``, ``helpers.evaluation``) share, without the labeler itself.
-
-- :func:`words_of`, ``PHRASE_STARTS``: a label's words, and the words that open a phrase;
-- :func:`retrieval_precision`, :func:`label_confidence`: how well a label finds its own topic's documents;
-- :func:`head_phrase`, :func:`same_head`, :func:`near_duplicates`, :func:`duplicate_counts`: two labels that
-  name the same thing.
+"""A label's words and how alike two labels are: shared by the labeler and notebook 05's measures.
 """
 
 from __future__ import annotations
@@ -42,12 +36,8 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
 
 
 def retrieval_precision(similarities: np.ndarray, topics: Sequence[int], label_topics: Sequence[int]) -> list[float]:
-    """R-precision of each row of ``similarities`` (one label against every document) for its topic.
-
-    For a topic of ``n`` documents: the share of the ``n`` documents most similar to the
-    label that belong to the topic. 1.0 when the label finds exactly its topic; about
-    ``n / corpus size`` for a label that could be anything.
-    """
+    """R-precision of each label's row of ``similarities`` to every document: the share of its topic's ``n`` documents
+    among the ``n`` most similar (1.0: exactly its topic)."""
     topics = np.asarray(topics)
     out = []
     for row, topic in zip(np.asarray(similarities), label_topics):
@@ -59,25 +49,18 @@ def retrieval_precision(similarities: np.ndarray, topics: Sequence[int], label_t
 
 def label_confidence(label_vectors: np.ndarray, doc_vectors: np.ndarray, topics: Sequence[int],
                      label_topics: Sequence[int]) -> list[float]:
-    """How well each label retrieves its own topic's documents by embedding: :func:`retrieval_precision`
-    of the cosine similarities between the labels' and the documents' embeddings."""
+    """:func:`retrieval_precision` of the cosine similarities between label and document embeddings."""
     return retrieval_precision(unit_rows(label_vectors) @ unit_rows(doc_vectors).T, topics, label_topics)
 
 
-# cosine similarity (all-MiniLM-L6-v2) above which two labels name the same thing: measured by
-# benchmarks/label_similarity.py: no pair of 106 labels of distinct topics is above it (max 0.68); 10 of
-# 20 near-duplicate pairs are, 12 of 20 with the head-phrase rule (BENCHMARKS.md)
+# cosine similarity (all-MiniLM-L6-v2) above which two labels name the same thing (benchmarks/label_similarity.py)
 SIMILARITY_THRESHOLD = 0.7
 
 
 @lru_cache(maxsize=50_000)
 def head_phrase(label: str) -> frozenset[str]:
-    """The content words of ``label``'s first phrase, as nouns: "The Olympic Games" -> {"olympic", "game"}.
-
-    The first phrase ends at a preposition, a conjunction or a clause break (":", ",", "(", " - "); a
-    label starting with one ("In the UK") has all its content words as head. Hyphenated words count part
-    by part.
-    """
+    """The content words of ``label``'s first phrase (up to a preposition, conjunction or clause break), as nouns: "The
+    Olympic Games" -> {"olympic", "game"}."""
     from lemminflect import getLemma
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
@@ -99,8 +82,8 @@ def bracket_words(label: str) -> frozenset[str]:
 
 
 def same_head(a: str, b: str) -> bool:
-    """True when one label's head phrase holds the other's ("Olympic" and "The Olympic Games") and no
-    qualifier in brackets tells them apart ("The Olympic Games (Drugs test)" is not "Olympic Games")."""
+    """True when one label's head phrase holds the other's ("Olympic", "The Olympic Games") and no bracketed qualifier
+    tells them apart."""
     ha, hb = head_phrase(a), head_phrase(b)
     return bool(ha and hb) and (ha <= hb or hb <= ha) and bracket_words(a) == bracket_words(b)
 

@@ -1,10 +1,5 @@
-"""The series' side of the labels: the labeler the settings ask for, and the label table notebooks 03 and 06 show.
-
-- :func:`llm_representation` is the LLM representation model a run's settings ask for: ours
-  (:class:`helpers.labeler.BatchedTextGeneration`) or the reference's ``TextGeneration``;
-- :func:`labels_table` is one row per topic, ours or the reference's labeler, judged by the same rubric
-  (:func:`judged_answer`).
-Choosing one label per topic is the labeler's (:mod:`helpers.labeler._choice`).
+"""The labeler the settings ask for (:func:`llm_representation`) and the label table notebooks 03 and 06 show
+(:func:`labels_table`).
 """
 
 from __future__ import annotations
@@ -24,11 +19,8 @@ from .settings import Settings
 
 
 def judged_answer(raw: str, prompt: str, keywords: list[str], documents: list[str], titles: list[str]) -> dict[str, Any]:
-    """One answer of BERTopic's ``TextGeneration`` (the reference's method) as a record like ours.
-
-    The same cleaning, repair and rubric as :class:`helpers.labeler.BatchedTextGeneration`, with the prompt
-    the answer came from: the label when it passes, the keywords when it does not.
-    """
+    """One answer of BERTopic's ``TextGeneration`` as a record like ours: cleaned, repaired and judged as
+    :class:`helpers.labeler.BatchedTextGeneration` does; the keywords when it fails."""
     text = repair_label(clean_label(raw, prompt))
     failures = label_failures(text, prompt, documents, titles, repaired_from=answer_line(raw, prompt))
     label = keywords_label(keywords) if failures else text
@@ -38,20 +30,11 @@ def judged_answer(raw: str, prompt: str, keywords: list[str], documents: list[st
 
 def labels_table(topic_model, llm, documents: list[str], embeddings: Optional[np.ndarray] = None,
                  titles: Optional[Sequence[str]] = None, aspect: str = "LLM") -> pd.DataFrame:
-    """One row per topic: the label, where it came from (``source``: "llm", "key phrase" or
-    "keywords"; ``fallback`` for the last), its ``confidence`` (:func:`label_confidence`), the
-    ``share`` of its topic's documents its words match (:func:`document_share`), how many other
-    labels of the run it nearly ``duplicates`` (:func:`helpers.label_similarity.duplicate_counts`; the
-    outlier topic left out), the
-    rubric's verdict on the LLM's first answer (``llm_failures``), how many tokens were cut from the
-    prompt's documents to fit the model's window (``prompt_cut_tokens``: 0 when none, or when BERTopic's
-    ``TextGeneration``, which cuts nothing, made the labels), the reference's label (the
-    first line of that answer) and the raw answer.
-
-    ``llm`` is the fitted representation model: ours (its ``records_``) or BERTopic's
-    ``TextGeneration`` (its ``prompts_`` and answers, judged here by :func:`judged_answer`).
-    ``documents``, ``embeddings`` and ``titles`` are what the topic model was fitted on.
-    Every document an outlier (no topic found) stops here, saying what to change."""
+    """One row per topic: ``label``, ``source`` ("llm", "key phrase" or "keywords"), ``fallback``, ``confidence``,
+    ``share``, ``duplicates``, ``llm_failures`` (rubric on the first LLM answer), ``prompt_cut_tokens``,
+    ``reference_label`` and ``raw``. ``llm`` is the fitted representation model (ours or ``TextGeneration``);
+    ``documents``, ``embeddings`` and ``titles`` are what the topic model was fitted on. Raises ValueError, saying what
+    to change, when every document is an outlier."""
     from .topics import check_topics_found
 
     check_topics_found(list(topic_model.topics_), getattr(getattr(topic_model, "hdbscan_model", None), "min_cluster_size", None))
@@ -94,16 +77,8 @@ def llm_representation(
     embeddings: Optional[np.ndarray] = None,
     titles: Optional[Sequence[str]] = None,
 ):
-    """The LLM representation model the run's ``settings`` ask for: ours or the reference's.
-
-    ``settings.label_method`` "batched" is :class:`BatchedTextGeneration` with the settings'
-    documents per prompt, words per document, batch size, token budget, candidates and seed
-    (``keyword_prompt``, ``embeddings`` and ``titles`` as it takes them); "reference" is
-    BERTopic's ``TextGeneration`` with the pipeline's own generation settings (the reference's:
-    sampled at 0.1, up to 500 tokens, one topic at a time). Documents are cut to
-    ``settings.label_doc_words`` words in both, when set. The settings are the one source of
-    every default: nothing here or in the notebooks repeats them.
-    """
+    """The representation model ``settings.label_method`` asks for: "batched" (:class:`BatchedTextGeneration`) or
+    "reference" (BERTopic's ``TextGeneration``), configured from ``settings``; ValueError otherwise."""
     tokenizer = "whitespace" if settings.label_doc_words else None
     common = dict(nr_docs=settings.nr_docs, doc_length=settings.label_doc_words, tokenizer=tokenizer,
                   random_state=settings.seed)
@@ -121,10 +96,8 @@ def llm_representation(
 
 
 def judge_answers(answers: Sequence[str], prompt: str, documents: Sequence[str], embedder=None) -> pd.DataFrame:
-    """Notebook 02's rubric, answer by answer: each raw answer cleaned (``clean_label``: its first line, no
-    "Label:" or quotes) and repaired (``repair_label``: cut at a phrase boundary), the rubric's verdict
-    (``failures``; empty: it passes); with an ``embedder``, how well it covers the ``documents`` (cosine with
-    their mean embedding) and which one the labeler would keep (``chosen``, by ``choose_label``)."""
+    """Notebook 02's rubric per answer: cleaned, repaired and judged (``failures``); with an ``embedder``, its
+    ``coverage`` of ``documents`` and whether the labeler would pick it (``chosen``)."""
     centre = unit_rows(embedder.encode(list(documents))).mean(axis=0) if embedder is not None else None
     rows = []
     for raw in answers:

@@ -1,12 +1,5 @@
-"""Loading a chat LLM, quantized or not, and wrapping it in a text-generation pipeline.
-
-The reference loads ``meta-llama/Llama-2-13b-chat-hf`` in 4-bit (nf4, double
-quantization, bfloat16 compute) with ``AutoModelForCausalLM.from_pretrained(...,
-quantization_config=..., device_map="auto")``, as notebook 01 writes out. The same call serves
-every profile: for the offline model the packaged GGUF file is materialized once into a cached
-safetensors folder (:mod:`helpers.packaged`), and that folder is what ``from_pretrained`` reads.
-:func:`preflight` says beforehand whether the model will fit (the estimate: :mod:`helpers.memory`).
-"""
+"""A chat LLM, quantized or not, as a text-generation pipeline (notebook 01's code, reused later); :func:`preflight`
+says if it will fit."""
 
 from __future__ import annotations
 
@@ -22,19 +15,13 @@ from .memory import GB, download_check, free_memory_here, memory_estimate, model
 from .packaged import GGUF_FILE, GGUF_PACKAGE, materialize_gguf
 from .settings import NON_GATED_CHAT_MODEL, PACKAGED_LLM, Settings
 
-# The reference's generation settings (step 7). Llama-2-chat's own generation_config
-# turns sampling on, so temperature 0.1 means "sample at 0.1"; we say so explicitly so
-# the same settings behave the same on models whose config leaves sampling off.
+# The reference's generation settings (step 7); sampling on explicitly, as in Llama-2-chat's config.
 REFERENCE_GENERATION = dict(do_sample=True, temperature=0.1, max_new_tokens=500, repetition_penalty=1.1)
 
 
 def quantization_config(kind: str = "nf4", compute_dtype: Optional[str] = None):
-    """The ``BitsAndBytesConfig`` for ``kind`` ("nf4", "int8" or "none" -> ``None``).
-
-    "nf4" is the reference's config that notebook 01 writes out and explains knob by knob, computing
-    in ``compute_dtype`` (default :func:`helpers.machine.nf4_compute_dtype`: bfloat16, float16 on a T4);
-    "int8" is LLM.int8() 8-bit loading.
-    """
+    """The ``BitsAndBytesConfig`` for ``kind``: "nf4" (the reference's, notebook 01, computing in ``compute_dtype``),
+    "int8" or "none" (``None``)."""
     import torch
     import transformers
 
@@ -53,8 +40,7 @@ def quantization_config(kind: str = "nf4", compute_dtype: Optional[str] = None):
 
 
 def model_path(llm_model: str, cache_dir: Optional[str] = None) -> str:
-    """What to pass to ``from_pretrained``: a Hub id as is, or the packaged model's folder
-    (:func:`helpers.packaged.materialize_gguf`). Notebook 01's loading cell calls it."""
+    """What to pass to ``from_pretrained``: a Hub id as is, or the packaged model's converted folder (notebook 01)."""
     if llm_model != PACKAGED_LLM:
         return llm_model
     from .data import package_dir
@@ -64,11 +50,8 @@ def model_path(llm_model: str, cache_dir: Optional[str] = None) -> str:
 
 
 def explain_loading_error(error: BaseException, llm_model: str) -> BaseException:
-    """A one-sentence error saying what to change, for the loading failures users hit.
-
-    Gated model refused (no token, or licence not accepted), GPU out of memory; any
-    other error is returned unchanged.
-    """
+    """One sentence on what to change when a gated model is refused or the GPU is full; other errors come back
+    unchanged."""
     text = f"{type(error).__name__}: {error}".lower()
     refused = re.search(r"\b(?:401|403)\b", text)  # an HTTP status, not any number holding those digits
     if "gated" in text or refused or "access to model" in text:
@@ -86,8 +69,7 @@ def explain_loading_error(error: BaseException, llm_model: str) -> BaseException
 
 
 def prepare_for_batching(tokenizer) -> None:
-    """Pad on the left (decoder-only models generate after the last token) with a pad token; notebook 01
-    calls it before asking two questions at once."""
+    """Pad on the left with a pad token, for batched prompts (notebook 01)."""
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -95,8 +77,7 @@ def prepare_for_batching(tokenizer) -> None:
 
 @contextmanager
 def explained_loading_errors(llm_model: str):
-    """Around a model load: a gated model refused or a full GPU becomes one sentence on what to change
-    (:func:`explain_loading_error`); any other error passes unchanged. Notebook 01 loads inside it."""
+    """Context manager re-raising a failed load as :func:`explain_loading_error`'s sentence (notebook 01)."""
     try:
         yield
     except Exception as error:
@@ -108,13 +89,8 @@ def explained_loading_errors(llm_model: str):
 
 def load_llm(llm_model: str, quantization: str = Settings.quantization, cache_dir: Optional[str] = None,
              device_map: str = "auto", precision: Optional[str] = None):
-    """Notebook 01's loading code (section 2) for the notebooks after it; returns ``(tokenizer, model)``.
-
-    ``quantization`` picks the ``BitsAndBytesConfig`` (:func:`quantization_config`); ``precision``
-    ("bf16", "fp16", "fp32" or "auto") is the dtype of an unquantized model and the compute dtype
-    of an nf4 one; ``None`` keeps the model's own dtype and nf4 computes in :func:`nf4_compute_dtype`.
-    The tokenizer pads on the left so prompts can be batched.
-    """
+    """Notebook 01's loading code: ``(tokenizer, model)``; ``precision`` ("bf16", "fp16", "fp32", "auto"; ``None``: the
+    model's own) is the dtype, or nf4's compute dtype."""
     import transformers
 
     path = model_path(llm_model, cache_dir)
@@ -135,37 +111,23 @@ def load_llm(llm_model: str, quantization: str = Settings.quantization, cache_di
 
 
 def make_generator(model, tokenizer, **generation: Any):
-    """Notebook 01's ``pipeline(task="text-generation", ...)`` with the reference's generation settings
-    (notebook 01 teaches this)."""
+    """Notebook 01's text-generation ``pipeline``, with the reference's settings unless ``generation`` overrides
+    them."""
     import transformers
 
     settings = {**REFERENCE_GENERATION, **generation}
     return transformers.pipeline(task="text-generation", model=model, tokenizer=tokenizer, **settings)
 
 
-def footprint_mb(model) -> float:
-    """Memory the model's weights and buffers take, in MB (notebook 01 compares them)."""
-    return round(model.get_memory_footprint() / 1e6, 1)
-
-
 def preflight(settings: Settings, available: Optional[float] = None, where: str = "", copies: int = 1,
               batch: Optional[int] = None, disk_free: Optional[float] = None,
               gpu: Optional[str | dict[str, Any]] = None) -> str:
-    """Will ``settings.llm_model`` fit, quantized as asked, generating a batch of labels? One line with the
-    estimate when it does (notebooks 01 and 02 print it); a ``MemoryError`` with the numbers and what to
-    change when it does not.
-
-    The estimate is made for ``gpu`` (a name in :data:`helpers.machine.GPUS`, e.g. "T4"), else the GPU
-    in this machine, else the GPU the profile is sized for (colab-t4: a T4) when none is visible, else
-    this machine's RAM: "auto" precision is resolved for that target, never for the host, so the numbers
-    are the same on any machine. ``available`` and ``where`` default to the target's free memory;
-    ``copies`` models at once (notebook 01 holds one); ``batch`` defaults to ``label_batch_size`` x
-    ``label_candidates``. A model not downloaded yet is checked against the disk too
-    (:func:`helpers.memory.download_check`, ``disk_free``).
-    """
+    """Will ``settings.llm_model`` fit while labeling? Returns a line with the estimate (notebooks 01 and 02 print it),
+    else raises ``MemoryError`` saying what to change. For ``gpu`` (a :data:`helpers.machine.GPUS` name), else this GPU,
+    the profile's, or RAM; ``available`` in bytes; ``copies``: models held at once."""
     here = gpu_summary()
     if isinstance(gpu, str):
-        resolve_precision("auto", gpu)  # an unknown name: one sentence naming the known ones
+        resolve_precision("auto", gpu)  # an unknown name raises, naming the known ones
     target = GPUS[gpu] if isinstance(gpu, str) else gpu or here or GPUS.get(PROFILE_GPUS.get(settings.profile, ""))
     if available is None:
         available, where = free_memory_here() if target is here else (target["free_gib"] * 2**30, f"a {target['name']}")
@@ -176,12 +138,12 @@ def preflight(settings: Settings, available: Optional[float] = None, where: str 
     dtype = {"bf16": 2, "fp16": 2, "fp32": 4}.get(resolve_precision(settings.precision, target)) if settings.precision else None
     batch = batch or settings.label_batch_size * settings.label_candidates
     prompt = prompt_tokens_of(settings, shape.get("max_position_embeddings"))
-    # whole documents: as long as the model's window lets a prompt be (the labeler cuts them to it)
+    # whole documents: prompts up to the model's window
     prompt_size = "up to {} tokens (the model's window)" if settings.label_doc_words is None and shape.get(
         "max_position_embeddings") else "about {} tokens"
 
     def need(size: int) -> dict[str, float]:
-        """The estimate for a batch of ``size`` prompts, every copy's weights counted."""
+        """The estimate for ``size`` prompts, every copy's weights counted."""
         one = memory_estimate(shape, settings.quantization, dtype, prompt, settings.label_max_new_tokens, size)
         return {**one, "total": one["total"] + (copies - 1) * one["weights"]}
 

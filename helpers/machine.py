@@ -1,7 +1,5 @@
 """The machine a notebook runs on: device, GPU, precision, versions, cache folder, quiet logs.
-
-Every notebook's first code cell after its parameters calls :func:`setup_notebook`.
-"""
+Every notebook's first code cell after its parameters calls :func:`setup_notebook`."""
 
 from __future__ import annotations
 
@@ -21,8 +19,8 @@ KEY_PACKAGES = (
 
 
 def default_cache_dir(cache_dir: Optional[str] = None) -> Path:
-    """Where models and embeddings are cached: ``cache_dir``, ``$TOPIC_LLAMA2_CACHE`` or ``~/.cache/topic-modeling-llama2``
-    (notebooks 03-06 keep their caches there)."""
+    """The cache folder of notebooks 03-06: ``cache_dir``, ``$TOPIC_LLAMA2_CACHE`` or
+    ``~/.cache/topic-modeling-llama2``."""
     return Path(cache_dir or os.environ.get("TOPIC_LLAMA2_CACHE") or "~/.cache/topic-modeling-llama2").expanduser()
 
 
@@ -37,7 +35,7 @@ def running_in_colab() -> bool:
 
 
 def compute_device() -> str:
-    """``cuda:N`` when a GPU is visible, else ``cpu``: the reference's device line, which notebook 01 prints."""
+    """``cuda:N`` when a GPU is visible, else ``cpu`` (notebook 01 prints it)."""
     from torch import cuda
 
     return f"cuda:{cuda.current_device()}" if cuda.is_available() else "cpu"
@@ -55,10 +53,9 @@ def gpu_summary() -> Optional[dict[str, Any]]:
             "free_gib": round(free / 2**30, 1), "bf16": torch.cuda.is_bf16_supported()}
 
 
-# GPUs an estimate can be made for without one at hand: their memory and whether they compute bfloat16.
-# A T4 (compute capability 7.5, Colab's free GPU) computes float16 only.
+# GPUs an estimate can be made for without one at hand; a T4 computes float16 only
 GPUS = {"T4": {"name": "Tesla T4", "memory_gib": 14.7, "free_gib": 14.7, "bf16": False}}  # torch's reading on Colab
-PROFILE_GPUS = {"colab-t4": "T4"}  # the GPU a profile is sized for: its estimates are made for it where none is visible
+PROFILE_GPUS = {"colab-t4": "T4"}  # the GPU a profile's estimates assume where none is visible
 
 
 def cpu_supports_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
@@ -70,22 +67,15 @@ def cpu_supports_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
 
 
 def torch_computes_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
-    """True when torch will compute bfloat16 natively on this CPU: it picked its AVX-512 kernels
-    (``torch.backends.cpu.get_cpu_capability()``, which ``ATEN_CPU_CAPABILITY=avx2`` holds back, as on an
-    AVX2-only laptop) and the CPU has AVX512-BF16 or AMX-BF16 (:func:`cpu_supports_bf16`)."""
+    """True when torch picked its AVX-512 kernels and the CPU has AVX512-BF16 or AMX-BF16."""
     import torch
 
     return torch.backends.cpu.get_cpu_capability().startswith("AVX512") and cpu_supports_bf16(cpuinfo)
 
 
 def resolve_precision(precision: str = "auto", gpu: Optional[str | dict[str, Any]] = None) -> str:
-    """``precision`` itself, or for "auto" what the hardware computes natively.
-
-    A GPU with bfloat16 (compute capability 8.0 and up) -> "bf16"; a GPU without it (a T4,
-    7.5) -> "fp16"; a CPU where torch computes bf16 (:func:`torch_computes_bf16`) -> "bf16"
-    (BENCHMARKS.md); any other CPU -> "fp32". ``gpu`` (a name in :data:`GPUS`, or a
-    :func:`gpu_summary`) resolves it for that GPU instead of this machine's.
-    """
+    """``precision`` itself, or for "auto" what the hardware computes natively: "bf16", "fp16" (a T4) or "fp32".
+    ``gpu`` (a name in :data:`GPUS` or a :func:`gpu_summary`) resolves it for that GPU; raises ``ValueError``."""
     if precision not in PRECISIONS:
         raise ValueError(f"Unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}.")
     if precision != "auto":
@@ -109,17 +99,14 @@ def torch_dtype(precision: str = "auto"):
 
 
 def nf4_compute_dtype() -> str:
-    """The dtype 4-bit weights are computed in: the reference's bfloat16, or float16 on a GPU without
-    native bfloat16 (a T4, compute capability 7.5), where bfloat16 would be emulated, slowly. Notebook 01
-    writes this line out in its ``BitsAndBytesConfig`` cell."""
+    """The dtype 4-bit weights compute in: "bfloat16", or "float16" on a GPU without it, e.g. a T4 (notebook 01)."""
     import torch
 
     return "float16" if torch.cuda.is_available() and not torch.cuda.is_bf16_supported() else "bfloat16"
 
 
 def gpu_status(settings: Settings) -> str:
-    """One sentence on the GPU (notebook 00 shows it); raises with what to change when the profile needs one
-    and none is there."""
+    """One sentence on the GPU (notebook 00); raises ``RuntimeError`` saying what to change when one is needed."""
     gpu = gpu_summary()
     if gpu is None and settings.require_gpu:
         raise RuntimeError(
@@ -132,20 +119,19 @@ def gpu_status(settings: Settings) -> str:
 
 
 def free_memory() -> None:
-    """Give back the memory of what nothing references any more: ``gc.collect()`` and, on a GPU, what torch's
-    allocator still reserves (``torch.cuda.empty_cache()``), which the next memory preflight would count as used.
-    Notebook 01 writes out the same function; the runner calls this one between notebooks."""
+    """``gc.collect()`` and, on a GPU, ``torch.cuda.empty_cache()`` (notebook 01 writes it out; the runner and the
+    all-in-one Colab edition call it)."""
     import gc
     import sys
 
     gc.collect()
-    torch = sys.modules.get("torch")  # never imported: nothing of torch's to free
+    torch = sys.modules.get("torch")  # torch never imported: nothing to free
     if torch is not None and torch.cuda.is_available():
         torch.cuda.empty_cache()
 
 
 def package_versions(names: tuple[str, ...] = KEY_PACKAGES) -> dict[str, str]:
-    """Installed versions of the series' main packages ("missing" when not installed); notebook 00 lists them."""
+    """Installed versions of the main packages, "missing" when absent (notebook 00 lists them)."""
     from importlib import metadata
 
     versions = {}
@@ -158,10 +144,7 @@ def package_versions(names: tuple[str, ...] = KEY_PACKAGES) -> dict[str, str]:
 
 
 def profile_for_this_machine(profile: str) -> tuple[str, str]:
-    """``(profile, note)``: the requested profile, or ``"offline"`` when it needs a GPU and none is there.
-
-    The Colab editions call it, so a notebook opened on a CPU runtime still runs end to end.
-    """
+    """``(profile, note)``: ``profile``, or "offline" when it needs a GPU and none is there (the Colab editions)."""
     gpu = gpu_summary()
     if resolve_settings(profile).require_gpu and gpu is None:
         return "offline", (
@@ -180,19 +163,18 @@ class _DropMessage(logging.Filter):
         self.prefix = prefix
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """False (drop) for a record whose message starts with the prefix."""
         return not str(record.msg).startswith(self.prefix)
 
 
 def drop_log_messages(logger_name: str, prefix: str) -> None:
-    """Drop the records of ``logger_name`` starting with ``prefix`` (adding the same filter twice does nothing)."""
+    """Drop the records of ``logger_name`` starting with ``prefix`` (idempotent)."""
     logger = logging.getLogger(logger_name)
     if not any(isinstance(f, _DropMessage) and f.prefix == prefix for f in logger.filters):
         logger.addFilter(_DropMessage(prefix))
 
 
 class _ToStdout(logging.StreamHandler):
-    """Writes each record to whatever ``sys.stdout`` is then (a notebook's cell, a test's capture)."""
+    """Writes each record to the current ``sys.stdout``."""
 
     def emit(self, record: logging.LogRecord) -> None:
         self.stream = sys.stdout
@@ -200,16 +182,12 @@ class _ToStdout(logging.StreamHandler):
 
 
 def show_progress(wanted: bool = True) -> bool:
-    """``wanted``, unless the runner turned progress bars off (``TQDM_DISABLE`` in its kernels: a log or an executed
-    edition then holds no bar drawn as text); our own bars (03's embeddings, the labeler's batches) ask here."""
+    """``wanted``, unless ``TQDM_DISABLE`` turned progress bars off (the runner sets it)."""
     return bool(wanted) and not os.environ.get("TQDM_DISABLE")
 
 
 def bertopic_log_to_stdout() -> None:
-    """BERTopic's log (the post's ``verbose=True``) as ordinary output: its handler writes to stderr, an error's stream.
-
-    Before bertopic is imported, ours comes first and BERTopic keeps only the first handler (``bertopic._utils``).
-    """
+    """Send BERTopic's log (``verbose=True``) to stdout instead of stderr."""
     logger = logging.getLogger("BERTopic")
     if any(isinstance(h, _ToStdout) for h in logger.handlers):
         return
@@ -219,41 +197,30 @@ def bertopic_log_to_stdout() -> None:
 
 
 def quiet_noisy_loggers() -> None:
-    """Silence messages that say nothing a learner can act on.
-
-    bitsandbytes int8 on CPU logs "MatMul8bitLt: inputs will be cast" at every layer call
-    (thousands of lines); on a CPU with AVX512-BF16 it tries to download an optional nf4
-    kernel from the Hub and computes with its own code when it cannot. BERTopic warns
-    when saving with safetensors without naming the embedding model (we save it apart),
-    and its ``visualize_documents`` writes into a slice of its own table (pandas warns);
-    datamapplot asks for a heavier weight than DejaVu Sans has.
-    """
+    """Silence messages a learner cannot act on (bitsandbytes, BERTopic, pandas, matplotlib fonts)."""
     drop_log_messages("bitsandbytes.autograd._functions", "MatMul8bitLt")
     drop_log_messages("bitsandbytes.backends.cpu.ops", "Failed to load CPU gemm_4bit_forward")
     drop_log_messages("BERTopic", "WARNING: You are saving a BERTopic model without explicitly defining")
-    # notebook 06 reassigns outliers as its last step, as this warning asks
+    # notebook 06 reassigns outliers last, as this warning asks
     drop_log_messages("BERTopic", "WARNING: Using a custom list of topic assignments may lead to errors")
     warnings.filterwarnings("ignore", message="A value is trying to be set on a copy", module="bertopic")
     bertopic_log_to_stdout()
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
 
-# umap-learn's and datashader's numba kernels ship without numba's on-disk cache (pynndescent's have it)
+# numba kernels shipped without numba's on-disk cache
 UNCACHED_KERNELS = ("umap.umap_", "umap.utils", "umap.layouts", "umap.distances", "umap.sparse", "datashader.bundling")
 
 
 def cache_numba_kernels(modules: tuple[str, ...] = UNCACHED_KERNELS) -> int:
-    """numba's own on-disk cache turned on for the kernels of ``modules`` (``Dispatcher.enable_caching``, what
-    ``@njit(cache=True)`` does), so each later notebook loads them instead of compiling them again: a notebook
-    that fits UMAP starts about 15 s sooner on 2 cores (26.5 s -> 11.6 s, ``benchmarks/monkeypatches.py``). ``numba.jit`` itself is
-    never touched, and importing helpers never calls this; notebook 03's :func:`helpers.topics.cached`, before
-    UMAP's first fit, does (00 and 01 import no UMAP: they start 8 s sooner). Returns how many."""
+    """Turn on numba's on-disk cache for the kernels of ``modules``, so later notebooks load them instead of compiling
+    them; returns how many. Notebook 03 calls it (via :func:`helpers.topics.cached`) before UMAP's first fit."""
     import importlib
 
     try:
         from numba.core.caching import NullCache
         from numba.core.dispatcher import Dispatcher
-    except ImportError:  # another numba layout: the kernels compile in each process
+    except ImportError:  # another numba layout
         return 0
     cached = 0
     for name in modules:
@@ -266,21 +233,16 @@ def cache_numba_kernels(modules: tuple[str, ...] = UNCACHED_KERNELS) -> int:
                 if isinstance(kernel._cache, NullCache):
                     try:
                         kernel.enable_caching()
-                    except RuntimeError:  # nowhere writable: it compiles in each process
+                    except RuntimeError:  # nowhere writable
                         continue
                 cached += 1
     return cached
 
 
 def setup_notebook(profile: Any = "offline", more_settings: Optional[dict[str, Any]] = None, **knobs: Any) -> Settings:
-    """The one setup line of every notebook: ``settings = setup_notebook(profile, more_settings, knob=value, ...)``.
-
-    Resolves the profile with the notebook's knobs and ``more_settings`` (the knobs its parameters cell does
-    not show: file formats, a server, replay, cuML...; see ``helpers.settings.Settings``), quiets the noisy
-    loggers, and prints one line: the profile, the device and its memory, the precision "auto" resolves
-    to, and the versions of torch, transformers and bertopic (notebook 00 lists the rest). ``profile`` may also be resolved settings. Returns the settings; raises when the
-    profile needs a GPU and none is there, or names a knob or value that does not exist, in one sentence.
-    """
+    """Every notebook's setup line: ``settings = setup_notebook(profile, more_settings, knob=value, ...)``; ``profile``
+    may be resolved settings, ``more_settings`` the knobs the parameters cell hides. Quiets loggers, prints the profile,
+    device, precision and versions; raises in one sentence for a missing GPU or a knob unknown, set twice or invalid."""
     if isinstance(profile, Settings):
         settings = profile
     else:

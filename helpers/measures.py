@@ -1,8 +1,5 @@
-"""The measures, one function each: NPMI coherence (gensim), topic diversity, label faithfulness
-against the shuffled-label baseline, agreement with known categories (NMI, ARI), the category a
-text is nearest to, and a lexical retriever the label choice never saw. :mod:`helpers.evaluation`
-puts them together for a run; notebook 05 writes the short forms out.
-"""
+"""The measures, one function each, combined by :mod:`helpers.evaluation`; notebook 05 writes short forms of them
+out."""
 
 from __future__ import annotations
 
@@ -13,13 +10,10 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 
-# ---------------------------------------------------------------- words and tokens
+# ---- words and tokens
 def tokenize(texts: list[str], stop_words: str = "none") -> list[list[str]]:
-    """Lowercase word tokens the way BERTopic's ``CountVectorizer`` finds them.
-
-    ``stop_words="none"`` keeps every token, so runs with and without stop-word removal are
-    scored on the same corpus; ``"english"`` drops scikit-learn's English stop words first.
-    """
+    """Lowercase word tokens as BERTopic's ``CountVectorizer`` finds them; ``stop_words``: "none" (keep all) or
+    "english"."""
     from sklearn.feature_extraction.text import CountVectorizer
 
     if stop_words not in ("none", "english"):
@@ -29,12 +23,7 @@ def tokenize(texts: list[str], stop_words: str = "none") -> list[list[str]]:
 
 
 def ctfidf_words(topic_model, top_n: int = 25) -> dict[int, list[str]]:
-    """Each topic's ``top_n`` words by c-TF-IDF weight, read from the fitted matrix.
-
-    BERTopic keeps only ``top_n_words`` (10) in ``get_topic``; the matrix has them all. ``get_topic``'s words come
-    first, in its order (where two words weigh the same it may break the tie otherwise than a sort: 03's keywords
-    stay 03's), then the matrix's. Rows follow the sorted topic ids (outliers, -1, left out here).
-    """
+    """Each topic's ``top_n`` words by c-TF-IDF weight, ``get_topic``'s first, in its order; -1 left out."""
     vocabulary = topic_model.vectorizer_model.get_feature_names_out()
     matrix = topic_model.c_tf_idf_
     words = {}
@@ -49,7 +38,7 @@ def ctfidf_words(topic_model, top_n: int = 25) -> dict[int, list[str]]:
 
 
 def aspect_words(topic_model, aspect: str) -> dict[int, list[str]]:
-    """The words of one extra representation (``"KeyBERT"``, ``"MMR"``) per topic, -1 left out."""
+    """One extra representation's words (``"KeyBERT"``, ``"MMR"``) per topic, -1 left out."""
     return {int(t): [w for w, _ in pairs if w] for t, pairs in topic_model.topic_aspects_[aspect].items() if t != -1}
 
 
@@ -59,13 +48,10 @@ def label_words(labels: dict[int, str]) -> dict[int, list[str]]:
     return dict(zip(topics, tokenize([labels[t] for t in topics], stop_words="english")))
 
 
-# ---------------------------------------------------------------- coherence and diversity
+# ---- coherence and diversity
 def npmi_per_topic(topic_words: list[list[str]], tokenized_docs: list[list[str]], top_n: int = 10) -> list[float]:
-    """NPMI (``c_npmi``, in [-1, 1]) of each topic's first ``top_n`` words over ``tokenized_docs``.
-
-    Words the corpus never contains are left out (gensim cannot score them); a topic with
-    fewer than two known words gets ``nan``. One ``CoherenceModel`` scores every topic.
-    """
+    """NPMI (``c_npmi``, in [-1, 1]) of each topic's first ``top_n`` words; words not in ``tokenized_docs`` skipped,
+    ``nan`` if under two remain."""
     from gensim.corpora import Dictionary
     from gensim.models.coherencemodel import CoherenceModel
 
@@ -89,12 +75,12 @@ def topic_diversity(topic_words: list[list[str]], top_n: int = 25) -> float:
 
 
 def nan_mean(values) -> float:
-    """Mean of the finite values; ``nan`` when there are none (no numpy warning)."""
+    """Mean of the finite values; ``nan`` if none (no numpy warning)."""
     finite = [float(v) for v in values if v is not None and math.isfinite(v)]
     return float(np.mean(finite)) if finite else float("nan")
 
 
-# ---------------------------------------------------------------- faithfulness
+# ---- faithfulness
 def centroids(embeddings: np.ndarray, topics: list[int]) -> dict[int, np.ndarray]:
     """Mean document embedding per topic (outliers, topic -1, left out)."""
     topics = np.asarray(topics)
@@ -111,14 +97,9 @@ def cosine_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def faithfulness(text_vectors: np.ndarray, centroid_vectors: np.ndarray) -> dict[str, Any]:
-    """How close each topic's text (label or keywords) is to its own topic, and to the others.
-
-    Row ``i`` of both arrays belongs to the same topic. ``faithfulness`` is the mean cosine
-    similarity of each text with its own centroid; ``faithfulness_shuffled`` is the score of
-    the same texts given to the wrong topics: the mean over every text-other-centroid pair,
-    which is exactly the expected score of a random shuffle that moves every label (so no
-    seed decides it). ``per_topic`` keeps each topic's own score.
-    """
+    """Cosine of each topic's text to its own centroid (row ``i`` of both arrays: one topic) as ``faithfulness``, to the
+    others as ``faithfulness_shuffled`` (a full shuffle's expected score), the ``faithfulness_gap`` and
+    ``per_topic``."""
     sims = cosine_matrix(text_vectors, centroid_vectors)
     n = len(sims)
     own = np.diag(sims)
@@ -131,7 +112,7 @@ def faithfulness(text_vectors: np.ndarray, centroid_vectors: np.ndarray) -> dict
     }
 
 
-# ---------------------------------------------------------------- known categories
+# ---- known categories
 def agreement(topics: list[int], categories: list[str], include_outliers: bool = True) -> Optional[dict[str, float]]:
     """NMI and ARI of topic assignments against known categories (``None`` without categories)."""
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
@@ -162,9 +143,8 @@ def nearest_categories(text_vectors: np.ndarray, category_vectors: np.ndarray, n
 
 
 def lexical_retriever(documents: list[str]) -> Callable[[list[str]], np.ndarray]:
-    """A TF-IDF retriever over ``documents`` (English stop words, sublinear tf), fitted once: it turns
-    texts into their similarities to every document, by the words they share, not by what an
-    embedding model makes of them. Feed its rows to :func:`helpers.label_similarity.retrieval_precision`."""
+    """A TF-IDF retriever fitted on ``documents``: texts -> similarity to each document by shared words, for
+    :func:`helpers.label_similarity.retrieval_precision`."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(documents)

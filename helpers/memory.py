@@ -1,7 +1,6 @@
 """Will it fit? The memory a chat model needs to generate labels, estimated before any download or load.
 
-:func:`helpers.llm.preflight` (notebooks 01 and 02 print it) turns these numbers into one line, or into a
-``MemoryError`` saying what to change. Plumbing: no notebook teaches the arithmetic.
+Used by :func:`helpers.llm.preflight`, which notebooks 01 and 02 print.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from typing import Any, Optional
 
 from .settings import PACKAGED_LLM, Settings
 
-# The shapes of the models the profiles name, so the estimate needs no download (others: their config.json).
+# The profiles' models, so their estimate needs no download
 KNOWN_SHAPES = {
     "meta-llama/Llama-2-13b-chat-hf": dict(num_hidden_layers=40, hidden_size=5120, num_attention_heads=40,
                                            num_key_value_heads=40, intermediate_size=13824, vocab_size=32000,
@@ -20,14 +19,13 @@ KNOWN_SHAPES = {
                                           num_key_value_heads=32, intermediate_size=11008, vocab_size=32000,
                                           tie_word_embeddings=False, bytes=2, max_position_embeddings=4096),
 }
-BYTES_PER_WEIGHT = {"nf4": 0.516, "int8": 1.0}  # nf4: 4 bits + double-quantized block constants (QLoRA)
+BYTES_PER_WEIGHT = {"nf4": 0.516, "int8": 1.0}  # nf4: 4 bits + block constants
 GB = 1e9
 
 
 def model_shape(llm_model: str, cache_dir: Optional[str] = None) -> dict[str, Any]:
-    """Layers, widths, vocabulary, checkpoint bytes per weight and window (``max_position_embeddings``, ``None``
-    when the config has none) of ``llm_model``, from ``KNOWN_SHAPES``, the packaged model's folder, or the
-    model's ``config.json`` (a small download)."""
+    """The shape of ``llm_model`` (layers, widths, bytes per weight, window or ``None``) from ``KNOWN_SHAPES``
+    or its ``config.json``."""
     if llm_model in KNOWN_SHAPES:
         return KNOWN_SHAPES[llm_model]
     import transformers
@@ -46,14 +44,8 @@ def model_shape(llm_model: str, cache_dir: Optional[str] = None) -> dict[str, An
 
 def memory_estimate(shape: dict[str, Any], quantization: str, dtype_bytes: Optional[float] = None,
                     prompt_tokens: int = 512, new_tokens: int = 24, batch: int = 1) -> dict[str, float]:
-    """Bytes a Llama-like model needs to generate: weights, KV cache, activations and working memory.
-
-    The linear layers take ``BYTES_PER_WEIGHT`` of the quantization (or ``dtype_bytes``, default the
-    checkpoint's); embeddings, output layer and norms stay unquantized, as bitsandbytes keeps them.
-    The KV cache holds keys and values of every layer for ``batch`` sequences of ``prompt_tokens +
-    new_tokens``; activations are one layer's for the batch; working memory is 0.8 GB (CUDA context,
-    allocator).
-    """
+    """Bytes a Llama-like model needs to generate ``batch`` sequences (weights, kv_cache, activations, working,
+    total); ``dtype_bytes`` overrides the checkpoint's for unquantized weights."""
     layers, hidden, inter = shape["num_hidden_layers"], shape["hidden_size"], shape["intermediate_size"]
     head_dim = hidden // shape["num_attention_heads"]
     kv_width = shape["num_key_value_heads"] * head_dim
@@ -82,10 +74,8 @@ def free_memory_here() -> tuple[float, str]:
 
 
 def prompt_tokens_of(settings: Settings, window: Optional[int] = None) -> int:
-    """About how many tokens one labeling prompt has: template and example (350), the documents
-    (``nr_docs`` x ``label_doc_words``, 1.4 tokens a word) and 30 keywords; never more than the model's
-    ``window`` less the answer's ``label_max_new_tokens`` (the labeler cuts its prompts to that). Whole
-    documents (``label_doc_words`` None) are that bound when the window is known, else 250 words each."""
+    """About how many tokens one labeling prompt has, capped (as the labeler cuts) at ``window`` less
+    ``label_max_new_tokens``."""
     bound = window - settings.label_max_new_tokens if window else None
     if settings.label_doc_words is None and bound:
         return bound
@@ -94,15 +84,14 @@ def prompt_tokens_of(settings: Settings, window: Optional[int] = None) -> int:
 
 
 def download_check(llm_model: str, checkpoint_bytes: float, disk_free: Optional[float] = None) -> str:
-    """Before a Hub model's first download: its size (parameters x the checkpoint's bytes per weight)
-    against the free disk of the Hugging Face cache; an ``OSError`` saying what to do when it does not fit.
-    Returns a clause for the preflight line ("" when the model is packaged, a local folder or already downloaded)."""
+    """A clause for the preflight line on a Hub model's first download ("" when nothing to download); raises
+    ``OSError`` saying what to do when ``checkpoint_bytes`` exceed the Hugging Face cache's free disk."""
     import shutil
 
     from huggingface_hub.constants import HF_HUB_CACHE
 
     cache = Path(HF_HUB_CACHE)
-    if llm_model == PACKAGED_LLM or Path(llm_model).expanduser().is_dir():  # nothing to download: it is here
+    if llm_model == PACKAGED_LLM or Path(llm_model).expanduser().is_dir():  # nothing to download
         return ""
     if (cache / f"models--{llm_model.replace('/', '--')}").exists():
         return ""

@@ -1,9 +1,4 @@
-"""Which points the static map draws, HTML files that open offline, and notebook 05's metric panels.
-
-The map itself (seaborn and adjustText, the reference's code) is written out in notebook 04.
-The reference keeps only points inside a fixed box of ±10, tuned to its ArXiv coordinates
-(on BBC News that box hides 56% of the documents); :func:`map_frame` keeps every document
-that belongs to a topic and the outliers near them.
+"""Which points notebook 04's static map draws, HTML files that open offline, and notebook 05's metric panels.
 """
 
 from __future__ import annotations
@@ -16,14 +11,8 @@ import pandas as pd
 
 
 def map_frame(x, y, topics, docs, margin: float = 0.05) -> pd.DataFrame:
-    """The points to draw, and a note on what was left off (``frame.attrs["note"]``).
-
-    Every document of a topic is kept, wherever it lies. The frame of the map is the
-    topics' own extent, padded by ``margin`` of its size on each side; outliers
-    (topic -1) inside it are kept (``outlier`` column True), those outside are left
-    off and counted in ``frame.attrs["left_off"]``. Outliers come first so they are
-    drawn under the topics.
-    """
+    """The points to draw: every topic's documents and the outliers near them (within ``margin``), outliers first;
+    ``attrs["left_off"]`` counts the rest, ``attrs["note"]`` says so."""
     frame = pd.DataFrame({"x": np.asarray(x, float), "y": np.asarray(y, float), "Topic": [int(t) for t in topics],
                           "Length": [len(d) for d in docs]})
     frame["outlier"] = frame.Topic == -1
@@ -55,8 +44,7 @@ def save_html(fig, path: Path) -> Path:
 
 
 def save_figure(fig, path: Path, dpi: int = 90) -> Path:
-    """Save ``fig`` atomically: a plotly figure as offline HTML (:func:`save_html`), a matplotlib one
-    (seaborn's, datamapplot's) as PNG at ``dpi``. Notebooks 04-06 save every plot with it."""
+    """Save ``fig`` atomically: plotly as offline HTML, matplotlib as PNG at ``dpi`` (notebooks 04-06)."""
     from .files import atomic_write
 
     if hasattr(fig, "write_html"):
@@ -65,11 +53,8 @@ def save_figure(fig, path: Path, dpi: int = 90) -> Path:
 
 
 def metric_panels(frame: pd.DataFrame, metrics: list[str], columns: int = 4, titles: Mapping[str, str] = None):
-    """One small bar chart per metric and return the figure.
-
-    ``frame`` has ``run, representation, metric, value`` rows (``helpers.evaluation.long_table``);
-    each panel shows one bar per representation, one color per run, so two runs read side by side.
-    """
+    """A figure of one bar chart per metric: a bar per representation, a color per run, from ``frame``'s
+    ``run, representation, metric, value`` rows (``helpers.evaluation.long_table``)."""
     import math
 
     import matplotlib.pyplot as plt

@@ -1,6 +1,5 @@
-"""The reference post's own result: the six topics it prints (its three largest and three smallest of the
-117,592 arXiv ML abstracts), each with its size, its c-TF-IDF keywords and the label Llama-2-13b-chat gave it,
-as the post's tables print them (``shared/seed/``). Notebook 03 shows them beside what this run's model says.
+"""The reference post's six printed topics: size, keywords and Llama-2-13b-chat's label each.
+Notebook 03 shows them beside this run's labels.
 """
 
 POST_TOPICS = (

@@ -1,12 +1,5 @@
-"""The labeling prompt: the reference's system prompt, one-shot example and main prompt.
-
-BERTopic fills two tags per topic: ``[DOCUMENTS]`` (its most representative documents,
-one ``- doc`` line each) and ``[KEYWORDS]`` (its top c-TF-IDF words). For Llama-2 chat
-models the prompt is the reference's literal ``<s>[INST] <<SYS>> ... [/INST]`` text;
-for any other chat model the same three parts go through the model's own chat
-template, the example as a previous user/assistant turn. Notebook 06 names a hierarchy's inner nodes with
-the same system prompt and a third tag, ``[TOPICS]``: their children's labels (:meth:`PromptParts.for_parents`).
-"""
+"""The labeling prompt (notebook 02): system prompt, one-shot example and main prompt, as Llama-2's ``[INST]``
+text or through a model's chat template; notebook 06 adds ``[TOPICS]``."""
 
 from __future__ import annotations
 
@@ -36,14 +29,11 @@ Based on the information about the topic above, please create a short label of t
 """
 
 
-# Our second, short prompt (BENCHMARKS.md, "prompt variants"): the keywords alone. A 135M model
-# copies a one-shot example's answer onto other topics and turns documents into a headline;
-# asked for a name from the keywords, it often answers with one ("Tennis", "The Premier League").
+# The short prompt: keywords alone (a tiny model copies a one-shot example's answer).
 KEYWORDS_TEMPLATE = "Keywords of a topic: [KEYWORDS]\n\nName the topic in 2 to 5 words."
 
 
-# Naming a hierarchy's inner node (notebook 06) from what its children share, as Toponymy names its layers:
-# the children's labels ([TOPICS], "Football; Tennis"), a few documents of each and the node's own words.
+# Naming a hierarchy's inner node (notebook 06) from its children's labels ([TOPICS]), documents and words.
 PARENT_TEMPLATE = """\
 I have a group of topics: [TOPICS].
 Some documents of these topics:
@@ -64,8 +54,7 @@ PARENT_EXAMPLE_LABEL = "Food"
 
 
 def fill_topics(template: str, labels: list[str]) -> str:
-    """``[TOPICS]`` filled with ``labels`` ("Football; Tennis"), turn by turn in a :class:`ChatPrompt`; the other
-    tags are left for :func:`fill_prompt` (or the labeler's ``fill``, which cuts the documents to the window)."""
+    """``[TOPICS]`` filled with ``labels`` ("Football; Tennis"), turn by turn in a :class:`ChatPrompt`."""
     topics = "; ".join(labels)
     if isinstance(template, ChatPrompt):
         return ChatPrompt([dict(m, content=m["content"].replace("[TOPICS]", topics)) for m in template.turns()])
@@ -73,8 +62,7 @@ def fill_topics(template: str, labels: list[str]) -> str:
 
 
 def fill_prompt(template: str, documents: list[str], keywords: list[str]) -> str:
-    """Fill ``[DOCUMENTS]`` and ``[KEYWORDS]`` the way BERTopic's ``TextGeneration`` does. A chat server's
-    prompt (:class:`ChatPrompt`) is filled turn by turn and stays one: the same text, the same turns."""
+    """Fill ``[DOCUMENTS]`` and ``[KEYWORDS]`` as BERTopic's ``TextGeneration``; a :class:`ChatPrompt` stays one."""
     if isinstance(template, ChatPrompt):
         return ChatPrompt([dict(m, content=fill_prompt(m["content"], documents, keywords)) for m in template.turns()])
     docs = "".join(f"- {doc}\n" for doc in documents)
@@ -88,8 +76,8 @@ def example_user_prompt() -> str:
 
 @dataclass(frozen=True)
 class PromptParts:
-    """The prompt's three parts, as notebook 02 teaches them: the system prompt, the one-shot example (its user
-    turn and its answer) and the main prompt with ``[DOCUMENTS]``/``[KEYWORDS]``. The defaults are the reference's."""
+    """The prompt's three parts (notebook 02): system prompt, one-shot example (user turn and answer) and main
+    prompt; the defaults are the reference's."""
 
     system: str = SYSTEM_PROMPT
     example: str = example_user_prompt()
@@ -97,21 +85,21 @@ class PromptParts:
     main: str = USER_TEMPLATE
 
     def for_parents(self) -> "PromptParts":
-        """The parts that name a hierarchy's inner node (notebook 06): this system prompt, a one-shot parent (two
-        topics of food: "Food") and :data:`PARENT_TEMPLATE`, which shows the children's labels and asks what they share."""
+        """The parts that name a hierarchy's inner node (notebook 06): this system prompt, a one-shot parent
+        and :data:`PARENT_TEMPLATE`."""
         example = fill_topics(PARENT_TEMPLATE, PARENT_EXAMPLE_TOPICS).replace("[DOCUMENTS]", PARENT_EXAMPLE_DOCUMENTS)
         return PromptParts(system=self.system, example=example.replace("[KEYWORDS]", PARENT_EXAMPLE_KEYWORDS),
                            example_label=PARENT_EXAMPLE_LABEL, main=PARENT_TEMPLATE)
 
     @property
     def name(self) -> str:
-        """How the label tables name this prompt: "reference", or "edited: system" (:func:`prompt_name`)."""
+        """How the label tables name this prompt (:func:`prompt_name`)."""
         return prompt_name(self)
 
 
 REFERENCE = PromptParts()
-PROMPT_FILE = "prompt.json"  # notebook 02 writes the parts into the run folder; 03 reads them
-LABELS_PROMPT_FILE = "labels_prompt.json"  # 03 records the prompt its labels were made with; 06 reads it
+PROMPT_FILE = "prompt.json"  # written by notebook 02, read by 03
+LABELS_PROMPT_FILE = "labels_prompt.json"  # the prompt 03's labels were made with; 06 reads it
 
 
 def _between(text: str, start: str, end: str, name: str) -> str:
@@ -121,8 +109,8 @@ def _between(text: str, start: str, end: str, name: str) -> str:
 
 
 def parts_of_llama2_prompt(system_prompt: str, example_prompt: str, main_prompt: str) -> PromptParts:
-    """The parts of the reference's three Llama-2 strings (notebook 02's ``system_prompt``, ``example_prompt``
-    and ``main_prompt``), so that what a learner edits there is the prompt every later cell and notebook uses."""
+    """The parts of notebook 02's three Llama-2 strings, so edits there reach every later cell; a ValueError
+    names a lost marker."""
     system = _between(system_prompt, "<<SYS>>\n", "\n<</SYS>>", "system_prompt")
     if "[/INST]" not in example_prompt:
         raise ValueError("example_prompt lost its '[/INST]' before the example's answer: put it back.")
@@ -137,11 +125,8 @@ def parts_of_llama2_prompt(system_prompt: str, example_prompt: str, main_prompt:
 
 
 def llama2_prompt(parts: PromptParts = REFERENCE) -> str:
-    """The reference's prompt, literally, in the Llama-2 chat template.
-
-    ``<s>[INST] <<SYS>> system <</SYS>> example [/INST] answer`` followed by
-    ``[INST] main prompt [/INST]``: the example is a finished first turn.
-    """
+    """The reference's prompt, literally, in the Llama-2 template:
+    ``<s>[INST] <<SYS>> system <</SYS>> example [/INST] answer`` then ``[INST] main [/INST]``."""
     system = f"\n<s>[INST] <<SYS>>\n{parts.system}\n<</SYS>>\n"
     example = f"\n{parts.example}\n[/INST] {parts.example_label}\n"
     main = f"\n[INST]\n{parts.main}[/INST]\n"
@@ -170,7 +155,7 @@ def prompt_name(parts: PromptParts) -> str:
 
 
 def save_prompt(run_dir, parts: PromptParts, name: str = PROMPT_FILE) -> Path:
-    """Write ``parts`` into ``run_dir/<name>`` (plain JSON): 02's prompt for 03, or 03's for 06."""
+    """Write ``parts`` into ``run_dir/<name>`` as JSON: 02's prompt for 03, or 03's for 06."""
     from .files import atomic_write
 
     path = Path(run_dir) / name
@@ -180,8 +165,7 @@ def save_prompt(run_dir, parts: PromptParts, name: str = PROMPT_FILE) -> Path:
 
 
 def read_prompt(run_dir, name: str = PROMPT_FILE, labelled: bool = False) -> PromptParts:
-    """The prompt saved in ``run_dir/<name>`` (02's ``prompt.json``; with ``labelled``, 03's ``labels_prompt.json``:
-    the one its labels were made with, which notebook 06 asks again with), else the reference's."""
+    """The prompt in ``run_dir/<name>`` (``labelled``: 03's ``labels_prompt.json``, for 06), else the reference's."""
     path = Path(run_dir) / (LABELS_PROMPT_FILE if labelled else name)
     if not path.exists():
         return REFERENCE
@@ -194,10 +178,8 @@ def read_prompt(run_dir, name: str = PROMPT_FILE, labelled: bool = False) -> Pro
 
 
 class ChatPrompt(str):
-    """A prompt for a chat server: the text of its turns as ``<|role|>`` blocks (what the records, the label
-    table and the answer cache's key show) that carries the turns themselves (:meth:`turns`), which are what
-    the server is sent. A document holding ``<|end|>`` or ``<|user|>`` is text inside its turn: it changes
-    the prompt's text, never its turns. Plain string operations (``+``, ``str()``) give a plain string."""
+    """A chat server's prompt: a string of ``<|role|>`` blocks (shown in records, cache keys) carrying the turns
+    sent (:meth:`turns`), so a document never adds a turn; ``+`` and ``str()`` give a plain string."""
 
     def __new__(cls, messages) -> "ChatPrompt":
         turns = tuple((str(m["role"]), str(m["content"])) for m in messages)
@@ -214,13 +196,7 @@ class ChatPrompt(str):
 
 
 class ChatMarkup:
-    """A stand-in for a tokenizer when a server applies the chat template (``llm_backend = "openai"``).
-
-    Renders the chat turns as a :class:`ChatPrompt`: ``<|role|>`` blocks, readable in the recorded
-    prompts, carrying the messages the server is sent (:func:`parse_chat`). ``build_prompt``
-    and ``build_keyword_prompt`` use it for every model, Llama-2 included: the server renders
-    Llama-2's ``[INST]`` template from the turns.
-    """
+    """A stand-in tokenizer for a server that applies the chat template: renders turns as a :class:`ChatPrompt`."""
 
     chat_template = "turns for a chat server"
 
@@ -233,9 +209,8 @@ _TURN = re.compile(r"<\|(system|user|assistant)\|>\n(.*?)<\|end\|>\n", re.S)
 
 
 def parse_chat(prompt: str) -> list[dict[str, str]]:
-    """The chat turns of a prompt for a server: those a :class:`ChatPrompt` carries (filled by
-    :func:`fill_prompt`, whatever its documents say); a plain string's are read from its ``<|role|>``
-    blocks (text a document could have changed: build prompts with :class:`ChatMarkup`)."""
+    """A server prompt's chat turns: a :class:`ChatPrompt`'s own, else a plain string's ``<|role|>`` blocks;
+    a ValueError if none."""
     if isinstance(prompt, ChatPrompt):
         return prompt.turns()
     turns = [{"role": role, "content": content} for role, content in _TURN.findall(prompt)]
@@ -251,8 +226,7 @@ def is_llama2(model_id: str) -> bool:
 
 
 def _rendered(model_id: str, tokenizer, messages: list[dict[str, str]], llama2_text: str) -> str:
-    """``messages`` for ``model_id``: as chat turns for a server (:class:`ChatMarkup`), as ``llama2_text``
-    for Llama-2 or a tokenizer without a chat template, else through the tokenizer's own template."""
+    """``messages`` as server turns, as ``llama2_text`` (Llama-2, no chat template) or via the tokenizer's template."""
     if isinstance(tokenizer, ChatMarkup):
         return tokenizer.apply_chat_template(messages)
     if is_llama2(model_id) or tokenizer is None or not getattr(tokenizer, "chat_template", None):
@@ -261,16 +235,12 @@ def _rendered(model_id: str, tokenizer, messages: list[dict[str, str]], llama2_t
 
 
 def build_prompt(model_id: str, tokenizer=None, parts: PromptParts = REFERENCE) -> str:
-    """The labeling prompt for ``model_id``, with ``[DOCUMENTS]``/``[KEYWORDS]`` left to fill.
-
-    Llama-2 models get :func:`llama2_prompt`; other chat models get the same turns
-    rendered by ``tokenizer.apply_chat_template`` (ending with the assistant's cue).
-    """
+    """The labeling prompt for ``model_id``, tags left to fill: :func:`llama2_prompt` for Llama-2, else the same
+    turns through ``tokenizer.apply_chat_template``."""
     return _rendered(model_id, tokenizer, chat_messages(parts), llama2_prompt(parts))
 
 
 def build_keyword_prompt(model_id: str, tokenizer=None, parts: PromptParts = REFERENCE) -> str:
-    """The short keywords-only prompt for ``model_id``: the system prompt and ``KEYWORDS_TEMPLATE``,
-    in the Llama-2 template or the model's own, like :func:`build_prompt`."""
+    """The short prompt for ``model_id`` (``KEYWORDS_TEMPLATE``), rendered like :func:`build_prompt`."""
     messages = [{"role": "system", "content": parts.system}, {"role": "user", "content": KEYWORDS_TEMPLATE}]
     return _rendered(model_id, tokenizer, messages, f"<s>[INST] <<SYS>>\n{parts.system}\n<</SYS>>\n\n{KEYWORDS_TEMPLATE} [/INST]")

@@ -1,6 +1,5 @@
-"""What notebook 06 needs beyond BERTopic's own calls: the run's own settings, which labels a refit keeps
-or asks again, your edited labels carried through a merge, and the hierarchy's inner nodes named from their
-children, the lowest first."""
+"""Notebook 06's helpers beyond BERTopic's own calls: your edited labels, carried through a merge, and the
+hierarchy's inner nodes named from their children, lowest first."""
 
 from __future__ import annotations
 
@@ -15,12 +14,11 @@ from .label_similarity import unit_rows
 
 
 class StaleEdits(ValueError):
-    """An edits file written from an earlier run of notebook 03: its topics are not this run's."""
+    """An edits file from an earlier run of notebook 03: its topics are not this run's."""
 
 
 def read_spreadsheet_csv(path: Path) -> pd.DataFrame:
-    """A CSV as a spreadsheet saved it: UTF-8 (with or without Excel's byte-order mark), else Windows-1252, the
-    encoding Excel on Windows saves "CSV" in ("Économie" as byte 0xC9); one sentence when it is neither."""
+    """A CSV as a spreadsheet saved it: UTF-8 (BOM or not), else Windows-1252 (Excel's "CSV"); else a ValueError."""
     import io
 
     raw = path.read_bytes()
@@ -37,11 +35,8 @@ def read_spreadsheet_csv(path: Path) -> pd.DataFrame:
 
 
 def read_edited_labels(path: str | Path, labels: pd.DataFrame) -> dict[int, str]:
-    """The labels you changed in your copy of ``labels_to_edit.csv``: ``{topic: your label}``.
-
-    Rows whose label is the LLM's (or empty) are not edits; a topic the run does not have is an error
-    naming it, so an edit made for another run is not applied to the wrong topic.
-    """
+    """Your changed labels in a copy of ``labels_to_edit.csv``, ``{topic: label}``; a ValueError for a topic this
+    run lacks, :class:`StaleEdits` for a file from an earlier run of 03."""
     path = Path(path).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"edited_labels {str(path)!r} does not exist: copy labels_to_edit.csv from the run "
@@ -64,7 +59,7 @@ def read_edited_labels(path: str | Path, labels: pd.DataFrame) -> dict[int, str]
                          f"of this run folder.")
     original = edited.llm_label.astype(str) if "llm_label" in edited.columns else edited.topic.astype(int).map(known)
     stale = [int(t) for t, was in zip(edited.topic, original) if was != known[int(t)]]
-    if stale:  # written from an earlier run of 03 into this folder: its topics are not this run's
+    if stale:  # written from an earlier run of 03
         raise StaleEdits(f"{path.name} was written from an earlier run of notebook 03 (topic {stale[0]} was "
                          f"{original[edited.topic.astype(int) == stale[0]].iloc[0]!r}, it is {known[stale[0]]!r} now): "
                          f"copy your labels into a fresh labels_to_edit.csv (delete this one and run 06 to get it).")
@@ -73,10 +68,8 @@ def read_edited_labels(path: str | Path, labels: pd.DataFrame) -> dict[int, str]
 
 
 def your_labels(edited_labels: Optional[str], in_place: Path, labels: pd.DataFrame, offer: bool = False) -> dict[int, str]:
-    """Notebook 06's edits: those of ``edited_labels`` when given (any problem is an error), else those of the
-    run folder's own ``labels_to_edit.csv`` (``in_place``). An in-place file written before 03 was run again
-    (``--overwrite``) is not applied and not touched: a note says so, and 06 goes on with the LLM's labels.
-    With ``offer``, ``in_place`` is written for you to edit when it does not exist yet (never written over)."""
+    """Notebook 06's edits: of ``edited_labels``, else of ``in_place`` (skipped with a note when stale); with
+    ``offer``, a missing ``in_place`` is written for you to edit."""
     if offer and not Path(in_place).exists():
         from .files import atomic_write
 
@@ -95,15 +88,13 @@ def your_labels(edited_labels: Optional[str], in_place: Path, labels: pd.DataFra
 
 
 def labels_to_edit(labels: pd.DataFrame) -> pd.DataFrame:
-    """The table notebook 06 writes for you to edit: each topic's label, where it came from, and the LLM's
-    label it was written from (``llm_label``: an edit is a label that differs from it, and a file written
-    from an earlier run of 03 is recognised)."""
+    """The table notebook 06 writes for you to edit: ``topic``, ``label``, ``source`` and the LLM's ``llm_label``."""
     return labels[["topic", "label", "source"]].assign(llm_label=labels.label)
 
 
 def carry_labels(yours: Mapping[int, str], mapping: Mapping[int, int], sizes: Mapping[int, int]) -> dict[int, str]:
-    """Your labels after topics were merged (``mapping``: old topic -> new): a new topic keeps the
-    label of its largest old topic you named (``sizes``: old topic -> documents)."""
+    """Your labels after a merge (``mapping``: old topic -> new): a new topic keeps the label of its largest old
+    topic you named (``sizes``: old topic -> documents)."""
     carried: dict[int, tuple[int, str]] = {}
     for old, label in yours.items():
         new = int(mapping.get(old, old))
@@ -116,23 +107,10 @@ def hierarchy_groups(hierarchy: pd.DataFrame, prompt: str, documents: pd.DataFra
                      representative: Mapping[int, list[str]], nr_docs: int = 4, doc_words: int | None = None,
                      most_docs: Optional[int] = JUDGED_DOCS, seed: int = 0, fill=None,
                      names: Optional[Mapping[str, str]] = None, nodes=None) -> dict[Any, dict[str, Any]]:
-    """One group per inner node of ``hierarchical_topics`` (or per node of ``nodes``) for
-    ``BatchedTextGeneration.label_groups``.
-
-    A node's prompt holds the node's own words (``Parent_Name``), its children's labels (``names``: each
-    topic's and each labelled node's label, by id as a string, fill the prompt's ``[TOPICS]``) and representative
-    documents taken from its two children in turn (so both sides of the join are in it), up to ``nr_docs``,
-    cut to ``doc_words`` words: of a child, the first document of each of its topics (the largest first), then
-    their second ones, and so on (a topic alone gives its first, second and third). The labeler judges a
-    node's candidates on its documents and on the centre of its vectors (each scaled to length 1 here): a
-    group keeps that centre (one row, not a copy of every vector) and at most
-    ``most_docs`` of the node's documents and titles (those its prompt shows, and others drawn at random
-    with ``seed``: :func:`helpers.labeler._choice.judged_rows`), so memory stays bounded at any corpus size (the root
-    is the whole corpus: 13.0 GB at 117k documents without the bound, 4.9 GB with it; BENCHMARKS.md, Scale).
-    ``documents`` has ``abstract``, ``title`` and ``topic``. ``fill`` (the labeler's
-    :meth:`helpers.labeler.BatchedTextGeneration.fill`) cuts each prompt to the model's window and
-    says by how many tokens (``prompt_cut_tokens``); without it the prompts are filled uncut.
-    """
+    """One ``label_groups`` group per inner node of ``hierarchical_topics`` (or in ``nodes``): a prompt with the
+    node's words, its children's labels (``names``, by id as a string) and up to ``nr_docs`` documents from each
+    child in turn (``doc_words`` words; ``fill`` cuts it to fit), its unit vectors' centre and at most ``most_docs``
+    of its ``documents`` (``abstract``, ``title``, ``topic``), drawn with ``seed``."""
     from itertools import chain, zip_longest
 
     from .prompts import fill_prompt, fill_topics
@@ -140,7 +118,7 @@ def hierarchy_groups(hierarchy: pd.DataFrame, prompt: str, documents: pd.DataFra
     sizes = documents.topic.value_counts().to_dict()
     leaves = {str(node.Parent_ID): [int(t) for t in node.Topics] for node in hierarchy.itertuples()}
 
-    def shown_of(child: Any) -> list[str]:  # its largest topic's first document, the next topic's first, ..., then seconds
+    def shown_of(child: Any) -> list[str]:  # each topic's first, largest topic first, then seconds
         topics = sorted(leaves.get(str(child), [int(child)]), key=lambda t: -sizes.get(t, 0))
         return [d for rank in zip_longest(*(representative.get(t) or [] for t in topics)) for d in rank if d is not None]
 
@@ -164,19 +142,16 @@ def hierarchy_groups(hierarchy: pd.DataFrame, prompt: str, documents: pd.DataFra
     return groups
 
 
-ROOT_LABEL = "All topics"  # the root's name when no candidate names what every topic shares
+ROOT_LABEL = "All topics"  # the root's name when no candidate names what all topics share
 
 
 def label_hierarchy(llm, embed, hierarchy: pd.DataFrame, prompt: str, documents: pd.DataFrame, vectors: np.ndarray,
                     representative: Mapping[int, list[str]], topic_labels: Mapping[int, str], nr_docs: int = 4,
                     doc_words: int | None = None, most_docs: Optional[int] = JUDGED_DOCS,
                     seed: int = 0) -> dict[str, dict[str, Any]]:
-    """Each inner node's label record (``{Parent_ID: record}``), named by ``llm`` (a ``BatchedTextGeneration``,
-    ``embed`` its embedder) from what its children share, the lowest nodes first: a node's prompt
-    (``prompt``, e.g. ``build_prompt(..., parts.for_parents())``) shows its children's labels (the topics'
-    own, ``topic_labels``, or the nodes' named before it) and documents of each (:func:`hierarchy_groups`,
-    which keeps memory bounded). A node never takes a label of the tree's, nor one with the head phrase of
-    a child's or a sibling's (:func:`_settled`); ``record["children"]`` holds its children's labels."""
+    """``{Parent_ID: label record}`` of each inner node, lowest first, named by ``llm`` (``embed`` its embedder)
+    from its children's labels (``topic_labels`` for topics) and documents, with a ``prompt`` like
+    ``build_prompt(..., parts.for_parents())``; no node repeats a label of the tree (:func:`_settled`)."""
     children = {str(n.Parent_ID): [str(n.Child_Left_ID), str(n.Child_Right_ID)] for n in hierarchy.itertuples()}
     parent = {child: node for node, pair in children.items() for child in pair}
     height: dict[str, int] = {}
@@ -203,15 +178,15 @@ def label_hierarchy(llm, embed, hierarchy: pd.DataFrame, prompt: str, documents:
     return records
 
 
-CHILD_SHARE = 0.1  # a parent's name: every word of it in at least this share of each child's documents ...
-NODE_LIFT = 4.0  # ... and in the node's documents at least this many times as often as in the rest of the corpus
-JOINED_WORDS = 8  # the children's labels joined ("Mobile phones and Game addiction") up to this many words
+CHILD_SHARE = 0.1  # a parent's name: each word in this share of each child's documents ...
+NODE_LIFT = 4.0  # ... and this many times as often in the node as in the rest
+JOINED_WORDS = 8  # the children's labels joined, up to this many words
 
 
 def node_sides(hierarchy: pd.DataFrame, documents: pd.DataFrame, node: str, most_docs: Optional[int] = JUDGED_DOCS,
                seed: int = 0, root: bool = False) -> tuple[list[tuple[dict, int]], Optional[tuple[dict, int]]]:
-    """The word index (:func:`helpers.labeler._choice.word_index`) and count of each child's documents of ``node``
-    and of the documents outside it (``None`` for the root), each of at most ``most_docs`` drawn with ``seed``."""
+    """Word index and count of each child's documents of ``node`` and of the rest (``None`` for the root), at
+    most ``most_docs`` each."""
     topics = {str(n.Parent_ID): [int(t) for t in n.Topics] for n in hierarchy.itertuples()}
     row = hierarchy[hierarchy.Parent_ID.astype(str) == node].iloc[0]
 
@@ -225,10 +200,8 @@ def node_sides(hierarchy: pd.DataFrame, documents: pd.DataFrame, node: str, most
 
 
 def names_what_they_share(text: str, sides: list[tuple[dict, int]], rest: Optional[tuple[dict, int]]) -> bool:
-    """True when ``text`` names what a node's children share, not one of them nor every news story: each of its
-    content words in at least ``CHILD_SHARE`` of each child's documents (``sides``, :func:`node_sides`: "Tony
-    Blair" over politics and football is not), and the node's documents holding them ``NODE_LIFT`` times as often
-    as the rest of the corpus (``rest``; "Year" holds everywhere). No name sets the root (``rest`` ``None``) apart."""
+    """True when each content word of ``text`` is in ``CHILD_SHARE`` of each child's documents (``sides``) and
+    ``NODE_LIFT`` times as often in the node as in the rest (``rest``); always False for the root."""
     inside = [document_share(text, index, n, need=1.0) for index, n in sides]
     if rest is None or not all(share >= CHILD_SHARE for share in inside):  # nan (no content word) fails too
         return False
@@ -237,13 +210,8 @@ def names_what_they_share(text: str, sides: list[tuple[dict, int]], rest: Option
 
 def _settled(record: dict[str, Any], own: list[str], siblings: list[str], taken: set[str], keywords: list[str],
              root: bool, shared=lambda text: True) -> dict[str, Any]:
-    """``record`` with a label that names what its children share (``shared``: :func:`names_what_they_share`),
-    repeats no label of the tree (``taken``: exactly, in any case) and shares the head phrase of none of its
-    children's (``own``) or ``siblings``' labels ("Football" over "Football" and "Tennis"): its choice if it
-    does all three, else the best other passing candidate (an LLM answer or a key phrase, :func:`choose_label`),
-    else the children's labels joined ("Football and Tennis", up to ``JOINED_WORDS`` words; the root:
-    ``ROOT_LABEL``), else (the join taken, too long, saying a word twice: "UK Politics and US Politics", or of a
-    child named by its keywords) its keywords, as many as make a label no other node has. The labels dropped are in ``dropped``."""
+    """``record`` with a passing candidate its children share that repeats no label or head phrase near it; else
+    the children's labels joined (the root: ``ROOT_LABEL``), else its keywords."""
     from .labeler._choice import choose_label, content_words
     from .label_similarity import same_head
     from .labeler._clean import keywords_label

@@ -1,6 +1,5 @@
-"""A run folder: what notebook 03 saves and notebooks 04-07 load (the topic model with safetensors, the
-topics and labels, each document's topic and 2-D coordinates, the settings), and which of the folder's
-settings this session takes (never its servers, key variables or cache folder)."""
+"""A run folder: what notebook 03 saves and 04-07 load, and which of its settings a session takes (never its
+servers, key variables or cache folder)."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ from .machine import quiet_noisy_loggers
 from .settings import PACKAGED_EMBEDDINGS, PACKAGED_LLM
 from .topics import open_embedding_model
 
-RUN_FORMAT_VERSION = 3  # 2: labels.csv has source, confidence and the rubric's verdict; 3: no embedding-model pointer
+RUN_FORMAT_VERSION = 3  # read_run_settings refuses other versions
 
 def topics_table(topic_model) -> pd.DataFrame:
     """``get_topic_info()`` with list columns joined into readable strings."""
@@ -39,13 +38,8 @@ def save_results(
     tables: Optional[dict[str, pd.DataFrame]] = None,
     **more: Any,
 ) -> dict[str, Path]:
-    """Write what notebooks 04 and 05 need into ``run_dir``, each file atomically (notebooks 03 and 06).
-
-    ``topic_model/`` (safetensors, no pickle), ``topics.csv``, ``labels.csv``,
-    ``documents.parquet`` (text, title, category, topic, 2-D x/y) and ``settings.json`` (``settings``, a
-    :class:`helpers.settings.Settings` or its dict, with ``more`` added); ``prompt`` (the parts the labels were
-    made with) as ``labels_prompt.json``, and each of ``tables`` as ``<name>`` (a CSV).
-    """
+    """Write ``topic_model/`` (safetensors), ``topics.csv``, ``labels.csv``, ``documents.parquet``, ``settings.json``
+    (with ``more``), ``prompt`` and ``tables`` into ``run_dir``, atomically (notebooks 03 and 06)."""
     from .prompts import LABELS_PROMPT_FILE, save_prompt
     from .settings import as_dict
 
@@ -53,9 +47,8 @@ def save_results(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     model_dir = run_dir / "topic_model"
-    # No embedding model in the folder, not even a Hub id as a pointer: BERTopic.load would build the model a
-    # folder names (a download the folder chose, and a second copy beside the one load_results brings).
-    quiet_noisy_loggers()  # BERTopic warns that no embedding model is saved: load_results brings it, on purpose
+    # not even a Hub id: BERTopic.load would download the model a folder names
+    quiet_noisy_loggers()  # BERTopic warns that no embedding model is saved: on purpose
     atomic_folder(model_dir, lambda tmp: topic_model.save(
         str(tmp), serialization="safetensors", save_ctfidf=True, save_embedding_model=False))
     documents = corpus.assign(topic=topic_model.topics_, x=coords[:, 0], y=coords[:, 1])
@@ -78,9 +71,7 @@ def save_results(
 
 
 def run_record(settings: dict[str, Any]) -> dict[str, Any]:
-    """What ``settings.json`` holds: the settings as given, the precision they ran in on this machine
-    (``precision_resolved``: "auto" resolved by :func:`helpers.machine.resolve_precision`) and the versions of
-    the key libraries (``versions``), so notebook 05's comparison says what else differed between two runs."""
+    """What ``settings.json`` holds: the settings, ``precision_resolved`` and library ``versions`` (for notebook 05)."""
     from .machine import package_versions, resolve_precision
 
     return {"format_version": RUN_FORMAT_VERSION, **settings,
@@ -89,8 +80,7 @@ def run_record(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def saved_together(run_dir: Path) -> str:
-    """A hash of the files of one save that no one edits by hand (``topic_model/``, ``documents.parquet``): a
-    folder whose save was cut short (a full disk, a kill) holds one save's model beside another's documents."""
+    """A hash of ``topic_model/`` and ``documents.parquet`` that tells a save cut short."""
     from .topics import content_key
 
     files = sorted((run_dir / "topic_model").rglob("*")) + [run_dir / "documents.parquet"]
@@ -124,8 +114,7 @@ def read_run_settings(run_dir: Path) -> dict[str, Any]:
 
 
 def read_json_object(path: Path, what_to_do: str) -> dict[str, Any]:
-    """The JSON object in ``path``; a file cut short, not JSON or not an object is one sentence ending in
-    ``what_to_do``."""
+    """The JSON object in ``path``; anything else is a one-sentence ValueError ending in ``what_to_do``."""
     try:
         value = json.loads(path.read_text(encoding="utf-8") or "{}")
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -139,11 +128,8 @@ UNSAFE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".joblib", ".npy") 
 
 
 def safe_model_folder(path: Path) -> Path:
-    """``path`` when it is a folder of BERTopic's safetensors serialization (``topic_embeddings.safetensors``,
-    JSON configs) holding no file that loading could unpickle; else a ``ValueError`` in one sentence.
-    ``BERTopic.load`` unpickles a *file* with joblib and falls back to ``torch.load`` for ``.bin`` weights, and
-    builds the embedding model its ``config.json`` names: a run folder from someone else must never run code or
-    choose a download when it is opened."""
+    """``path`` if it is a BERTopic safetensors folder with nothing to unpickle and no embedding model named;
+    else a one-sentence ValueError (a folder must never run code or choose a download)."""
     path = Path(path)
     unsafe = path.is_symlink() or not path.is_dir() or not (path / "topic_embeddings.safetensors").is_file()
     if not unsafe:
@@ -158,20 +144,17 @@ def safe_model_folder(path: Path) -> Path:
     return path
 
 
-# Who answers and where, with which key, and where the caches are: never read from a run folder (someone else's
-# settings.json could send your key and your documents to their server); they come from the session opening it.
+# Never read from a run folder (its settings.json could send your key and documents to another server).
 SESSION_ONLY = ("embedding_base_url", "embedding_api_key_env", "embedding_concurrency", "embedding_batch_size",
                 "llm_base_url", "llm_api_key_env", "llm_concurrency", "cache_dir")
-# How this machine answers: whether it replays recorded answers, how many prompts its memory takes at once (neither
-# is in the answers' cache key); a folder made on another machine (an A100's batch of 16) must not choose them either.
+# This machine's own: replaying recorded answers, how many prompts fit in memory at once.
 MACHINE_BOUND = ("replay_only", "label_batch_size")
 PACKAGED = {"embedding": PACKAGED_EMBEDDINGS, "llm": PACKAGED_LLM}
 
 
 def check_same_models(saved: dict[str, Any], session, kinds: tuple[str, ...], run_dir: Any = "") -> None:
-    """Refuse, in one sentence, a run folder whose ``embedding`` (or ``llm``) backend or model differs from this
-    session's: the folder may say what it was made with, never what this session loads or asks. The packaged
-    models may differ (nothing is downloaded or sent)."""
+    """Refuse, in one sentence, a run folder whose ``embedding``/``llm`` backend or model differs from this
+    session's (the packaged models may differ)."""
     for kind in kinds:
         backend, mine = saved.get(f"{kind}_backend") or getattr(type(session), f"{kind}_backend"), \
             getattr(session, f"{kind}_backend")
@@ -190,11 +173,8 @@ def check_same_models(saved: dict[str, Any], session, kinds: tuple[str, ...], ru
 
 
 def session_settings(saved: Any, session=None, kinds: tuple[str, ...] = ("embedding",), run_dir: Any = ""):
-    """The settings to open a run folder with: what it was made with (its ``settings.json``: corpus, models,
-    precision, label settings; ``saved`` is that dict, or the run folder itself, read here), checked against
-    this session's ``session`` (:func:`check_same_models`; default: the folder's profile as this series defines
-    it), with the servers' addresses, key variables and cache folder (:data:`SESSION_ONLY`), replay and batch size
-    (:data:`MACHINE_BOUND`) taken from ``session`` alone. Notebook 07 opens a run folder with it."""
+    """Settings to open a run folder with (notebook 07): the folder's (``saved``: a dict or the folder), checked
+    against ``session`` (default: its profile), with :data:`SESSION_ONLY` and :data:`MACHINE_BOUND` from ``session``."""
     from .settings import knob_names, resolve_settings
 
     if not isinstance(saved, dict):
@@ -205,27 +185,24 @@ def session_settings(saved: Any, session=None, kinds: tuple[str, ...] = ("embedd
     check_same_models(saved, session, kinds, run_dir)
     mine = SESSION_ONLY + MACHINE_BOUND
     knobs = {k: v for k, v in saved.items() if k in knob_names() and k not in mine and v is not None}
-    knobs.setdefault("embedding_max_tokens", 0)  # a folder from before the setting, or uncapped: the model's window
+    knobs.setdefault("embedding_max_tokens", 0)  # missing or 0: the model's own window
     ours = {k: getattr(session, k) for k in mine}
-    for kind in ("embedding", "llm"):  # what the opening notebook does not use is this session's too (04, 05: no LLM)
+    for kind in ("embedding", "llm"):  # unused by the notebook: this session's (04, 05: no LLM)
         if kind not in kinds:
             ours |= {f"{kind}_backend": getattr(session, f"{kind}_backend"), f"{kind}_model": getattr(session, f"{kind}_model")}
     return resolve_settings(profile, **{**knobs, **{k: v for k, v in ours.items() if v is not None}})
 
 
 def load_results(run_dir: Path, settings=None, embedding_model=None) -> dict[str, Any]:
-    """Read back what :func:`save_results` wrote (see :func:`read_run_settings` for the checks), for the session
-    whose ``settings`` (from ``setup_notebook``) open it: the embedding model is this session's, checked against
-    the one the folder was made with (:func:`session_settings`), loaded here unless given, so the topic model
-    can ``transform`` new documents. ``"settings"`` is the folder's ``settings.json``; ``"session"`` the
-    settings to continue with (the folder's, with this session's servers, key variables and cache folder)."""
+    """Read back and check what :func:`save_results` wrote, with this session's embedding model (loaded unless
+    given); ``"settings"`` is the folder's, ``"session"`` the settings to continue with."""
     run_dir = Path(run_dir)
     saved = read_run_settings(run_dir)
     model_dir = safe_model_folder(run_dir / "topic_model")  # checked before anything is loaded
     session = session_settings(saved, settings, ("embedding",), run_dir)
     from bertopic import BERTopic
 
-    if embedding_model is None:  # this session's: loaded here, or this session's embedding server
+    if embedding_model is None:  # loaded here, or this session's server
         embedding_model = open_embedding_model(session)
     return {
         "embedding_model": embedding_model,

@@ -1,15 +1,6 @@
-"""Labels from a server: any OpenAI-compatible chat-completions endpoint as the labeler's LLM.
-
-vLLM, TGI, llama.cpp's server, Ollama and ``transformers serve`` all speak this API; with
-``llm_backend = "openai"`` notebooks 03 and 06 send their prompts there instead of loading a
-model (docs/servers-and-scale.md, "Labels from a server"). The prompts are the same turns (system, one-shot
-example, main prompt) that the local path renders with the model's chat template
-(:class:`helpers.prompts.ChatMarkup`); the server applies that template itself.
-
-The API key is read from an environment variable (``llm_api_key_env``, default
-``OPENAI_API_KEY``) and stays inside the client: it is never a parameter, and it is not
-part of any output, settings file or answer-cache key.
-"""
+"""Labels from a server: any OpenAI-compatible chat-completions endpoint (vLLM, TGI, Ollama...) as the labeler's LLM,
+with ``llm_backend = "openai"`` in notebooks 03 and 06. The API key is read from the variable ``llm_api_key_env`` and
+never leaves the client."""
 
 from __future__ import annotations
 
@@ -23,16 +14,9 @@ from .prompts import parse_chat
 
 
 class OpenAIServer:
-    """What :class:`ChatServer` and :class:`helpers.embedding_server.EmbeddingServer` share: an ``openai``
-    client for an OpenAI-compatible server, and one sentence for each failure that names the URL and the
-    setting to change (:meth:`explain`, :meth:`ask_served`).
-
-    A subclass says how its messages name it: ``what`` ("LLM": "The LLM server at ..."), ``setting`` (the
-    prefix of its settings: "llm" for llm_model, llm_base_url), ``route`` (what its requests ask for:
-    "chat completions") and ``start_hint`` (how to start one). The key is read from the environment
-    variable ``api_key_env`` and stays inside the client: no message, ``repr`` or cache key shows it, and
-    messages show the URL without a user name or password.
-    """
+    """An ``openai`` client for an OpenAI-compatible server, shared by :class:`ChatServer` and ``EmbeddingServer``;
+    each failure becomes one sentence naming the URL (credentials redacted) and the setting to change. Subclasses set
+    ``what``, ``setting`` (knob prefix, e.g. "llm"), ``route`` and ``start_hint``; the key never leaves the client."""
 
     what = setting = route = start_hint = ""
 
@@ -40,7 +24,7 @@ class OpenAIServer:
         from openai import OpenAI
 
         self.base_url, self.model, self.api_key_env = base_url, model, api_key_env
-        self.shown_url = redact_url(base_url)  # what messages show: never a user name or password in the URL
+        self.shown_url = redact_url(base_url)  # no user name or password
         # a local server needs no key, but the client wants a non-empty one
         self.client = OpenAI(base_url=base_url, api_key=os.environ.get(api_key_env) or "no-key",
                              max_retries=retries, timeout=timeout)
@@ -69,8 +53,7 @@ class OpenAIServer:
         return error
 
     def ask_served(self) -> None:
-        """Ask the server which models it serves: the explained error when it does not answer, a
-        ``LookupError`` naming those it serves when ``model`` is not one of them."""
+        """Raise the explained error if the server does not answer, ``LookupError`` if it does not serve ``model``."""
         import openai
 
         try:
@@ -83,14 +66,8 @@ class OpenAIServer:
 
 
 class ChatServer(OpenAIServer):
-    """An OpenAI-compatible server as a generator for :class:`helpers.labeler.BatchedTextGeneration`.
-
-    Requests go out ``concurrency`` at a time; the ``openai`` client retries 429, 5xx, timeouts and
-    dropped connections ``retries`` times with exponential backoff. An answer is greedy
-    (temperature 0); with ``candidates`` above 1 the others are sampled (temperature 0.7, a seed
-    each), since the API has no beam search. Every failure ends in one sentence that names the URL
-    and what to change (:meth:`explain`).
-    """
+    """An OpenAI-compatible server as the generator of :class:`helpers.labeler.BatchedTextGeneration`: ``concurrency``
+    requests at a time, each retried ``retries`` times; the first answer is greedy, further candidates sampled."""
 
     tokenizer = None  # the server holds it
     what, setting, route = "LLM", "llm", "chat completions"
@@ -104,25 +81,19 @@ class ChatServer(OpenAIServer):
         self.concurrency, self.seed = concurrency, seed
 
     def identity(self) -> dict[str, Any]:
-        """Who answers, for the answer cache: the backend and the model, not the URL (labels made on a
-        GPU server replay on a laptop) and never the key; ``answers`` names how an answer is cut
-        (:func:`line_answer`): answers recorded before, cut by the server at any newline, are not replayed.
-        The ``seed`` too: every request sends it, and the candidates after the first are sampled with
-        ``seed + k``, so answers recorded with another seed are another run's."""
+        """The answer cache's key: backend, model, how answers are cut and seed; never the URL or the key."""
         return {"backend": "openai", "model": self.model, "answers": "first line, line end kept", "seed": self.seed}
 
     def check(self) -> str:
-        """Ask the server which models it serves (:meth:`ask_served`); a sentence saying it answers."""
+        """Check the server serves ``model`` (:meth:`ask_served`); returns a sentence saying it answers."""
         self.ask_served()
         return f"LLM server {self.shown_url} answers, serving {self.model}; {self.concurrency} requests at a time"
 
     def ask(self, prompt: str, max_new_tokens: int, temperature: float = 0.0, seed: int | None = None) -> str:
-        """One answer to one prompt, up to the first line end. The server is sent the prompt's own chat turns
-        (:func:`helpers.prompts.parse_chat`: a :class:`helpers.prompts.ChatPrompt` carries them), never turns
-        read back from text a document could have changed."""
+        """One answer to ``prompt`` (sent as its chat turns), up to the first line end (:func:`line_answer`)."""
         import openai
 
-        try:  # no stop=["\n"]: a server stops at a leading newline, with an empty answer (the local path does not)
+        try:  # no stop=["\n"]: a server would stop at a leading newline
             reply = self.client.chat.completions.create(
                 model=self.model, messages=parse_chat(prompt), max_tokens=max_new_tokens, temperature=temperature,
                 seed=self.seed if seed is None else seed,
@@ -133,8 +104,7 @@ class ChatServer(OpenAIServer):
 
     @staticmethod
     def budget_was_hit(answer: str, max_new_tokens: int) -> bool:
-        """True when the token budget ended ``answer`` (the labeler's budget rule; the server holds the
-        tokenizer): :func:`line_answer` leaves a line end on every answer but those."""
+        """True when the token budget cut ``answer``: the only answers :func:`line_answer` leaves without a line end."""
         return bool(answer.strip()) and "\n" not in answer.lstrip()
 
     def candidates(self, prompt: str, max_new_tokens: int, n: int = 1) -> list[str]:
@@ -143,10 +113,8 @@ class ChatServer(OpenAIServer):
             self.ask(prompt, max_new_tokens, temperature=0.7, seed=self.seed + k) for k in range(1, n)]
 
     def stream_answers(self, prompts: Mapping[int, str], max_new_tokens: int, n: int = 1) -> Iterator[tuple[int, list[str]]]:
-        """``(key, answers)`` for each prompt as it completes, ``concurrency`` requests at a time. On the
-        first failure every answer finished by then is yielded too (the labeler records each), the requests
-        not started are cancelled and the explained error is raised at once: it does not wait for the
-        requests still running (up to ``retries`` x ``timeout`` each); what they bring is dropped."""
+        """``(key, answers)`` for each prompt as it completes. On the first failure: yields the answers finished by
+        then, cancels the rest and raises the explained error without waiting for running requests."""
         pool = ThreadPoolExecutor(max_workers=self.concurrency)
         futures = {pool.submit(self.candidates, prompt, max_new_tokens, n): key for key, prompt in prompts.items()}
         given = set()
@@ -166,10 +134,8 @@ class ChatServer(OpenAIServer):
 
 
 def line_answer(text: str, finish_reason: Optional[str]) -> str:
-    """A server's answer as the local path stops it (:class:`helpers.labeler._batched.StopAtLineEnd`): up to the
-    end of its first line with content, leading newlines not counting, the line end kept. A model that
-    ended by itself gets the line end too; only an answer the token budget cut (``finish_reason`` "length")
-    has none, so the budget rule reads it from the text, recorded or replayed."""
+    """``text`` up to the end of its first non-blank line, line end kept (as the local path stops); only an answer the
+    token budget cut (``finish_reason`` "length") is left without one."""
     line = re.match(r"\s*\S[^\n]*\n", text)
     if line:
         return line.group(0)

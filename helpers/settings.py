@@ -1,15 +1,6 @@
-"""Run settings: the two profiles and knob-by-knob overrides.
-
-A *profile* is a named set of values for every knob of the series. ``offline`` (the
-default) runs anywhere from a plain install: packaged MiniLM embeddings, packaged
-SmolLM2-135M-Instruct, packaged BBC News corpus. ``colab-t4`` is the reference
-walk-through: BAAI/bge-small-en, meta-llama/Llama-2-13b-chat-hf in 4-bit, the
-CShorten/ML-ArXiv-Papers abstracts. A profile changes values, never code paths.
-
-Every notebook's ``parameters`` cell holds the knobs; ``None`` means "the profile's
-value". :func:`resolve_settings` merges them and rejects typos with a suggestion; a key pasted where
-a variable's name belongs is refused by :mod:`helpers.credentials`.
-"""
+"""Run settings: profiles (``offline``: packaged models and BBC News, runs anywhere; ``colab-t4``: the reference
+Llama-2-13b walk-through on ArXiv abstracts) and knob overrides. Every notebook's ``parameters`` cell holds the knobs
+(``None``: the profile's value); :func:`resolve_settings` merges them and rejects typos with a suggestion."""
 
 from __future__ import annotations
 
@@ -26,15 +17,13 @@ PACKAGED_EMBEDDINGS = "packaged:all-MiniLM-L6-v2"
 PACKAGED_LLM = "packaged:SmolLM2-135M-Instruct"
 
 QUANTIZATIONS = ("nf4", "int8", "none")
-PRECISIONS = ("auto", "bf16", "fp16", "fp32")  # "auto": what the hardware computes natively (helpers.llm)
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")  # "auto": what the hardware computes natively
 LABEL_METHODS = ("batched", "reference")
-LLM_BACKENDS = ("transformers", "openai")  # a model loaded here, or any OpenAI-compatible server (helpers.serving)
-# a SentenceTransformer loaded here, or any OpenAI-compatible /v1/embeddings server (helpers.embedding_server)
+LLM_BACKENDS = ("transformers", "openai")  # a model loaded here, or an OpenAI-compatible server
+# a SentenceTransformer loaded here, or an OpenAI-compatible /v1/embeddings server
 EMBEDDING_BACKENDS = ("sentence-transformers", "openai")
 STOP_WORDS = ("english", "none")
-# News' house words: BBC News says "said" in 85% of its articles and "mr" in 36%. c-TF-IDF's
-# reduce_frequent_words alone left one of them in the top 10 words of 3 of 20 BBC clusters (KMeans on
-# TF-IDF, 2,225 articles); with these words also stopped, in none. Harmless elsewhere (ArXiv abstracts).
+# news' house words, stopped with "english"
 HOUSE_WORDS = ("said", "says", "mr", "mrs", "ms")
 
 
@@ -58,21 +47,21 @@ class Settings:
     embedding_model: str = PACKAGED_EMBEDDINGS
     embedding_backend: str = "sentence-transformers"
     embedding_base_url: Optional[str] = None
-    embedding_api_key_env: str = "OPENAI_API_KEY"  # the name of the variable holding the key, never the key
+    embedding_api_key_env: str = "OPENAI_API_KEY"  # the variable's name, never the key
     embedding_concurrency: int = 4
     embedding_batch_size: int = 32
-    # the first N tokens of each document embedded (None or 0: the model's own window, 256 for all-MiniLM-L6-v2)
+    # tokens of each document embedded (None or 0: the model's own window)
     embedding_max_tokens: Optional[int] = None
     llm_model: str = PACKAGED_LLM
     llm_backend: str = "transformers"
     llm_base_url: Optional[str] = None
-    llm_api_key_env: str = "OPENAI_API_KEY"  # the name of the variable holding the key, never the key
+    llm_api_key_env: str = "OPENAI_API_KEY"  # the variable's name, never the key
     llm_concurrency: int = 4
     quantization: str = "none"
     min_cluster_size: Optional[int] = None
     use_cuml: bool = False
     stop_words: str = "english"
-    reduce_frequent_words: bool = True  # c-TF-IDF on the square root of the counts: "said", "mr" leave the keywords
+    reduce_frequent_words: bool = True  # c-TF-IDF on the square root of the counts
     top_n_words: int = 10
     nr_docs: int = 4
     label_doc_words: Optional[int] = None
@@ -89,8 +78,8 @@ class Settings:
 
     @property
     def stop_word_list(self) -> Optional[list[str]]:
-        """The words kept out of the keywords (``CountVectorizer(stop_words=...)``): ``stop_words`` "english"
-        is scikit-learn's English list plus news' ``HOUSE_WORDS``; "none" keeps every word (the reference)."""
+        """The words kept out of the keywords: scikit-learn's English list plus ``HOUSE_WORDS`` for "english",
+        ``None`` (every word, the reference) for "none"."""
         if self.stop_words == "none":
             return None
         from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
@@ -103,16 +92,15 @@ PROFILES: dict[str, dict[str, Any]] = {
         dataset=PACKAGED_CORPUS,
         category_column="category",
         embedding_model=PACKAGED_EMBEDDINGS,
-        # half the model's window: embedding takes 0.43 of the time (bf16, 2 cores), and the topics agree better
-        # with the BBC's categories (NMI/ARI +0.05 over three UMAP seeds: benchmarks/embedding_window.py, BENCHMARKS.md)
+        # half the model's window: faster, and closer to the categories (BENCHMARKS.md)
         embedding_max_tokens=128,
         llm_model=PACKAGED_LLM,
-        # nf4 ruins a 135M model's answers (shared/OFFLINE.md); 01 shows why.
+        # nf4 ruins a 135M model's answers (notebook 01 shows why)
         quantization="none",
         label_doc_words=60,
-        # room for a 2-5 word label and more (a long answer is cut at a phrase boundary, never mid-word)
+        # room for a 2-5 word label
         label_max_new_tokens=16,
-        # a 135M model loads in seconds: show all three side by side (notebook 01)
+        # a 135M model loads in seconds: compare all three (notebook 01)
         compare_quantizations="nf4,int8,none",
         sanity_max_new_tokens=48,
         require_gpu=False,
@@ -125,8 +113,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         quantization="nf4",
         min_cluster_size=150,
         label_doc_words=None,
-        # 13B nf4 (7.2 GB) + the KV cache of one prompt as long as Llama-2's window (4,096 tokens: whole documents,
-        # cut to fit) fits a T4's 15 GB; two would not (preflight)
+        # 13B nf4 plus one full-window prompt fits a T4's 15 GB; two would not
         label_batch_size=1,
         # 13B in fp16 needs 26 GB: a T4 holds only the 4-bit load
         compare_quantizations="nf4",
@@ -134,8 +121,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         require_gpu=True,
     ),
 }
-# An ungated chat model that fits a free T4 in 4-bit (7B in nf4: about 4 GB): a workshop needs no licence queue.
-# The same code path as Llama 2 (load_llm, nf4); its own chat template renders the same prompt parts.
+# an ungated chat model that fits a free T4 in 4-bit: no licence queue
 NON_GATED_CHAT_MODEL = "HuggingFaceH4/zephyr-7b-beta"
 PROFILES["colab-t4-open"] = {**PROFILES["colab-t4"], "llm_model": NON_GATED_CHAT_MODEL}
 
@@ -150,8 +136,8 @@ _CHOICES = {
 
 
 def check_embedding_backend(values: dict[str, Any]) -> None:
-    """Raise when the embedding server's settings cannot work: ``embedding_backend`` "openai" without
-    ``embedding_base_url``, or a key pasted as ``embedding_api_key_env``."""
+    """Raise ``ValueError`` for ``embedding_backend`` "openai" without ``embedding_base_url``, or a key pasted as
+    ``embedding_api_key_env``."""
     if values.get("embedding_backend") == "openai" and not values.get("embedding_base_url"):
         raise ValueError("embedding_backend 'openai' needs embedding_base_url, the server's address, e.g. "
                          "-p embedding_base_url http://127.0.0.1:7997/v1 (docs/servers-and-scale.md: Embeddings from a server).")
@@ -159,8 +145,8 @@ def check_embedding_backend(values: dict[str, Any]) -> None:
 
 
 def check_server_addresses(values: dict[str, Any]) -> None:
-    """Raise when ``llm_base_url`` or ``embedding_base_url`` is set without ``http://`` or ``https://`` (the
-    message never repeats it: ``admin:pass@host`` holds a password)."""
+    """Raise ``ValueError`` when a ``*_base_url`` lacks ``http(s)://``; the message never repeats it (it may hold a
+    password)."""
     for knob in ("llm_base_url", "embedding_base_url"):
         if values.get(knob) and not re.match(r"https?://", values[knob], re.I):
             raise ValueError(f"{knob} is a server's address starting with http:// or https://, e.g. "
@@ -206,7 +192,7 @@ def _coerce(name: str, value: Any, annotation: Any) -> Any:
     elif kind is str:
         if isinstance(value, str):
             return value
-    secret = name.endswith(("_api_key_env", "_base_url"))  # may be the key itself, or an address with a password
+    secret = name.endswith(("_api_key_env", "_base_url"))  # may be the key, or a URL with a password
     raise ValueError(
         f"Parameter {name!r} must be a {kind.__name__}, got " + (f"{value!r} " if not secret else "")
         + f"({type(value).__name__}); pass e.g. -p {name} <{kind.__name__}>."
@@ -219,13 +205,8 @@ def knob_names() -> list[str]:
 
 
 def resolve_settings(profile: str = "offline", **overrides: Any) -> Settings:
-    """Merge a profile with knob overrides into a :class:`Settings` (notebook 07 resolves profiles with it).
-
-    ``None`` overrides are ignored (they mean "keep the profile's value"), so a
-    notebook can pass every knob of its parameters cell. Unknown profiles or knob
-    names raise ``ValueError`` listing the valid ones and the closest match; values
-    of the wrong type are converted when unambiguous ("300" -> 300) or rejected.
-    """
+    """Merge a profile with knob overrides (``None``: keep the profile's value) into :class:`Settings` (notebook 07).
+    Unknown profiles, knobs or values raise ``ValueError`` with the closest match; "300" -> 300, bad types rejected."""
     if profile not in PROFILES:
         valid = sorted(PROFILES)
         raise ValueError(
@@ -282,9 +263,7 @@ def resolve_settings(profile: str = "offline", **overrides: Any) -> Settings:
 
 
 def as_dict(settings: Settings) -> dict[str, Any]:
-    """The settings as a plain dict, e.g. to save next to a run's results (notebooks 03 and 06) or print:
-    credentials in ``llm_base_url`` and ``embedding_base_url`` are redacted
-    (:func:`helpers.credentials.redact_url`), so none is ever saved or shown."""
+    """The settings as a plain dict to save or print (notebooks 03 and 06), with credentials in the URLs redacted."""
     values = dataclasses.asdict(settings)
     values["llm_base_url"] = redact_url(values["llm_base_url"])
     values["embedding_base_url"] = redact_url(values["embedding_base_url"])

@@ -1,9 +1,5 @@
-"""The plumbing around notebook 03's BERTopic: cached embeddings, a ``min_cluster_size``
-that fits the corpus, and the run folder that connects notebook 03 to the notebooks after it.
-
-The five steps themselves (``SentenceTransformer.encode``, ``UMAP``, ``HDBSCAN``,
-``CountVectorizer``, c-TF-IDF) and the representations are written out in notebook 03.
-"""
+"""The plumbing around notebook 03's BERTopic: cached embeddings and 2-D map, a ``min_cluster_size`` that
+fits the corpus, and the embedding model later notebooks open."""
 
 from __future__ import annotations
 
@@ -17,7 +13,6 @@ from .files import atomic_write
 from .settings import PACKAGED_EMBEDDINGS
 
 LOCAL_EMBEDDINGS = "sentence-transformers"  # embedding_backend's default: a model loaded here
-LLM_ASPECT = "LLM"
 
 
 def content_key(*parts: Any) -> str:
@@ -39,10 +34,7 @@ def content_key(*parts: Any) -> str:
 
 
 def cached_array(path: Path, compute: Callable[[], np.ndarray]) -> tuple[np.ndarray, bool]:
-    """Load ``path`` if it exists, else compute and save it atomically.
-
-    Returns ``(array, reused)`` so a notebook can say whether work was skipped.
-    """
+    """Load ``path`` if it exists, else compute and save it atomically; returns ``(array, reused)``."""
     path = Path(path)
     if path.exists():
         return np.load(path, allow_pickle=False), True
@@ -62,8 +54,8 @@ def embedding_model_path(name: str) -> str:
 
 
 def load_embedding_model(name: str, precision: str = "fp32", max_tokens: Optional[int] = None):
-    """A ``SentenceTransformer`` for ``name`` computing in ``precision`` (notebook 03's; remote code never trusted),
-    embedding at most the first ``max_tokens`` tokens of each text (None or 0: the model's own window)."""
+    """A ``SentenceTransformer`` for ``name`` in ``precision`` (no remote code), embedding at most ``max_tokens``
+    tokens per text (None or 0: its own window)."""
     from sentence_transformers import SentenceTransformer
 
     from .machine import torch_dtype
@@ -76,10 +68,8 @@ def load_embedding_model(name: str, precision: str = "fp32", max_tokens: Optiona
 
 
 def open_embedding_model(settings: Any):
-    """The embedding model this session's ``settings`` (a :class:`helpers.settings.Settings`; a run folder's
-    ``settings.json`` goes through :func:`helpers.runs.session_settings` first, so its server and key variable are
-    never used) name: a ``SentenceTransformer`` loaded here, or with ``embedding_backend`` "openai" the server
-    (:func:`helpers.embedding_server.open_embedding_server`, asked nothing until it embeds)."""
+    """The embedding model this session's ``settings`` name (a run folder's dict is a TypeError): a local
+    ``SentenceTransformer`` or, with ``embedding_backend`` "openai", the server."""
     if isinstance(settings, dict):
         raise TypeError("open_embedding_model takes this session's settings, not a run folder's settings.json: "
                         "open the folder with helpers.runs.session_settings first.")
@@ -94,11 +84,8 @@ def open_embedding_model(settings: Any):
 
 def embeddings_path(cache_dir: Path, model_name: str, docs: list[str], precision: str = "fp32",
                     backend: str = LOCAL_EMBEDDINGS, window: Optional[int] = None) -> Path:
-    """Where the embeddings of ``docs`` by ``model_name`` in ``precision`` ("auto" resolved on this machine)
-    are cached: keyed by the model, the dtype and every text, so a changed corpus never reuses stale vectors.
-    A server's (``backend`` "openai") are keyed by the model the server names and the texts, not by its URL
-    or key, nor by ``precision`` (the server chooses its own): their own files, never mixed with local ones.
-    ``window``: the ``embedding_max_tokens`` the model was capped to (None: its own window), part of the key."""
+    """Where the embeddings of ``docs`` are cached, keyed by the model, ``precision``, ``window`` and every text
+    (a server's, ``backend`` "openai": by model and texts only)."""
     from .machine import resolve_precision
 
     if backend != LOCAL_EMBEDDINGS:
@@ -111,11 +98,9 @@ def embed_documents(
     embedding_model, model_name: str, docs: list[str], cache_dir: Path, show_progress_bar: bool = True,
     precision: str = "fp32", window: Optional[int] = None,
 ) -> tuple[np.ndarray, bool]:
-    """Notebook 03's step 1 (``encode``, cached at :func:`embeddings_path`) for the notebooks and
-    benchmarks after it; ``precision`` is the one ``embedding_model`` computes in. ``embedding_model`` is a
-    ``SentenceTransformer`` or an embedding server (:func:`open_embedding_model`): its ``backend`` picks the
-    cache key; ``window`` is the ``embedding_max_tokens`` it was loaded with. Returns ``(embeddings, reused)``."""
-    from .embedding_server import BACKEND  # "openai"; a SentenceTransformer's own backend is "torch", "onnx" or ...
+    """Notebook 03's step 1, ``embedding_model.encode`` (local or a server), cached at :func:`embeddings_path`;
+    returns ``(embeddings, reused)``."""
+    from .embedding_server import BACKEND  # "openai"; a SentenceTransformer's is "torch", "onnx", ...
 
     backend = BACKEND if getattr(embedding_model, "backend", None) == BACKEND else LOCAL_EMBEDDINGS
     return cached_array(embeddings_path(cache_dir, model_name, docs, precision, backend, window),
@@ -124,10 +109,8 @@ def embed_documents(
 
 def cached_embeddings(embedding_model, settings: Any, docs: list[str], show_progress_bar: bool = True
                       ) -> tuple[np.ndarray, str]:
-    """Notebook 03's ``embedding_model.encode(docs, show_progress_bar=True)``, computed once and then read back
-    from the cache ``settings`` names (keyed by the model, its precision and every text; notebooks 04-06 read
-    what 03 computed). Returns ``(embeddings, note)``: the note says which, and warns when most documents are
-    longer than the model's window."""
+    """Notebook 03's ``embedding_model.encode(docs)``, computed once, then read from the cache (04-06 reuse it);
+    returns ``(embeddings, note)``, the note warning when most documents exceed the model's window."""
     from .data import truncation_note
     from .machine import default_cache_dir, show_progress
 
@@ -143,13 +126,11 @@ def cached_embeddings(embedding_model, settings: Any, docs: list[str], show_prog
 
 
 def cached(fit_transform, embeddings: np.ndarray, settings: Any) -> np.ndarray:
-    """Notebook 03's ``UMAP(...).fit_transform(embeddings)`` (the 2-D map), written
-    ``cached(UMAP(...).fit_transform, embeddings, settings)``: computed once, then read back from the cache
-    ``settings`` names, keyed by the embeddings and every setting of the reducer (:func:`reduced_path`). UMAP's
-    numba kernels are compiled once per install from here on (:func:`helpers.machine.cache_numba_kernels`)."""
+    """Notebook 03's 2-D map, written ``cached(UMAP(...).fit_transform, embeddings, settings)``: computed once, then
+    read from the cache (:func:`reduced_path`)."""
     from .machine import cache_numba_kernels, default_cache_dir
 
-    cache_numba_kernels()  # before UMAP's first fit: this one, or the 5-D one in fit_transform
+    cache_numba_kernels()  # before UMAP's first fit
 
     reducer = fit_transform.__self__
     return cached_array(reduced_path(default_cache_dir(settings.cache_dir), embeddings, reducer),
@@ -157,8 +138,7 @@ def cached(fit_transform, embeddings: np.ndarray, settings: Any) -> np.ndarray:
 
 
 def plain_setting(value: Any) -> Any:
-    """A setting as plain values, for a cache key: a mapping's items and a list's values at any depth (so
-    ``metric_kwds={"p": 1}`` and ``{"p": 2}`` differ), an object as its class name (its repr may hold its address)."""
+    """A setting as plain values for a cache key, at any depth; an object as its class name."""
     if isinstance(value, dict):
         return tuple(sorted((str(k), plain_setting(v)) for k, v in value.items()))
     if isinstance(value, (list, tuple)):
@@ -169,10 +149,7 @@ def plain_setting(value: Any) -> Any:
 
 
 def reduced_path(cache_dir: Path, embeddings: np.ndarray, reducer) -> Path:
-    """Where ``reducer``'s (e.g. the 2-D UMAP's) coordinates of ``embeddings`` are cached: keyed by the
-    embeddings and by the reducer itself, its class (umap-learn's or cuML's: ``use_cuml``) and every
-    setting (``get_params()``: neighbours, distance, components, seed, ...), so changed settings never
-    bring back stale coordinates. :func:`cached` reads and writes it."""
+    """Where ``reducer``'s coordinates of ``embeddings`` are cached, keyed by them, its class and ``get_params()``."""
     kind = type(reducer)
     params = sorted(reducer.get_params().items()) if hasattr(reducer, "get_params") else []
     shown = [(k, plain_setting(v)) for k, v in params]
@@ -181,11 +158,7 @@ def reduced_path(cache_dir: Path, embeddings: np.ndarray, reducer) -> Path:
 
 # ---------------------------------------------------------------- steps 2-5 + representations
 def scaled_min_cluster_size(n_docs: int, reference: int = 150, docs_per_unit: int = 100, floor: int = 10) -> int:
-    """``min_cluster_size`` for a corpus of ``n_docs``: one per 100 docs, between 10 and 150.
-
-    The reference uses 150 for about 117k abstracts; a 2,225-article corpus needs
-    smaller clusters to find its topics.
-    """
+    """``min_cluster_size`` for ``n_docs`` documents: one per 100, between 10 and 150 (150: the reference, 117k)."""
     return int(max(floor, min(reference, n_docs // docs_per_unit)))
 
 
@@ -193,12 +166,8 @@ MIN_DOCUMENTS = 20  # UMAP's 15 neighbours and a cluster of at least 5 need this
 
 
 def fit_min_cluster_size(n_docs: int, requested: Optional[int] = None) -> tuple[int, Optional[str]]:
-    """``(min_cluster_size, note)`` that lets ``n_docs`` documents form at least two topics.
-
-    ``requested`` (or :func:`scaled_min_cluster_size`) is lowered to a third of the
-    corpus when it is larger, with a note saying so; below ``MIN_DOCUMENTS`` there is
-    nothing to cluster and a ``ValueError`` says how many documents are needed.
-    """
+    """``(min_cluster_size, note)`` letting ``n_docs`` documents form two topics: at most a third of the
+    corpus; a ValueError below ``MIN_DOCUMENTS``."""
     if n_docs < MIN_DOCUMENTS:
         raise ValueError(
             f"Only {n_docs} documents: topic modeling needs at least {MIN_DOCUMENTS}. Give a larger "

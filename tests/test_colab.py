@@ -26,7 +26,7 @@ SIZES_BEFORE_ISSUE_34 = {
     "06_refining_topics.ipynb": 338027, "07_going_big.ipynb": 325060, "all_in_one.ipynb": 423822,
 }
 # Still over half of it: the all-in-one carries every notebook's cells (about 145 KB of lesson) besides the union of
-# their helpers (packed: about 105 KB). The others carry their helpers lzma-compressed (build_colab.pack).
+# their helpers (packed). The others carry their helpers compressed (build_colab.pack).
 OVER_HALF = {"all_in_one.ipynb"}
 
 
@@ -216,15 +216,12 @@ def test_the_helpers_cell_comes_before_every_cell_that_imports_helpers_and_03_un
         assert not carrying
 
 
-def test_packing_survives_a_round_trip_and_reuses_what_colab_holds():
-    """pack -> decoded gives the text back; a text colab/ already holds packed is packed as it is there (liblzma's
-    output may differ between builds: colab/ changes only when a source does)."""
+def test_packing_survives_a_round_trip_and_gives_the_same_bytes_every_build():
+    """pack -> decoded gives the text back, and packing the same text twice gives the same literal (colab/ changes
+    only when a source does)."""
     text = "print('héllo')\n" * 50
-    assert build_colab.decoded(ast.literal_eval(build_colab.pack(text))) == text
-    known = build_colab.packed_before()
-    assert known, "colab/ holds packed strings"
-    some_text, encoded = next(iter(known.items()))
-    assert "".join(ast.literal_eval(build_colab.pack(some_text))) == encoded
+    assert build_colab.decoded("".join(ast.literal_eval(build_colab.pack(text)))) == text
+    assert build_colab.pack(text) == build_colab.pack(text)
 
 
 @pytest.mark.parametrize("path", EDITIONS, ids=lambda p: p.name)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from helpers.llm import explain_loading_error, footprint_mb, load_llm, model_path, quantization_config
+from helpers.llm import explain_loading_error, load_llm, model_path, quantization_config
 
 
 def test_reference_quantization_config_has_the_four_knobs():
@@ -33,7 +33,7 @@ def test_packaged_gguf_is_materialized_once_into_a_plain_safetensors_folder(monk
 
 def test_nf4_shrinks_the_model_and_pads_left():
     tokenizer, model = load_llm("packaged:SmolLM2-135M-Instruct", "nf4")
-    assert footprint_mb(model) < 200 and tokenizer.padding_side == "left" and not model.training
+    assert model.get_memory_footprint() < 200e6 and tokenizer.padding_side == "left" and not model.training
 
 
 def test_gated_refusal_is_one_sentence_with_the_link():

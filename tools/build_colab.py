@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import functools
 import json
 import re
 import sys
@@ -146,45 +145,29 @@ def install_cell() -> str:
 
 # The line of the helpers cell that every test and tool finds it by.
 HELPERS_MARK = "HELPERS = json.loads(unpack(PACKED))"
-PACK_LINE = 4096  # characters of base64 per source line of a packed string
-
-
-PACKED_LITERAL = re.compile(r"\(\n((?:    '[A-Za-z0-9+/=]+'\n)+)\)")
-
-
-@functools.lru_cache(maxsize=None)
-def packed_before(folder: Path = OUT) -> dict[str, str]:
-    """Text -> base64 of every string the editions in ``folder`` hold packed. lzma's output may differ between
-    builds of liblzma for the same input: :func:`pack` reuses these, so colab/ changes only when a source does."""
-    known = {}
-    for path in sorted(folder.glob("*.ipynb")):
-        for cell in nbformat.read(path, as_version=4).cells:
-            for chunks in PACKED_LITERAL.findall(cell.source):
-                encoded = "".join(re.findall(r"'([A-Za-z0-9+/=]+)'", chunks))
-                known[decoded(encoded)] = encoded
-    return known
+PACK_LINE = 4096  # characters of base85 per source line of a packed string
 
 
 def decoded(encoded: str) -> str:
-    """What :func:`pack` packed, from its base64 (tests read the editions with it)."""
+    """What :func:`pack` packed, from its base85 (tests read the editions with it)."""
     import base64
-    import lzma
+    import bz2
 
-    return lzma.decompress(base64.b64decode(encoded)).decode("utf-8")
+    return bz2.decompress(base64.b85decode(encoded)).decode("utf-8")
 
 
 def pack(text: str) -> str:
-    """``text`` lzma-compressed and base64-encoded, as a parenthesized Python string literal of short lines: the
-    helpers' 250 KB of source take about 90 KB of an edition this way (a notebook Colab and GitHub open quickly)."""
+    """``text`` bz2-compressed and base85-encoded (the same bytes on every build), as a parenthesized Python string
+    literal of long lines: the helpers' source takes under a third of its size in an edition this way."""
     import base64
-    import lzma
+    import bz2
 
-    encoded = packed_before().get(text) or base64.b64encode(lzma.compress(text.encode("utf-8"))).decode("ascii")
+    encoded = base64.b85encode(bz2.compress(text.encode("utf-8"), 9)).decode("ascii")
     return "(\n" + "\n".join(f"    {encoded[i:i + PACK_LINE]!r}" for i in range(0, len(encoded), PACK_LINE)) + "\n)"
 
 
 # How an edition reads a packed string back: the helpers cell's ``unpack`` and the results cell's notebook 03
-DECODE = "lzma.decompress(base64.b64decode({})).decode('utf-8')"
+DECODE = "bz2.decompress(base64.b85decode({})).decode('utf-8')"
 UNPACK = f"def unpack(packed):\n    return {DECODE.format('packed')}\n"
 
 
@@ -214,10 +197,10 @@ def helpers_cell(files: tuple[str, ...]) -> str:
     return (
         "#@title Write the `helpers/` modules this notebook imports (its plumbing: settings, data, caching, labels; "
         "generated from the repository, no clone needed: the files appear under helpers/ in Colab's file pane)\n"
-        "import base64, importlib, json, lzma, sys\n"
+        "import base64, bz2, importlib, json, sys\n"
         "from pathlib import Path\n\n"
         f"FILES = [\n{listed},\n]\n"
-        "# their sources, lzma-compressed and base64-encoded to keep this notebook small (tools/build_colab.py)\n"
+        "# their sources, bz2-compressed and base85-encoded to keep this notebook small (tools/build_colab.py)\n"
         f"PACKED = {pack(json.dumps(sources))}\n\n"
         f"{UNPACK}\n\n"
         f"{HELPERS_MARK}\n"
@@ -267,8 +250,8 @@ def results_cell(reads_results: bool) -> str:
     return ("#@title Notebook 03's results: on your Drive, in this runtime, or made now (a notebook opened from its "
             "badge starts with an empty disk)\n"
             "from helpers.colab import drive_run_dir, make_results_of_03\n\n"
-            "import base64, lzma\n\n"
-            "# notebook 03 itself, lzma-compressed and base64-encoded as the helpers are\n"
+            "import base64, bz2\n\n"
+            "# notebook 03 itself, packed as the helpers are\n"
             f"NOTEBOOK_03 = {DECODE.format(pack(notebook_03))}\n"
             "run_dir = drive_run_dir(run_dir, keep_on_drive)\n"
             "print(make_results_of_03(run_dir, NOTEBOOK_03, profile, sample_size))")
@@ -364,13 +347,10 @@ def edition(path: Path) -> nbformat.NotebookNode:
 
 FREE_CELL = (
     "#@title Free the previous notebook's LLM (one model in memory at a time: a T4 holds one 13B model)\n"
-    "import gc\n"
-    "import torch\n\n"
+    "from helpers.machine import free_memory\n\n"
     "for _name in ('model', 'generator', 'labeler', 'llm', 'representation_model', 'topic_model', 'ask'):\n"
     "    globals().pop(_name, None)\n"
-    "gc.collect()\n"
-    "if torch.cuda.is_available():\n"
-    "    torch.cuda.empty_cache()"
+    "free_memory()  # gc, and the GPU memory torch still holds"
 )
 
 

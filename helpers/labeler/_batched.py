@@ -1,9 +1,5 @@
-"""BatchedTextGeneration: batched, greedy LLM topic labels, a drop-in for BERTopic's ``TextGeneration``.
-
-It asks the LLM for several candidates per topic in one batched call, cleans and repairs them (:mod:`._clean`),
-judges them by the rubric (:mod:`._rubric`), adds the topic's key phrases (:mod:`._keyphrases`) and keeps the
-candidate that passes and covers the topic's documents best (:mod:`._choice`). One file, as in BERTopic.
-"""
+"""BatchedTextGeneration: batched, greedy LLM topic labels judged by a rubric, a drop-in for BERTopic's
+``TextGeneration``."""
 
 from __future__ import annotations
 
@@ -43,34 +39,26 @@ class StopAtLineEnd(StoppingCriteria):
 
 
 class BatchedTextGeneration(BaseRepresentation):
-    """Batched, greedy LLM topic labels a reader would keep; use it wherever ``TextGeneration`` fits.
+    """Batched, greedy LLM topic labels judged by a rubric; use it wherever BERTopic's ``TextGeneration`` fits.
 
-    Builds every topic's prompt first (the same ``[DOCUMENTS]``/``[KEYWORDS]`` filling and the same
-    representative documents as BERTopic's ``TextGeneration``), then asks the LLM for ``candidates``
-    answers per topic in one batched call (beam search: the same answers every run; greedy when 1),
-    stopping at the end of the first line. Each answer is cleaned and repaired (:func:`clean_label`,
-    :func:`repair_label`); the topic's key phrases (:func:`key_phrases`) join them; every candidate is
-    judged by the strict rubric (:func:`label_failures`) and :func:`choose_label` keeps one (by coverage,
-    and by the share of the topic's documents its words match). A topic where nothing passes falls back
-    to its keywords. With ``distinct`` (the default), no two topics keep near-duplicate labels
-    (:func:`disambiguate`). A topic is judged on at most ``judged_docs`` of its documents (its prompt's,
-    and others drawn with ``random_state``: :func:`judged_rows`), and coverage on the centre of all of
-    them, so memory does not grow with the corpus. A prompt longer than the model's window (whole
-    documents: ``doc_length`` None) has its documents shortened until it fits with the answer
-    (:meth:`fill`); ``prompt_cut_tokens`` in the records says by how many tokens.
+    Arguments (the others as in ``TextGeneration``):
+        candidates: answers asked per topic (beam search; greedy when 1).
+        keyword_prompt: a second, keywords-only prompt.
+        key_phrases: key phrases of each length added as candidates (0: none).
+        embeddings: the documents' embeddings, in ``fit``'s order.
+        titles: the documents' titles, so the rubric catches a copied headline.
+        cache_dir: where answers are recorded and replayed; ``replay_only`` never generates.
+        distinct: no two topics keep near-duplicate labels.
+        judged_docs: the most documents of a topic a label is judged on.
 
-    ``embeddings`` are the documents' embeddings, in the order given to ``fit``: they measure each candidate's
-    coverage and the chosen label's confidence (:func:`label_confidence`); without them the documents are embedded
-    here. ``titles``, in the same order, let the rubric catch a copied headline. With a ``cache_dir`` every
-    answer is recorded there and replayed by a later run (``replay_only``: never generate).
     Usage:
+
     ```python
     from helpers.labeler import BatchedTextGeneration
     llm = BatchedTextGeneration(generator, prompt=prompt, batch_size=8, candidates=3, embeddings=embeddings)
     topic_model = BERTopic(representation_model={"LLM": llm})
     ```
-    After fitting, ``llm.records_`` lists per topic the prompt, raw answers, every candidate with its
-    verdict, the label, where it came from and its confidence (the README says more).
+    After fitting, ``llm.records_`` holds each topic's answers, judged candidates, label and confidence.
     """
 
     def __init__(
@@ -117,8 +105,8 @@ class BatchedTextGeneration(BaseRepresentation):
         self.replay_only = replay_only
         self.distinct = distinct
         self.judged_docs = judged_docs
-        self.shown_: dict[int, list[str]] = {}  # each topic's representative documents, as its prompt shows them
-        self.prompt_cuts_: dict[int, int] = {}  # tokens cut from each topic's documents to fit the model's window
+        self.shown_: dict[int, list[str]] = {}  # as each topic's prompt shows them
+        self.prompt_cuts_: dict[int, int] = {}  # tokens cut to fit the window
         self.records_: list[dict[str, Any]] = []
         self.replayed_, self.generated_ = 0, 0
 
@@ -135,9 +123,8 @@ class BatchedTextGeneration(BaseRepresentation):
         return prompts
 
     def fill(self, template: str, documents: Sequence[str], keywords: Sequence[str]) -> tuple[str, int]:
-        """``template`` filled for one topic and cut to the model's window (:func:`fit_to_window`: only the
-        documents shortened, room left for ``max_new_tokens``), and the number of tokens cut. A chat server's
-        prompts are left to the server (no tokenizer here)."""
+        """``template`` filled and cut to the model's window less ``max_new_tokens`` (:func:`fit_to_window`), and the
+        number of tokens cut; uncut for a chat server."""
         window = context_window(self.generator)
         limit = None if window is None else window - self.max_new_tokens
         return fit_to_window(template, documents, keywords, getattr(self.generator, "tokenizer", None), limit)
@@ -150,12 +137,8 @@ class BatchedTextGeneration(BaseRepresentation):
             self.generator, max_new_tokens=self.max_new_tokens, candidates=self.candidates, greedy=True))
 
     def generate(self, prompts: list[str]) -> list[list[str]]:
-        """``candidates`` answers per prompt (beam search, or greedy for one), ``batch_size`` prompts at a time.
-
-        With a ``cache_dir``, a prompt answered before by the same model and settings is replayed, and
-        each batch's answers are recorded as soon as they come (a killed run resumes there);
-        ``replay_only`` refuses to generate. ``replayed_`` and ``generated_`` count the prompts.
-        """
+        """``candidates`` answers per prompt, ``batch_size`` prompts at a time, replayed from or recorded in
+        ``cache_dir``; raises ``LookupError`` when ``replay_only`` and one is not recorded."""
         cache = self.answer_cache()
         answers: list[Optional[list[str]]] = [cache.get(p) if cache else None for p in prompts]
         todo = [i for i, a in enumerate(answers) if a is None]
@@ -177,14 +160,14 @@ class BatchedTextGeneration(BaseRepresentation):
         self._generate_here(prompts, todo, answers, cache)
         return answers
 
-    def _bar_switch(self, todo: list[int]) -> dict[str, bool]:  # TQDM_DISABLE (the runner's kernels): no bar
+    def _bar_switch(self, todo: list[int]) -> dict[str, bool]:  # TQDM_DISABLE: no bar
         return {} if show_progress(self.show_progress and todo) else {"disable": True}
 
     def _generate_here(self, prompts: list[str], todo: list[int], answers: list, cache: Optional[AnswerCache]) -> None:
-        """The ``todo`` prompts' answers from a transformers pipeline, greedy, in batches, into ``answers``."""
+        """The ``todo`` prompts' answers from a transformers pipeline, in batches, into ``answers``."""
         set_seed(self.random_state)
         tokenizer = getattr(self.generator, "tokenizer", None)
-        if tokenizer is not None:  # any pipeline: batching needs left padding, and a pad token
+        if tokenizer is not None:  # batching needs left padding and a pad token
             tokenizer.padding_side = "left"
             if tokenizer.pad_token is None:
                 tokenizer.pad_token = tokenizer.eos_token
@@ -213,8 +196,8 @@ class BatchedTextGeneration(BaseRepresentation):
     def extract_topics(
         self, topic_model, documents, c_tf_idf, topics: Mapping[int, list[tuple[str, float]]]
     ) -> dict[int, list[tuple[str, float]]]:
-        """One label per topic, in BERTopic's ``[(label, 1), ("", 0), ...]`` shape; see the class docstring. A
-        topic whose documents are essentially a topic's labelled before (:data:`._memory.KEEP_SHARE`) keeps its label."""
+        """One label per topic, in BERTopic's ``[(label, 1), ("", 0), ...]`` shape; a topic with essentially the
+        documents of one labelled before keeps its label (:mod:`._memory`)."""
         from ._memory import kept_topics, label_changes
 
         prompts = self.topic_prompts(topic_model, documents, c_tf_idf, topics)
@@ -226,10 +209,10 @@ class BatchedTextGeneration(BaseRepresentation):
         members = {t: np.flatnonzero(doc_topics == t) for t in prompts}
         id_sets = {t: frozenset(ids[rows].tolist()) for t, rows in members.items()}
         before = [r for r in self.records_ if "ids" in r]  # the last fit's topics
-        kept = kept_topics(id_sets, before)  # at least 90% the same documents, both ways
+        kept = kept_topics(id_sets, before)
         groups = {}
         for topic, prompt in prompts.items():
-            if topic in kept:  # essentially the same documents as before: the same label, nothing asked
+            if topic in kept:  # same documents as before: same label
                 continue
             shown = set(self.shown_.get(topic, []))  # the prompt's documents are always among those judged
             rows = judged_rows(members[topic], self.judged_docs, self.random_state,
@@ -239,9 +222,9 @@ class BatchedTextGeneration(BaseRepresentation):
                                  titles=[str(self.titles[ids[i]]) for i in rows] if self.titles is not None else [],
                                  vectors=vectors[members[topic]].mean(axis=0, keepdims=True))
         fresh = {r["topic"]: r for r in self.label_groups(groups, embed)} if groups else {}
-        self.changes_ = label_changes(id_sets, before, kept, fresh)  # a merge is new, another change regenerated
+        self.changes_ = label_changes(id_sets, before, kept, fresh)
         self.records_ = [{**(kept[t] if t in kept else fresh[t]), "topic": t, "ids": id_sets[t]} for t in prompts]
-        if self.distinct:  # no two topics of the run named alike: the new labels give way to the kept ones
+        if self.distinct:  # new labels give way to kept ones
             self.records_ = disambiguate(self.records_, embed, fixed=set(kept))
         confidences = label_confidence(
             embed([r["label"] for r in self.records_]), vectors, doc_topics, [r["topic"] for r in self.records_])
@@ -250,9 +233,8 @@ class BatchedTextGeneration(BaseRepresentation):
         return {r["topic"]: [(r["label"], 1)] + [("", 0)] * 9 for r in self.records_}
 
     def remember(self, labels: pd.DataFrame, topics: Sequence[int]) -> None:
-        """Start from a saved run's labels (``labels.csv``) and its documents' ``topics``: a later fit
-        (``update_topics``, ``reduce_topics``, ``merge_topics``) keeps the label of every topic whose
-        documents did not change, and asks the LLM only for the others (``changes_`` says which)."""
+        """Start from a saved run's labels (``labels.csv``) and its documents' ``topics``: a later fit asks the LLM
+        only for topics whose documents changed (``changes_`` says which)."""
         topics = np.asarray(topics)
         self.records_ = [dict(topic=int(r.topic), label=r.label, source=r.source, fallback=bool(r.fallback),
                               confidence=r.confidence, raw=r.raw, answers=[r.raw], prompt="",
@@ -263,11 +245,8 @@ class BatchedTextGeneration(BaseRepresentation):
                          for r in labels.itertuples()]
 
     def label_groups(self, groups: Mapping[Any, Mapping[str, Any]], embed: Callable) -> list[dict[str, Any]]:
-        """Label any groups of documents the way topics are labelled (notebook 06 labels the hierarchy's
-        inner nodes with it). Each group has its filled ``prompt``, ``keywords``, ``documents``, their
-        ``titles`` and their unit-length ``vectors`` (or just their mean, one row: a candidate's coverage is its
-        similarity to that centre); ``embed`` embeds texts. A prompt filled by :meth:`fill` fits the model's
-        window: its group's ``prompt_cut_tokens`` (0 when absent) goes into the record. One record per group."""
+        """One record per group of documents, labelled as topics are (notebook 06: the hierarchy's nodes). A group
+        has ``prompt`` (:meth:`fill`), ``keywords``, ``documents``, ``titles``, unit ``vectors`` (or their mean)."""
         asked = [g["prompt"] for g in groups.values()]
         if self.keyword_prompt:  # the short second prompt, in the same batched call
             asked += [fill_prompt(self.keyword_prompt, [], list(g["keywords"])[:10]) for g in groups.values()]
@@ -277,7 +256,7 @@ class BatchedTextGeneration(BaseRepresentation):
         docs = {key: list(g["documents"]) for key, g in groups.items()}
         phrases = key_phrases(docs, self.key_phrases) if self.key_phrases else {key: [] for key in groups}
         tokenizer = getattr(self.generator, "tokenizer", None)
-        # a server holds its tokenizer: it says itself which answers the budget cut (helpers.serving)
+        # a server says itself which answers the budget cut
         cut = getattr(self.generator, "budget_was_hit", None) or (lambda raw, n: budget_was_hit(raw, tokenizer, n))
         per_group, vocabularies, indexes = {}, {}, {}
         for (key, group), raws in zip(groups.items(), answers):

@@ -9,9 +9,7 @@ from typing import Any, Mapping, Optional, Union
 
 
 class AnswerCache:
-    """LLM answers on disk, one JSON file per prompt, keyed by who answered (backend, model, precision,
-    generation settings) and the prompt: a re-run with the same parameters replays instead of generating,
-    and a killed run resumes where it stopped. Labels made on a GPU replay on a laptop or in CI."""
+    """LLM answers on disk, one JSON file per prompt, keyed by ``identity`` (:func:`generator_identity`) and prompt."""
 
     def __init__(self, folder: Union[str, Path], identity: Mapping[str, Any]):
         self.folder = Path(folder)
@@ -35,8 +33,7 @@ class AnswerCache:
 
 
 def generator_identity(generator, **generation: Any) -> dict[str, Any]:
-    """Who answers: the pipeline's model (name, dtype, quantization), or a server's backend and model
-    (:meth:`helpers.serving.ChatServer.identity`), and the generation settings."""
+    """Who answers: a pipeline's model (name, dtype, quantization) or a server's ``identity()``, and ``generation``."""
     if hasattr(generator, "identity"):
         return {**generator.identity(), **generation}
     model = getattr(generator, "model", None)

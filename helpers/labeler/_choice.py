@@ -1,16 +1,5 @@
-"""Choosing one label per topic among its candidates, and no two topics of a run named alike.
-
-- :func:`choose_label` keeps the candidate that passes the rubric and covers the topic's
-  documents best, the LLM's own answer first; :func:`judged_record` is one topic's verdicts and choice;
-- :func:`document_share` says how many of a topic's documents a label's words match (how well it retrieves
-  them by embedding, ``label_confidence``, and which labels are alike live in ``helpers.label_similarity``);
-- :func:`disambiguate`: two labels are near duplicates when they share their head phrase (the content
-  words before the first preposition, conjunction or clause break, as nouns: "The Olympic Games" and
-  "Olympic"), or when their embeddings are closer than ``SIMILARITY_THRESHOLD`` (measured:
-  ``benchmarks/label_similarity.py``, BENCHMARKS.md); the topic whose label fits it less takes another
-  passing candidate, or a short qualifier from its own key phrases, the way Toponymy's
-  ``disambiguate_topics`` does, without asking the LLM again.
-"""
+"""Choosing one label per topic among its candidates (:func:`choose_label`), and renaming a run's near-duplicate
+labels (:func:`disambiguate`) without asking the LLM again."""
 
 from __future__ import annotations
 
@@ -24,15 +13,12 @@ from ..label_similarity import (PHRASE_STARTS, SIMILARITY_THRESHOLD, same_head, 
 from ._rubric import label_failures, variants
 
 
-JUDGED_DOCS = 2_000  # the most documents of one topic or hierarchy node a label is judged on (BENCHMARKS.md, Scale)
+JUDGED_DOCS = 2_000  # the most documents of a topic or node a label is judged on
 
 
 def judged_rows(rows: np.ndarray, most: Optional[int] = JUDGED_DOCS, seed: int = 0, keep: Sequence[int] = ()) -> np.ndarray:
-    """The rows of a topic's (or node's) documents its label is judged on: all of them, or ``most`` (in order)
-    when there are more: the rows in ``keep`` (the documents its prompt showed the LLM, so a name copied from
-    them is not taken for an invented word) and the rest drawn at random (``seed``). Key phrases, the rubric's
-    vocabulary and the document share then cost the same at any corpus size (a hierarchy's root holds the
-    whole corpus)."""
+    """The rows of a topic's documents its label is judged on: all, or ``most`` (sorted): those in ``keep`` and the
+    rest drawn with ``seed``."""
     rows = np.asarray(rows)
     if not most or len(rows) <= most:
         return rows
@@ -43,7 +29,7 @@ def judged_rows(rows: np.ndarray, most: Optional[int] = JUDGED_DOCS, seed: int =
 
 
 NARROW_SHARE = 0.2  # a label matching fewer of its topic's documents names one story, not the topic ...
-BROAD_SHARE = 0.4  # ... when a passing candidate matching at least this share exists (BENCHMARKS.md)
+BROAD_SHARE = 0.4  # ... when a passing candidate matches at least this share
 
 
 def content_words(label: str) -> list[str]:
@@ -63,8 +49,8 @@ def word_index(documents: Sequence[str]) -> dict[str, set[int]]:
 
 
 def holders(word: str, index: dict[str, set[int]]) -> set[int]:
-    """The documents of ``index`` (:func:`word_index`) holding ``word`` as written, inflected or by its stem, as
-    :func:`._rubric.invented_words` finds it (a number only as written)."""
+    """The documents of ``index`` (:func:`word_index`) holding ``word`` as written, inflected or by its stem
+    (a number only as written)."""
     numeric = any(c.isdigit() for c in word)
     forms = {word} if numeric else variants(word)
     stem = word[: max(5, len(word) - 3)] if len(word) >= 5 and not numeric else None
@@ -72,17 +58,14 @@ def holders(word: str, index: dict[str, set[int]]) -> set[int]:
 
 
 def label_holders(label: str, index: dict[str, set[int]]) -> dict[str, set[int]]:
-    """Each content word of ``label`` (:func:`content_words`, once) and the documents of ``index`` holding it
-    (:func:`holders`): what :func:`document_share` and :func:`rare_words` read, scanned once per word."""
+    """Each content word of ``label`` and the documents of ``index`` holding it (:func:`holders`)."""
     return {word: holders(word, index) for word in dict.fromkeys(content_words(label))}
 
 
 def document_share(label: str, index: dict[str, set[int]], n_documents: int, need: float = 0.5,
                    held: Optional[dict[str, set[int]]] = None) -> float:
-    """The share of a topic's documents that hold at least ``need`` (half) of ``label``'s content words (each
-    found by :func:`holders`); ``index`` is :func:`word_index` of those ``n_documents``, ``held`` its
-    :func:`label_holders` where already found. "The 2004 World Open" in a topic of tennis reports matches few of
-    them; "Tennis" most. ``nan`` for a label without content words."""
+    """The share of the topic's ``n_documents`` (``index``: their :func:`word_index`) holding at least ``need`` of
+    ``label``'s content words (``held``: :func:`label_holders`, if known); ``nan`` without content words."""
     held = label_holders(label, index) if held is None else held
     if not held or not n_documents:
         return float("nan")
@@ -92,30 +75,23 @@ def document_share(label: str, index: dict[str, set[int]], n_documents: int, nee
     return float((hits >= need * len(held)).mean())
 
 
-RARE_SHARE = 0.05  # a label's word in fewer of its topic's documents names something beside the topic (BENCHMARKS.md)
+RARE_SHARE = 0.05  # a label's word in fewer of its topic's documents names a side issue
 
 
 def rare_words(label: str, index: dict[str, set[int]], n_documents: int, floor: float = RARE_SHARE,
                held: Optional[dict[str, set[int]]] = None) -> list[str]:
-    """The content words of ``label`` that fewer than ``floor`` of the topic's ``n_documents`` hold (``held``: its
-    :func:`label_holders`, where already found): "addiction" in "Gaming Addiction: The Game of Life" for 89
-    video-game reports (3 of them), "environment" in "The impact of mobile technology on the environment" for 48
-    about phones (2)."""
+    """The content words of ``label`` held by fewer than ``floor`` of the topic's ``n_documents``: "addiction" in
+    "Gaming Addiction: The Game of Life" for video-game reports."""
     held = label_holders(label, index) if held is None else held
     return [w for w, documents in held.items()
             if w not in PHRASE_STARTS and len(documents) < floor * n_documents]  # not "using", "vs"
 
 
-BROADER = 2.0  # a key phrase near the best-covering one takes its place when this many times as many documents hold it
+BROADER = 2.0  # a key phrase near the best one wins when this many times as many documents hold it
 
 
 def broadest(phrases: list[dict[str, Any]], margin: float = 0.08) -> Optional[dict[str, Any]]:
-    """The best-covering of the key ``phrases``, unless one within ``margin`` of it is held whole (every content word,
-    ``whole``: :func:`document_share` with ``need=1.0``) by ``BROADER`` times as many of the topic's documents: then
-    the one most hold. A phrase fragment or one show covers a topic's centre as well as its subject does, but far
-    fewer documents hold it: "Film" (89% of 169 film reports) over "Win best film" (37%), "TV" (65%) over "Celebrity
-    Big Brother" (16%; whole BBC, held to AVX2, 2026-12-04); "Tony Blair" (33%) stays before "Blair" (37%), "Yukos"
-    (75%) before "Russian" (92%; 1,000 documents)."""
+    """The best-covering key phrase, or one within ``margin`` of it that ``BROADER`` times as many hold whole."""
     if not phrases:
         return None
     best = max(phrases, key=lambda c: c["coverage"])
@@ -129,25 +105,11 @@ def broadest(phrases: list[dict[str, Any]], margin: float = 0.08) -> Optional[di
 
 
 def choose_label(candidates: list[dict[str, Any]], margin: float = 0.08) -> Optional[dict[str, Any]]:
-    """The candidate to keep: the LLM's own answer, unless a key phrase covers the topic clearly better (or at all,
-    when the answer holds a word few of the topic's documents hold), or the choice names one story while a
-    candidate names the topic.
-
-    Each candidate has ``text``, ``source`` ("llm" or "key phrase"), ``failures`` (the
-    rubric's) and ``coverage``: the mean cosine similarity of its embedding to the topic's
-    documents, which rewards a label that describes the topic as a whole over one that
-    matches one of its documents. Only candidates that pass the rubric compete. An LLM answer stays in the
-    running while the best key phrase covers the topic at most ``margin`` better (more: the answer names a side
-    issue), or not better at all when the answer holds a word few of the topic's documents hold (its ``rare``
-    words, :func:`rare_words`); the best-covering answer still running wins, else the best-covering key phrase or,
-    when one within ``margin`` of it is held by far more documents, that one (:func:`broadest`); ``None`` when
-    nothing passes.
-    With each candidate's ``share`` (:func:`document_share`), a choice matching under
-    ``NARROW_SHARE`` of the documents gives way to the best-covering candidate matching at least
-    ``BROAD_SHARE`` of them ("Celebrity Big Brother" for a topic of television news). A choice naming one match
-    (:func:`._facts.names_one_event`: "The England vs. Ireland match in the Six Nations") gives way to the
-    best-covering candidate naming none that matches at least as many of the topic's documents.
-    """
+    """The candidate to keep, ``None`` when none passes the rubric. Each has ``text``, ``source`` ("llm" or "key
+    phrase"), ``failures``, ``coverage`` (cosine similarity to the topic's documents) and maybe ``share``, ``whole``,
+    ``rare``. The LLM's answer wins unless a key phrase (:func:`broadest`) covers over ``margin`` better (any better
+    when it has ``rare`` words); a choice under ``NARROW_SHARE`` gives way to one with ``BROAD_SHARE``, one naming one
+    event (:func:`._facts.names_one_event`) to one naming none."""
     passing = [c for c in candidates if not c["failures"]]
     phrases = [c for c in passing if c["source"] == "key phrase"]
     best = max((c["coverage"] for c in phrases), default=None)
@@ -192,20 +154,10 @@ def qualified(label: str, phrases: Sequence[str]) -> list[str]:
 
 def disambiguate(records: list[dict[str, Any]], embed: Callable[[list[str]], np.ndarray],
                  threshold: float = SIMILARITY_THRESHOLD, fixed: Optional[set] = None) -> list[dict[str, Any]]:
-    """Rename labels until no two of ``records`` (one per topic) are near duplicates, where it can.
-
-    Topics are settled in order of how well their label covers them (the chosen candidate's
-    ``coverage``): the better fit keeps its label. A later topic whose label duplicates a settled
-    one takes its next passing candidate (best coverage first) that duplicates none, or its label
-    with a qualifier from its own passing key phrases (:func:`qualified`, judged by the rubric): the
-    qualifier first when the label is the LLM's own (a good model's name is kept, made distinct),
-    else the candidate first; when neither is distinct it keeps its label (counted by
-    :func:`duplicate_counts`). Topics in ``fixed`` (kept from an earlier
-    fit, or edited by hand) and keyword fallbacks are never renamed; the outlier topic (-1) takes no part (as
-    :func:`duplicate_counts` leaves it out): on the whole BBC its "Digital music players" renamed the music
-    topic's "Music" to "Celebrity Big Brother". A renamed record keeps its
-    former label as ``duplicate_of_label`` and says why in ``renamed``.
-    """
+    """Rename labels until no two of ``records`` (one per topic) are near duplicates (the same head phrase, or
+    embeddings closer than ``threshold``), where it can: the better-fitting topic keeps its label, the other takes
+    another passing candidate or its label qualified by a key phrase (:func:`qualified`). Topics in ``fixed``, keyword
+    fallbacks and the outliers (-1) are never renamed; a renamed record gets ``duplicate_of_label`` and ``renamed``."""
     fixed = fixed or set()
     vectors: dict[str, np.ndarray] = {}
 
@@ -226,7 +178,7 @@ def disambiguate(records: list[dict[str, Any]], embed: Callable[[list[str]], np.
     settled: list[str] = []
     for i in order:
         record = records[i]
-        if record["topic"] == -1:  # the outliers are no topic: their label makes none give way, nor gives way
+        if record["topic"] == -1:  # the outliers are no topic
             continue
         other = clash(record["label"], settled)
         if other is not None and record["topic"] not in fixed and not record["fallback"]:

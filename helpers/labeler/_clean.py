@@ -1,8 +1,4 @@
-"""Cleaning and repairing an LLM answer before the rubric (:mod:`._rubric`) judges it.
-
-:func:`clean_label` strips the decoration of an answer ("Label: '...'", quotes, "The topic is ..."),
-:func:`repair_label` shortens it at a phrase boundary, :func:`keywords_label` is the fallback when
-nothing passes.
+"""Cleaning and repairing an LLM answer before :mod:`._rubric` judges it; :func:`keywords_label` is the fallback.
 """
 
 from __future__ import annotations
@@ -33,8 +29,8 @@ def _headline(line: str) -> str:
 
 
 def collapse_repeats(line: str, prompt: str = "") -> str:
-    """``line`` with a phrase said twice side by side said once ("Investor-led companies Investor-Led Companies");
-    a word the ``prompt``'s documents double too is a name ("Duran Duran"), kept. The first 40 words are read."""
+    """``line`` with a phrase repeated side by side said once, unless the ``prompt`` doubles that word too ("Duran
+    Duran")."""
     words = line.split()
     key = [re.sub(r"[^\w']", "", w.lower()) for w in words]
     shown = " ".join(words_of(prompt))
@@ -53,10 +49,8 @@ def collapse_repeats(line: str, prompt: str = "") -> str:
 
 
 def unfinished_copy(key: list[str]) -> int:
-    """Where the words ``key`` (lowercased) start over a phrase of two or more words before them, cut short by the
-    token budget ("the blair legacy the blair" of "The Blair Legacy: The Blair Legacy: The Blair", whose full
-    copies collapsed; its last word may be cut mid-word, "bl"); ``len(key)`` when they do not. One word is a copy
-    only when cut short ("the bl")."""
+    """Where the lowercased words ``key`` start repeating an earlier phrase cut short by the token budget ("the blair
+    legacy the bl"), else ``len(key)``."""
     for start in range(1, len(key)):
         tail = key[start:]
         for size in range(max(len(tail), 2), start + 1):
@@ -69,9 +63,7 @@ def unfinished_copy(key: list[str]) -> int:
 
 
 def ends_where_answered(label: str, line: str) -> bool:
-    """True when ``label`` runs to the end of the answer's ``line``: its words' first place in the line is its
-    end ("The Blair Legacy" of "The Blair Legacy: The Blair Legacy: The Blair Legacy" ends at its first copy,
-    so the token budget did not cut it)."""
+    """True when the first occurrence of ``label``'s words in the answer's ``line`` runs to the line's end."""
     have, want = words_of(line), words_of(label)
     starts = [i for i in range(len(have) - len(want) + 1) if have[i:i + len(want)] == want] if want else []
     return (starts[0] + len(want) == len(have)) if starts else have[-1:] == want[-1:]
@@ -86,43 +78,30 @@ def answer_line(raw: Optional[str], prompt: str = "") -> str:
 
 
 def clean_label(raw: Optional[str], prompt: str = "") -> str:
-    """The label an LLM answer holds, undecorated (``""`` when there is none).
-
-    Drops a repeated prompt and special tokens, keeps the first non-empty line, takes
-    the quoted name out of 'The topic is "Tennis" in 2 to 5 words.', strips bullets,
-    "Label:"/"Topic:"/"This topic is titled" prefixes, quotes and a final period, and
-    keeps the headline of a long answer ("Digital Music and Piracy: The Future of ...").
-    Whether the label is any good is :func:`label_failures`' call.
-    """
+    """The label an LLM answer holds (``""`` if none): its first line without prompt echo, special tokens,
+    "Label:"-style prefixes, quotes or final period; a long answer's headline only."""
     line = answer_line(raw, prompt)
     quoted = _QUOTED.match(line)
     if quoted:
         line = quoted.group(1)
     line = collapse_repeats(strip_decoration(line), prompt)
     if is_keyword_list(line):
-        return ""  # its first item is no name ("a digital" of "The topic is a digital, mobile, gaming, phone,")
+        return ""  # its first item is no name
     return strip_decoration(_headline(line))
 
 
 def is_keyword_list(line: str) -> bool:
-    """True when an answer is keywords in a row, three or more items of at most two words each ("a digital, mobile,
-    gaming, phone, video, people"), not a headline with a list in it ("The rise of mobile phones, games and music")."""
+    """True when an answer is keywords in a row: three or more items of at most two words each ("a digital, mobile,
+    gaming")."""
     items = [item.split() for item in line.split(",") if item.strip()]
     return len(items) >= 3 and all(len(words) <= 2 for words in items)
 
 
 def repair_label(label: str, budget_hit: bool = False, max_words: int = MAX_LABEL_WORDS,
                  vocabulary: Optional[set[str]] = None) -> str:
-    """Shorten ``label`` at a phrase boundary, never mid-word. When the token budget ended the answer
-    (``budget_hit``) its last word may be cut ("... WorldCom chief Bern"): it is dropped, with the name it began and
-    that name's phrase (:func:`outside_name`). A clause keeps its
-    subject, the words before the first finite verb ("Mobile phones are enjoying a boom" -> "Mobile phones").
-    Over ``max_words`` words, it is cut before the last preposition or conjunction that leaves 2 to ``max_words``
-    ("Economic and political challenges of Gordon Brown's government" -> "Economic and political challenges"),
-    unless the topic's ``vocabulary`` holds every word of a label of at most ``LONG_LABEL_WORDS`` words: a
-    capable model's whole name stays ("Design Automation for Analog Circuits using Reinforcement Learning").
-    Words a cut phrase dangles on ("of", "the", "and") and a possessive a cut left owning nothing go last.
-    """
+    """Shorten ``label`` at a phrase boundary: drop a word the token budget cut (``budget_hit``) with its name, keep a
+    clause's subject, cut over ``max_words`` before a preposition or conjunction (unless ``vocabulary`` holds every word
+    of a label of up to ``LONG_LABEL_WORDS``), drop dangling words; ``""`` if only a stump is left."""
     words = label.split()
     given = len(words)
     if budget_hit and len(words) > 1:
@@ -136,23 +115,20 @@ def repair_label(label: str, budget_hit: bool = False, max_words: int = MAX_LABE
         starts = [i for i, w in enumerate(words) if 2 <= i <= max_words and w.lower().strip(",;:") in _PHRASE_STARTS]
         if starts:
             words = words[: max(starts)]
-    # once a cut took what it owned, a possessive goes too ("... and Chelsea's" of "... Chelsea's 2018"), then
-    # what it hung on; uncut, "Profits at Sainsbury's" is a name
+    # after a cut, a possessive left owning nothing goes too; uncut, "Profits at Sainsbury's" is a name
     while len(words) > 1 and (words[-1].lower().strip(".,:;") in _DANGLING
                               or (len(words) < given and re.search(r"['’]s?$", words[-1]))):
         words.pop()
     if len(words) == 1 and words[0].lower().strip(".,:;") in _DANGLING:
-        return ""  # a stump ("The"): no clean form of the answer is left, the next candidate wins
+        return ""  # a stump ("The"): the next candidate wins
     if len(words) == 2 < given and words[0].lower() in ("the", "a", "an") and words[1][:1].isupper() and verb is None:
-        return ""  # a cut left an article and a lone name ("The England" of "The England vs Wales Rugby ..."): a stump
+        return ""  # a cut left an article and a lone name ("The England"): a stump
     return balanced(" ".join(words).rstrip(".,:;-–( ").strip())
 
 
 def outside_name(words: list[str]) -> int:
-    """How many of ``words`` to keep when the token budget cut the last one: all but it, unless it began a proper
-    name (capitalized, "... WorldCom chief Bernie Eb"): then the name goes whole with the phrase that holds it
-    ("... charges | against former WorldCom chief Bernie Ebbers"), back to a clause break ("The Blair Legacy: |
-    The Blair Le") or to the label's start (nothing of "Bernie Eb" is left: the next candidate wins)."""
+    """How many of ``words`` to keep when the token budget cut the last: all but it, or, if it began a capitalized name,
+    all before that name and the phrase holding it."""
     capital = lambda w: w.strip("\"'“”‘’(")[:1].isupper()  # noqa: E731
     opens = lambda w: w.lower().strip(",;:") in _PHRASE_STARTS  # noqa: E731
     ends = lambda w: w.rstrip()[-1:] in ":;,–-" or w in ("-", "–")  # noqa: E731

@@ -1,6 +1,5 @@
-"""What a label claims about its topic: its numbers and names must be the documents' own, and it must name a
-subject, not a role, a broadcaster or one event (issue 35). One short rule per function; :func:`._rubric.label_failures`
-and :func:`._choice.choose_label` apply them.
+"""A label's claims: its numbers and names must be the documents' own, and it must name a subject, not a role, a
+broadcaster or one event (rules :mod:`._rubric` and :mod:`._choice` apply).
 """
 
 from __future__ import annotations
@@ -18,8 +17,8 @@ _SENTENCE_END = re.compile(r"[.!?:;\"“”\n]")
 
 @lru_cache(maxsize=50_000)
 def _casing(document: str) -> tuple[frozenset, frozenset, frozenset]:
-    """The words of ``document`` written capitalized and those written in lower case, away from a sentence's start,
-    and the capitalized ones mostly followed by another capitalized word (a name's first word: "United States")."""
+    """Words of ``document`` capitalized and lowercased mid-sentence, and capitalized ones mostly followed by a capital
+    (a name's first word)."""
     capital, lower, followed, end, last = set(), set(), {}, None, None
     for m in _TOKEN.finditer(document):
         gap = document[end:m.start()] if end is not None else ""
@@ -36,9 +35,8 @@ def _casing(document: str) -> tuple[frozenset, frozenset, frozenset]:
 
 
 def name_share(word: str, documents: Sequence[str], leads: bool = False) -> float:
-    """The share of the ``documents`` using ``word`` mid-sentence that write it capitalized ("Tory" 1.0, "party"
-    about 0.3 in BBC politics, "campaigns" 0); with ``leads``, the share of those capitalizing it that mostly follow
-    it with another capitalized word ("United" of "United States", not "Tory" of "Tory party"). 0 when unused."""
+    """Share of the ``documents`` using ``word`` mid-sentence that capitalize it (0 if none); with ``leads``, of those
+    that mostly follow it with a capital ("United" of "United States")."""
     capital = other = 0
     for document in documents:
         caps, lows, firsts = _casing(document)
@@ -53,12 +51,8 @@ def _capital(token: str) -> bool:
 
 
 def name_phrases(label: str, documents: Sequence[str]) -> list[str]:
-    """The proper names of two or more words that ``label`` shows: runs of capitalized words side by side (no stop
-    word, possessive or clause break between them), one of them a name. In a label of mixed case ("The economic
-    growth of the United States") every capitalized word after the first is a name; in an all-title-case one
-    ("Labour's New Tory Party Campaigns") the ``documents`` say: a name is a word they mostly capitalize ("Tory"),
-    and a run holds the words beside it they capitalize at least sometimes ("New", "Party"; not "Campaigns"), and
-    the word after one they mostly follow with another name's word ("States" after "United")."""
+    """The proper names of two or more words in ``label``: runs of capitalized words, one a name; in an all-title-case
+    label the ``documents``' casing says which words are names."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     tokens = label.split()
@@ -84,8 +78,7 @@ def name_phrases(label: str, documents: Sequence[str]) -> list[str]:
 
 
 def number_phrases(label: str) -> list[list[str]]:
-    """Each number of ``label`` with the words it attaches to: "Windows 10" -> [["windows 10"]], "Chelsea's 2018"
-    -> [["chelsea 2018"]], "The Best TV Show of 2022" -> [["2022"]] (a stop word beside it: the bare number)."""
+    """Each number of ``label`` with the words beside it ("Windows 10" -> [["windows 10"]]), bare beside a stop word."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     words = words_of(label.replace("-", " "))
@@ -99,16 +92,14 @@ def number_phrases(label: str) -> list[list[str]]:
 
 
 def invented_facts(label: str, documents: Sequence[str], texts: Sequence[str] = ()) -> list[str]:
-    """The numbers (with the word they attach to: :func:`number_phrases`) and the names of two or more words
-    (:func:`name_phrases`) of ``label`` that none of the ``documents`` (nor the other ``texts``: titles, the prompt)
-    holds as a phrase: "Windows 10" and "2018" in 2004-05 news, "United States" where no document says it,
-    "New Tory Party" in "Labour's New Tory Party Campaigns". The documents' casing says which words are names."""
+    """The numbers and multi-word names of ``label`` that no ``documents`` nor other ``texts`` (titles, the prompt) hold
+    as a phrase, e.g. "Windows 10" in 2004-05 news."""
     claims = number_phrases(label) + [[name] for name in name_phrases(label, documents)]
     pool = [f" {_joined_words(t)} " for t in [*documents, *texts] if t] if claims else []
     return [ways[0] for ways in claims if not any(f" {p} " in text for p in ways for text in pool)]
 
 
-# Words that name a person's or a firm's role, and the broadcasters (the corpus's own: every BBC story is BBC's)
+# Words that name a role, and the broadcasters (every BBC story is BBC's)
 ROLE_WORDS = frozenset({
     "singer", "star", "actor", "actress", "player", "company", "firm", "group", "chief", "boss", "executive",
     "minister", "president", "manager", "coach", "leader", "spokesman", "analyst", "official", "people", "man",
@@ -120,9 +111,7 @@ _CHANNEL_WORDS = frozenset({"sport", "sports", "news", "online", "radio", "one",
 
 
 def names_no_subject(label: str) -> bool:
-    """True when ``label`` names a role ("Singer", "Company", "Company chiefs") or a broadcaster ("BBC", "BBC
-    Sport", "BBC News"), not what its documents are about: every content word is a role's, or the first names a
-    broadcaster and the rest its channel or a role ("BBC licence fee" names a subject)."""
+    """True when ``label`` names only a role or a broadcaster ("BBC Sport"), not a subject."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     words = [w for w in words_of((label or "").replace("-", " ")) if w not in ENGLISH_STOP_WORDS]
@@ -133,16 +122,13 @@ def names_no_subject(label: str) -> bool:
     return all(map(role, words)) or (words[0] in BROADCASTERS and channel)
 
 
-# ... and "The best/top" before at most a number and two words, the last a plural: "The Best TV Shows", "The top 10 films"
+# A verdict word, or "The best/top" before at most a number and two words, the last a plural ("The top 10 films")
 _JUDGMENT = re.compile(r"\b(?:of all time|ever|greatest|ultimate|of the (?:century|decade))\b"
                        r"|^\W*the\s+(?:best|top)\s+(?:\d+\s+)?(?:\w+\s+)?\w+s\s*$", re.IGNORECASE)
 
 
 def names_a_judgment(label: str) -> bool:
-    """True when ``label`` passes a verdict instead of naming a subject: "The Best Band of All Time", "The Best TV
-    Show Ever", "The Game of the Century", "The Best TV Shows" (the 135M model's hype for music, television and
-    video-game topics); an award's name ("Best film at the Oscars", "The Best Actor Oscar") or "The top-up fees",
-    "The top rate of tax" is no verdict."""
+    """True when ``label`` is a verdict ("The Best Band of All Time"), not a subject; an award's name is none."""
     return bool(_JUDGMENT.search(label or ""))
 
 
@@ -150,6 +136,5 @@ _SIDES = re.compile(r"\S\s+(?:vs?\.?|versus)\s+\S", re.IGNORECASE)
 
 
 def names_one_event(label: str) -> bool:
-    """True when ``label`` names one match, two sides against each other ("The England vs. Ireland match in the
-    Six Nations", "Man Utd v Arsenal"): one story of a topic, not its subject."""
+    """True when ``label`` names one match ("Man Utd v Arsenal"): one story, not the topic's subject."""
     return bool(_SIDES.search(label or ""))

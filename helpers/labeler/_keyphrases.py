@@ -1,7 +1,5 @@
-"""Key phrases: each topic's most typical phrases of 1, 2 and 3 words, by c-TF-IDF over n-grams.
-
-They join the LLM's answers as label candidates (:class:`.BatchedTextGeneration`).
-"""
+"""Key phrases: each topic's most typical phrases of 1-3 words (c-TF-IDF over n-grams), label candidates beside
+the LLM's answers in :class:`.BatchedTextGeneration`."""
 
 from __future__ import annotations
 
@@ -14,7 +12,7 @@ import numpy as np
 from ._clean import balanced
 
 
-# Words of news and papers that name no topic: a key phrase starting or ending with one is skipped.
+# Words that name no topic: a key phrase starting or ending with one is skipped.
 _EMPTY_WORDS = {"said", "says", "mr", "mrs", "ms", "year", "years", "old", "new", "people", "told", "just", "like",
                 "time", "use", "used", "using", "make", "way", "number", "best", "good", "set", "world", "paper",
                 "results", "based", "proposed", "approach", "method", "methods", "show"}
@@ -22,17 +20,8 @@ _EMPTY_WORDS = {"said", "says", "mr", "mrs", "ms", "year", "years", "old", "new"
 
 def key_phrases(docs_per_topic: Mapping[int, list[str]], top_n: int = 3, stop_words: str = "english",
                 min_count: int = 3, lead_words: int = 100) -> dict[int, list[str]]:
-    """Each topic's most typical phrases of 1, 2 and 3 words (``top_n`` of each), by c-TF-IDF.
-
-    The same weighting BERTopic gives single words, over n-grams: a phrase scores high when
-    it is frequent in the topic and rare in the others. A phrase must occur at least
-    ``min_count`` times in its topic, and neither start nor end with a word that names
-    nothing ("said", "told", "year", "new", ...), and not cut a name short. Only the first ``lead_words`` words of each
-    document are read: the lead of an article or abstract names its subject, and the rest
-    costs time. Each comes back in the casing most frequent in the documents ("Tony Blair",
-    "interest rates"). The topic x n-gram matrices stay sparse (millions of n-grams on a large
-    corpus): only the n-grams some topic has ``min_count`` times are looked at, one topic at a time.
-    """
+    """Each topic's most typical phrases of 1, 2 and 3 words (``top_n`` of each) by c-TF-IDF, in the documents' casing.
+    A phrase occurs at least ``min_count`` times in its topic; only each document's first ``lead_words`` words count."""
     from bertopic.vectorizers import ClassTfidfTransformer
     from sklearn.feature_extraction.text import CountVectorizer
 
@@ -40,9 +29,9 @@ def key_phrases(docs_per_topic: Mapping[int, list[str]], top_n: int = 3, stop_wo
     vectorizer = CountVectorizer(ngram_range=(1, 3), stop_words=None if stop_words == "none" else stop_words)
     leads = {t: [" ".join(d.split()[:lead_words]) for d in docs_per_topic[t]] for t in topics}
     counts = vectorizer.fit_transform([" ".join(leads[t]) for t in topics]).tocsr()
-    counts.sort_indices()  # each row's n-grams in vocabulary order: ties go the same way every run
-    weights = ClassTfidfTransformer().fit_transform(counts).tocsr()  # over every n-gram, as before pruning
-    frequent = np.flatnonzero(counts.max(axis=0).toarray().ravel() >= min_count)  # a 1 x n-grams row, not a matrix
+    counts.sort_indices()  # ties go the same way every run
+    weights = ClassTfidfTransformer().fit_transform(counts).tocsr()  # over every n-gram, before pruning
+    frequent = np.flatnonzero(counts.max(axis=0).toarray().ravel() >= min_count)
     vocabulary = vectorizer.get_feature_names_out()[frequent]
     counts, weights = counts[:, frequent], weights[:, frequent]
     lengths = np.array([v.count(" ") + 1 for v in vocabulary])
@@ -61,9 +50,8 @@ def key_phrases(docs_per_topic: Mapping[int, list[str]], top_n: int = 3, stop_wo
 
 
 def _usual_casing(phrase: str, documents: list[str]) -> Optional[str]:
-    """``phrase`` as the documents most often write it, first letter capitalized; ``None`` when it
-    cuts a name short: mostly followed by a capitalized word ("England coach Andy" [Robinson])."""
-    # the vectorizer dropped stop words: "bank england" is written "Bank of England"
+    """``phrase`` as the documents write it, capitalized; ``None`` when it cuts a name short ("England coach Andy")."""
+    # stop words were dropped: "bank england" is written "Bank of England"
     pattern = re.compile(r"\b" + r"\W+(?:\w+\W+)?".join(map(re.escape, phrase.split())) + r"\b(?=(?: (\w+))?)",
                          re.IGNORECASE)
     matches = [m for doc in documents for m in pattern.finditer(doc)]

@@ -1,10 +1,5 @@
-"""The strict label rubric: every reason a label is not one a reader would keep.
-
-The reference keeps "whatever comes before the first newline" of a 500-token sampled
-answer. Small models ramble, echo the prompt, write a headline sentence, or are cut by
-the token budget mid-word. :func:`label_failures` is the rubric every method's labels are
-judged by: a filter the labeler applies, not a quality score. Cleaning and repairing an
-answer before it is judged is :mod:`._clean`'s.
+"""The strict label rubric (:func:`label_failures`): every reason a label is not one a reader would keep; a filter the
+labeler applies, not a quality score.
 """
 
 from __future__ import annotations
@@ -18,8 +13,7 @@ from ..label_similarity import PHRASE_STARTS as _PHRASE_STARTS, _words, words_of
 from ..prompts import EXAMPLE_LABEL
 
 MAX_LABEL_WORDS = 6  # "2 to 5 words" asked; a label over 6 words reads as a headline
-# ... unless it is a whole name phrase whose every word is in the topic's documents: a capable model's
-# "Design Automation for Analog Circuits using Reinforcement Learning" (Llama-2-13b, the reference post)
+# ... unless it is a whole name phrase whose every word is in the topic's documents
 LONG_LABEL_WORDS = 10
 
 # Phrases of the prompt itself: a line carrying one of them is an echo, not a label.
@@ -73,11 +67,8 @@ def strip_decoration(line: str) -> str:
 
 
 def is_prompt_echo(line: str, prompt: str = "") -> bool:
-    """True when ``line`` repeats the prompt instead of naming the topic.
-
-    Either it carries a phrase of the prompt template, or it repeats a whole
-    long line (over eight words) of the filled prompt, such as a document.
-    """
+    """True when ``line`` repeats the prompt: a phrase of its template, or a whole line (over eight words) of
+    ``prompt``."""
     lowered = line.lower()
     if any(marker in lowered for marker in ECHO_MARKERS):
         return True
@@ -88,9 +79,8 @@ def is_prompt_echo(line: str, prompt: str = "") -> bool:
 
 
 def is_repetitive(line: str) -> bool:
-    """True when one word makes up a loop ("stock market stock market stock market"), or a meaning word comes
-    twice in one phrase ("Search engines and search engines' plans"); a headline and its subtitle, or two sides,
-    may share one ("Privacy-Preserving Machine Learning: Federated Learning", "Man Utd vs Man City")."""
+    """True when one word loops ("stock market stock market stock market") or a meaning word comes twice in one phrase
+    (a headline and its subtitle may share one)."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     words = [w for w in re.findall(r"\w+", line.lower()) if len(w) > 2]
@@ -103,7 +93,7 @@ def is_repetitive(line: str) -> bool:
     return False
 
 
-# ---------------------------------------------------------------- the strict label rubric
+# ---- the strict label rubric
 EMPTY = "empty"
 ECHO = "prompt echo"
 TOO_LONG = f"over {MAX_LABEL_WORDS} words"
@@ -124,15 +114,8 @@ _AUXILIARIES = {
     "must", "shall", "isn't", "aren't", "wasn't", "weren't", "hasn't", "haven't", "doesn't", "didn't", "won't",
 }
 def is_clause(label: str) -> bool:
-    """True when ``label`` reads as a sentence: it holds a finite verb, not just a name.
-
-    A finite verb is an auxiliary or modal ("is", "are", "has", "would"), or a word whose
-    only reading is an inflected verb ending in -s ("says", "sells"), or a past tense after
-    the first word of a phrase ("GM decided", "Rugby World Ran on", while "Proposed merger",
-    "Privacy in Federated Learning" and "Privacy-Preserving ML: Federated Learning" are names: a
-    phrase starts after a preposition, a determiner or a clause break, and the second part of a
-    hyphenated word is never a verb). The readings come from lemminflect's English lexicon.
-    """
+    """True when ``label`` reads as a sentence: it holds a finite verb (an auxiliary, a verb-only -s form, or a past
+    tense after a phrase's first word)."""
     return _finite_verb_at((label or "").split()) is not None
 
 
@@ -155,13 +138,8 @@ def vocabulary_of(documents: Sequence[str]) -> set[str]:
 
 
 def invented_words(label: str, documents: Sequence[str] = (), vocabulary: Optional[set[str]] = None) -> list[str]:
-    """The words and numbers of ``label`` that occur nowhere in ``documents`` (or ``vocabulary``).
-
-    Stop words and words that join phrases ("using", "via") do not count. A word is found when it, an inflection of it ("elections" for
-    "election"), or a word sharing its stem (its first ``len - 3`` letters, at least 5:
-    "economic" for "economy") occurs; a number must occur as written ("2022"). Hyphenated
-    words are checked part by part.
-    """
+    """The words and numbers of ``label`` found nowhere in ``documents`` (or ``vocabulary``), not even as an inflection
+    or a shared stem; stop words and phrase openers do not count."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     vocabulary = vocabulary if vocabulary is not None else vocabulary_of(documents)
@@ -190,11 +168,7 @@ def _joined_words(text: str) -> str:
 
 
 def copied_from(label: str, titles: list[str], documents: list[str], min_words: int = 4) -> Optional[str]:
-    """The title or first sentence ``label`` was copied from, or ``None``.
-
-    Copied: the label is a whole title, or a run of at least ``min_words`` words of one
-    title or one document's first sentence.
-    """
+    """The title or document first sentence ``label`` copies, whole or by ``min_words`` or more words, or ``None``."""
     target = " ".join(words_of(label))
     if not target:
         return None
@@ -206,9 +180,8 @@ def copied_from(label: str, titles: list[str], documents: list[str], min_words: 
 
 
 def is_word_list(label: str) -> bool:
-    """True for keywords written as a list, not a name: three or more items ("England, Wales, Rugby, Nations"), or
-    two single words ("England, Rugby", "Film, TV"); "Google, Ask Jeeves" and "Sony, Microsoft and Nintendo" are
-    not."""
+    """True for keywords written as a list: three or more comma-separated items, or two single words ("England,
+    Rugby")."""
     items = [item.split() for item in label.split(",")]
     return len(items) >= 3 or (len(items) == 2 and all(len(words) == 1 for words in items))
 
@@ -224,18 +197,10 @@ def label_failures(
     vocabulary: Optional[set[str]] = None,
     repaired_from: Optional[str] = None,
 ) -> list[str]:
-    """Every reason the strict rubric rejects ``label`` (an empty list: it passes), one rule per reason
-    (``REASONS``): empty; a prompt echo (incl. the one-shot example's label); over ``MAX_LABEL_WORDS`` words; a
-    sentence (:func:`is_clause`); cut by the token budget (``budget_hit`` and the label ends where the raw
-    ``answer`` ended); a word or number found nowhere in the topic's ``documents`` and ``titles``
-    (:func:`invented_words`; or their ``vocabulary``), or a number or name none of them nor the prompt holds as a
-    phrase (:func:`._facts.invented_facts`: "Windows 10", "United States"); a keyword-list ``fallback``; copied
-    from one title or first sentence (:func:`copied_from`); a meaning word twice or a loop (:func:`is_repetitive`);
-    a list of keywords (:func:`is_word_list`); a role or a broadcaster (:func:`._facts.names_no_subject`: "Singer", "BBC
-    Sport"); a verdict (:func:`._facts.names_a_judgment`: "The Best Band of All Time"). An echo or a copy in ``repaired_from``, the answer's line before cleaning and repair shortened it,
-    still counts. A label of up to ``LONG_LABEL_WORDS`` words failing on its length alone, every word found in
-    the topic's documents, passes: a capable model's fluent name is kept whole.
-    """
+    """Every reason (``REASONS``) the strict rubric rejects ``label``; ``[]`` when it passes. Its words and facts must
+    come from ``documents``, ``titles`` or ``vocabulary`` (facts also ``prompt``); ``budget_hit`` with the raw
+    ``answer`` flags a cut label; ``fallback``: a keyword label; ``repaired_from`` (the answer's line before repair) is
+    checked for echoes and copies too. A label of up to ``LONG_LABEL_WORDS`` words failing on length alone passes."""
     from ._facts import invented_facts, names_a_judgment, names_no_subject
 
     if not isinstance(label, str) or not label.strip():
@@ -267,12 +232,8 @@ def label_failures(
     if not fallback and names_a_judgment(label):
         failures.append(JUDGMENT)
     if failures == [TOO_LONG] and len(label.split()) <= LONG_LABEL_WORDS and (documents or titles or vocabulary):
-        return []  # a whole name phrase, every word in the topic's documents: a capable model's label, kept whole
+        return []  # a whole name phrase from the topic's documents, kept whole
     return failures
-
-
-# Words a label may be cut before: prepositions and conjunctions start a new phrase.
-
 
 
 def _finite_verb_at(words: list[str]) -> Optional[int]:

@@ -1,6 +1,4 @@
-"""Prompts cut to the model's window: the most tokens it reads, prompt and answer together. With whole
-documents (``doc_length`` None) four long reports would make a prompt several times Llama-2's 4,096 tokens;
-:func:`fit_to_window` shortens only the documents, the longest first."""
+"""Prompts cut to the model's window (prompt and answer together) by shortening their documents, longest first."""
 
 from __future__ import annotations
 
@@ -11,9 +9,8 @@ from ..prompts import fill_prompt
 
 
 def context_window(generator) -> Optional[int]:
-    """The most tokens ``generator``'s model reads, prompt and answer together: the smaller of its tokenizer's
-    ``model_max_length`` (when sane: under 1e6; many tokenizers say 1e30) and its model's (or, replaying, its
-    own) ``max_position_embeddings``. ``None`` when neither says: a chat server keeps its own window."""
+    """The most tokens ``generator``'s model reads: the smaller of its tokenizer's ``model_max_length`` (under 1e6)
+    and its ``max_position_embeddings``; ``None`` when neither says (a chat server)."""
     tokenizer = getattr(generator, "tokenizer", None)
     config = getattr(getattr(generator, "model", None), "config", None)
     limits = [getattr(tokenizer, "model_max_length", None), getattr(config, "max_position_embeddings", None),
@@ -23,7 +20,7 @@ def context_window(generator) -> Optional[int]:
 
 
 def _water_level(lengths: Sequence[int], budget: int) -> int:
-    """The largest ``c`` with ``sum(min(n, c) for n in lengths) <= budget``: the longest documents are cut first."""
+    """The largest ``c`` with ``sum(min(n, c) for n in lengths) <= budget``."""
     low, high = 0, max(lengths, default=0)
     while low < high:
         mid = (low + high + 1) // 2
@@ -48,12 +45,9 @@ def _first_tokens(tokenizer, text: str, n: int) -> str:
 
 def fit_to_window(template: str, documents: Sequence[str], keywords: Sequence[str], tokenizer,
                   limit: Optional[int]) -> tuple[str, int]:
-    """``template`` filled with ``documents`` and ``keywords`` (:func:`fill_prompt`) and at most ``limit``
-    tokens long, and how many tokens were cut to get there (0 when it fitted). Only the documents are
-    shortened, the longest first, each to whole words (none is dropped); the instruction, keywords and chat
-    template stay whole. Tokens are counted as the text-generation pipeline does (no special tokens added).
-    No ``tokenizer`` or ``limit`` (a chat server): the filled prompt, uncut. A ``ValueError`` when the prompt
-    without its documents is already over ``limit``."""
+    """``template`` filled (:func:`fill_prompt`) and cut to at most ``limit`` tokens, and the number of tokens cut.
+    Only the documents are shortened, to whole words; uncut without ``tokenizer`` or ``limit``. Raises
+    ``ValueError`` when the prompt without its documents is already over ``limit``."""
     prompt = fill_prompt(template, list(documents), list(keywords))
     if tokenizer is None or limit is None:
         return prompt, 0
@@ -68,5 +62,5 @@ def fit_to_window(template: str, documents: Sequence[str], keywords: Sequence[st
         if size > limit and level == 0:
             raise ValueError(f"This prompt has {size} tokens without its documents, over the model's window of "
                              f"{limit} (less the answer's tokens): shorten the prompt, or lower label_max_new_tokens.")
-        budget -= max(size - limit, 0)  # the joined text tokenizes a little differently: take that off too
+        budget -= max(size - limit, 0)  # joined text tokenizes slightly differently
     return prompt, full - size
