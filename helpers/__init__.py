@@ -1,4 +1,5 @@
-"""Shared code of the "Topic Modeling with Llama 2" notebooks; each docstring names the notebook that uses it.
+"""Shared code of the "Topic Modeling with Llama 2" notebooks; docstrings name the notebook that teaches or uses
+their code.
 
 - 00, setup: ``settings`` (the profiles), ``credentials``, ``machine`` (``setup_notebook``), ``auth`` (Hugging
   Face login), ``data`` and ``formats`` (corpora), ``files`` (atomic writes), ``colab``;

@@ -172,8 +172,8 @@ def evaluation_figure(evaluations: dict[str, dict[str, Any]]):
 def compare_runs(run_dir, other_dir, settings, options: dict[str, Any], evaluation: dict[str, Any] = None
                  ) -> dict[str, Any]:
     """Two run folders side by side (notebooks 05 and 06), evaluated unless saved or given (``evaluation``:
-    ``run_dir``'s); writes ``comparison.json``/``.png`` into ``run_dir`` only; returns ``notes``, ``differences``,
-    ``table``."""
+    ``run_dir``'s); writes ``evaluation.json`` (when computed), ``comparison.json`` and ``comparison.png`` into
+    ``run_dir``, nothing into ``other_dir``; returns ``notes``, ``differences``, ``table``."""
     from pathlib import Path
 
     from .evaluation import evaluate_folder, saved_evaluation, save_evaluation, write_json

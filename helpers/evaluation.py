@@ -19,6 +19,7 @@ from .measures import (
     nan_mean, nearest_categories, npmi_per_topic, tokenize, topic_diversity,
 )
 
+# 2: confidence, confidence_lexical; 3: category_match_lexical, duplicate_rate, rubric_pass
 EVALUATION_FORMAT_VERSION = 3
 KEYWORD_REPRESENTATIONS = {"c-TF-IDF": None, "KeyBERT": "KeyBERT", "MMR": "MMR"}  # name -> BERTopic aspect
 LABEL_REPRESENTATIONS = {"LLM label": "label", "LLM first line": "reference_label"}  # name -> labels.csv column
@@ -51,7 +52,8 @@ def label_texts(labels: pd.DataFrame) -> dict[str, dict[int, str]]:
 
 
 def label_failure_columns(labels: pd.DataFrame) -> dict[str, dict[int, str]]:
-    """The rubric's failures per topic: ``llm_failures`` for "LLM first line"; for "LLM label", "keyword fallback"."""
+    """The rubric's failures per topic: ``llm_failures`` for "LLM first line"; for "LLM label", "keyword fallback"
+    where the label fell back to keywords, else ``""``."""
     rows = labels[labels.topic != -1]
     out: dict[str, dict[int, str]] = {}
     if "llm_failures" in rows.columns:

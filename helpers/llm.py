@@ -89,8 +89,9 @@ def explained_loading_errors(llm_model: str):
 
 def load_llm(llm_model: str, quantization: str = Settings.quantization, cache_dir: Optional[str] = None,
              device_map: str = "auto", precision: Optional[str] = None):
-    """Notebook 01's loading code: ``(tokenizer, model)``; ``precision`` ("bf16", "fp16", "fp32", "auto"; ``None``: the
-    model's own) is the dtype, or nf4's compute dtype."""
+    """Notebook 01's loading code: ``(tokenizer, model)``, the tokenizer padded on the left with a pad token and the
+    model in eval mode; ``precision`` ("bf16", "fp16", "fp32", "auto"; ``None``: the model's own) is the dtype, or
+    nf4's compute dtype."""
     import transformers
 
     path = model_path(llm_model, cache_dir)
@@ -124,7 +125,9 @@ def preflight(settings: Settings, available: Optional[float] = None, where: str 
               gpu: Optional[str | dict[str, Any]] = None) -> str:
     """Will ``settings.llm_model`` fit while labeling? Returns a line with the estimate (notebooks 01 and 02 print it),
     else raises ``MemoryError`` saying what to change. For ``gpu`` (a :data:`helpers.machine.GPUS` name), else this GPU,
-    the profile's, or RAM; ``available`` in bytes; ``copies``: models held at once."""
+    the profile's, or RAM ("auto" precision is resolved for that target, not this machine); ``available`` in bytes;
+    ``copies``: models held at once; ``batch``: ``label_batch_size`` x ``label_candidates`` by default. A model not yet
+    downloaded is checked against the free disk too."""
     here = gpu_summary()
     if isinstance(gpu, str):
         resolve_precision("auto", gpu)  # an unknown name raises, naming the known ones

@@ -74,8 +74,8 @@ def free_memory_here() -> tuple[float, str]:
 
 
 def prompt_tokens_of(settings: Settings, window: Optional[int] = None) -> int:
-    """About how many tokens one labeling prompt has, capped (as the labeler cuts) at ``window`` less
-    ``label_max_new_tokens``."""
+    """About how many tokens one labeling prompt has (whole documents: about 250 words each), capped (as the labeler
+    cuts) at ``window`` less ``label_max_new_tokens``; with whole documents and a ``window``, that bound."""
     bound = window - settings.label_max_new_tokens if window else None
     if settings.label_doc_words is None and bound:
         return bound

@@ -11,8 +11,9 @@ import pandas as pd
 
 
 def map_frame(x, y, topics, docs, margin: float = 0.05) -> pd.DataFrame:
-    """The points to draw: every topic's documents and the outliers near them (within ``margin``), outliers first;
-    ``attrs["left_off"]`` counts the rest, ``attrs["note"]`` says so."""
+    """The points to draw, with an ``outlier`` column: every topic's documents and the outliers near them (within
+    ``margin``, a fraction of the topics' extent on each axis), outliers first; ``attrs["left_off"]`` counts the rest,
+    ``attrs["note"]`` says so."""
     frame = pd.DataFrame({"x": np.asarray(x, float), "y": np.asarray(y, float), "Topic": [int(t) for t in topics],
                           "Length": [len(d) for d in docs]})
     frame["outlier"] = frame.Topic == -1

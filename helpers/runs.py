@@ -15,7 +15,7 @@ from .machine import quiet_noisy_loggers
 from .settings import PACKAGED_EMBEDDINGS, PACKAGED_LLM
 from .topics import open_embedding_model
 
-RUN_FORMAT_VERSION = 3  # read_run_settings refuses other versions
+RUN_FORMAT_VERSION = 3  # 2: labels.csv has source, confidence, the rubric's verdict; 3: no embedding-model pointer
 
 def topics_table(topic_model) -> pd.DataFrame:
     """``get_topic_info()`` with list columns joined into readable strings."""

@@ -29,8 +29,8 @@ def _headline(line: str) -> str:
 
 
 def collapse_repeats(line: str, prompt: str = "") -> str:
-    """``line`` with a phrase repeated side by side said once, unless the ``prompt`` doubles that word too ("Duran
-    Duran")."""
+    """``line`` (its first 40 words) with a phrase repeated side by side said once, unless the ``prompt`` doubles that
+    word too ("Duran Duran")."""
     words = line.split()
     key = [re.sub(r"[^\w']", "", w.lower()) for w in words]
     shown = " ".join(words_of(prompt))

@@ -200,7 +200,8 @@ def label_failures(
     """Every reason (``REASONS``) the strict rubric rejects ``label``; ``[]`` when it passes. Its words and facts must
     come from ``documents``, ``titles`` or ``vocabulary`` (facts also ``prompt``); ``budget_hit`` with the raw
     ``answer`` flags a cut label; ``fallback``: a keyword label; ``repaired_from`` (the answer's line before repair) is
-    checked for echoes and copies too. A label of up to ``LONG_LABEL_WORDS`` words failing on length alone passes."""
+    checked for echoes and copies too. A label of up to ``LONG_LABEL_WORDS`` words failing on length alone passes when judged against
+    ``documents``, ``titles`` or ``vocabulary`` (every word found there)."""
     from ._facts import invented_facts, names_a_judgment, names_no_subject
 
     if not isinstance(label, str) or not label.strip():
