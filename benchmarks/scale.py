@@ -587,7 +587,7 @@ def run_stage(name: str, work: Path) -> dict[str, Any]:
 
     resettable = reset_peak()  # then the baseline: read before the reset, memory freed in between left the peak
     baseline = status_mb("VmRSS")  # below it (2,695 MB against 2,696); VmHWM >= VmRSS from here on, within the
-    # kernel's per-CPU counting (32 pages a CPU: tests/test_scale_benchmark.py allows for it)
+    # kernel's per-CPU counting (a batch of pages a CPU: tests/test_scale_benchmark.py allows for it)
     start = time.perf_counter()
     watch_memory(name, work, start, baseline, resettable)
     info = STAGES[name][1](work)

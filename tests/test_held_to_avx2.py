@@ -37,11 +37,12 @@ def test_the_benchmarks_hold_the_cpu_as_make_test_avx2_does():
 
 
 def test_held_to_avx2_every_library_that_picks_kernels_by_the_cpu_reports_avx2():
-    if not re.search(r"\bavx2\b", Path("/proc/cpuinfo").read_text()):  # held to what it cannot run, OpenBLAS's
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    if not re.search(r"\bavx2\b", cpuinfo):  # held to what it cannot run, OpenBLAS's
         pytest.skip("this CPU has no AVX2: there is nothing to hold it to")  # Haswell kernels would crash
     report = benchmark("held_to_avx2").kernels(makefile_held())  # each library's own account, in a fresh process
     assert report["mkl"] and "AVX-512" not in report["mkl"], report
-    if "GenuineIntel" in Path("/proc/cpuinfo").read_text():  # on AMD, MKL names no code path ("Intel(R) Architecture
+    if "GenuineIntel" in cpuinfo:  # on AMD, MKL names no code path ("Intel(R) Architecture
         assert "AVX2" in report["mkl"], report  # processors", held or not: measured on an AMD EPYC with AVX-512)
     assert report["torch_capability"] == "AVX2"
     assert report["openblas"] == ["Haswell"], report
