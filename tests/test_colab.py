@@ -25,9 +25,6 @@ SIZES_BEFORE_ISSUE_34 = {
     "03_topic_modeling.ipynb": 308877, "04_visualization.ipynb": 328802, "05_evaluation.ipynb": 336324,
     "06_refining_topics.ipynb": 338027, "07_going_big.ipynb": 325060, "all_in_one.ipynb": 423822,
 }
-# Still over half of it: the all-in-one carries every notebook's cells (about 139 KB of lesson) besides the union of
-# their helpers (packed: about 82 KB). The others carry their helpers compressed (build_colab.pack).
-OVER_HALF = {"all_in_one.ipynb"}
 
 
 def test_colab_folder_is_exactly_what_the_generator_writes():
@@ -55,8 +52,8 @@ def test_each_edition_is_valid_and_self_contained(path):
     for cell in (install, helpers):  # collapsed in Colab: one title line shows
         assert cell.metadata.get("cellView") == "form" and cell.source.startswith("#@title ")
     solutions = [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
-    assert len(solutions) >= 2 and all(c.metadata.get("cellView") == "form" and c.source.startswith("#@title Solution")
-                                       for c in solutions)
+    assert path.name == "all_in_one.ipynb" or len(solutions) >= 2  # the all-in-one's: in each notebook's edition
+    assert all(c.metadata.get("cellView") == "form" and c.source.startswith("#@title Solution") for c in solutions)
     assert "git clone" not in "".join(sources)
     assert any(build_colab.HELPERS_MARK in s for s in sources) and any("profile_for_this_machine" in s for s in sources)
     assert "colab.research.google.com/github/" in nb.cells[0].source
@@ -228,17 +225,30 @@ def test_packing_survives_a_round_trip_and_gives_the_same_bytes_on_any_build():
 
 
 @pytest.mark.parametrize("path", EDITIONS, ids=lambda p: p.name)
-def test_each_edition_is_smaller_than_when_it_carried_every_helper(path):
-    assert path.stat().st_size < SIZES_BEFORE_ISSUE_34[path.name]
-
-
-@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="carries every "
-                                                                          "notebook's cells (OVER_HALF)"))
-                                  if p.name in OVER_HALF else p for p in EDITIONS], ids=lambda p: p.name)
 def test_each_edition_is_under_half_its_size_when_it_carried_every_helper(path):
-    """The target of issue 34; the editions in OVER_HALF miss it (strict: one that reaches it fails until its mark
-    goes)."""
+    """The target of issue 34: the helpers packed (build_colab.pack), only those the notebook imports; the all-in-one
+    (every notebook's lesson, about 139 KB, and the union of their helpers) without the exercises' solutions."""
     assert path.stat().st_size < SIZES_BEFORE_ISSUE_34[path.name] / 2
+
+
+def test_the_all_in_one_runs_every_lesson_cell_and_sends_the_exercises_to_each_notebooks_edition():
+    """Run all runs the lessons, as the runner does; the exercises are read here and worked in the notebook's own
+    edition, which has every solution."""
+    cells = nbformat.read(REPO / "colab" / "all_in_one.ipynb", as_version=4).cells
+    sources = [c.source for c in cells]
+    assert not [c for c in cells if "solution" in c.metadata.get("tags", []) or "#@title Solution" in c.source]
+    headings = [c.source for c in cells if c.cell_type == "markdown" and c.source.startswith("## Exercises")]
+    notebooks = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert len(headings) == len(notebooks)
+    for path, heading in zip(notebooks, headings):
+        assert f"({build_colab.edition_url(path.stem)})" in heading, heading
+        edition = [c.source for c in nbformat.read(REPO / "colab" / f"{path.stem}.ipynb", as_version=4).cells]
+        for cell in nbformat.read(path, as_version=4).cells[2:]:
+            if "solution" in cell.metadata.get("tags", []):
+                body = cell.source.split("\n", 1)[1] if cell.source.startswith("# Solution\n") else cell.source
+                assert any(s.endswith(body) for s in edition), f"{path.name}: a solution is missing from its edition"
+            elif not cell.source.startswith("## Exercises"):
+                assert cell.source in sources, f"{path.name}: a lesson cell is missing from the all-in-one"
 
 
 def test_keep_on_drive_puts_the_run_folder_on_the_mounted_drive_and_does_nothing_outside_colab(tmp_path, monkeypatch,

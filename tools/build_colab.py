@@ -11,7 +11,8 @@ Never edit colab/*.ipynb by hand: edit notebooks/ or helpers/ and run this scrip
 they import, :func:`helpers_for`; for 04-07 also notebook 03's, which they run when its results
 are missing: ``tools.run.READS_FROM``), and switch to the offline profile when the runtime has
 no GPU. The all-in-one edition chains every notebook in one kernel under one merged parameters
-cell, and writes the union of its notebooks' helpers.
+cell, and writes the union of its notebooks' helpers; it runs the lessons, as the runner does, and leaves
+the exercises' solutions to each notebook's own edition.
 """
 
 from __future__ import annotations
@@ -122,10 +123,14 @@ def helpers_for(sources: list[str]) -> tuple[str, ...]:
     return tuple(sorted(names, key=lambda n: (n != "__init__.py", n)))
 
 
+def edition_url(name: str) -> str:
+    """Where Colab opens ``colab/<name>.ipynb`` from GitHub."""
+    return f"https://colab.research.google.com/github/{GITHUB_REPO}/blob/main/colab/{name}.ipynb"
+
+
 def badge(name: str) -> str:
     """Markdown for the "Open in Colab" badge of ``colab/<name>.ipynb``."""
-    url = f"https://colab.research.google.com/github/{GITHUB_REPO}/blob/main/colab/{name}.ipynb"
-    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
+    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({edition_url(name)})"
 
 
 def install_cell() -> str:
@@ -355,7 +360,7 @@ FREE_CELL = (
 
 
 def all_in_one(paths: list[Path]) -> nbformat.NotebookNode:
-    """Every notebook in one: one merged parameters cell, then each notebook's cells in order."""
+    """Every notebook in one: one merged parameters cell, then each notebook's cells in order (no solutions)."""
     sources = [nbformat.read(p, as_version=4) for p in paths]
     merged: dict[str, str] = {}
     for nb in sources:
@@ -371,12 +376,24 @@ def all_in_one(paths: list[Path]) -> nbformat.NotebookNode:
     )
     cells = [markdown(intro), code(colab_parameters("\n".join(merged.values())), ("parameters",)),
              form(code(install_cell())), code(SWITCH_CELL), form(code(results_cell(reads_results=False)))]
-    for i, nb in enumerate(sources):
+    for i, (path, nb) in enumerate(zip(paths, sources)):
         if i:  # each notebook loads its own model; in one kernel the last one's must go first
             cells.append(form(code(FREE_CELL)))
         cells.append(markdown(nb.cells[0].source))
-        cells += [copy(c) for c in nb.cells[2:]]
+        cells += [exercises_elsewhere(path.stem) if c.source.startswith(EXERCISES) else copy(c)
+                  for c in nb.cells[2:] if "solution" not in c.metadata.get("tags", [])]
     return notebook(with_helpers(cells, runs_03=False))  # the union of its notebooks' helpers
+
+
+EXERCISES = "## Exercises"
+
+
+def exercises_elsewhere(name: str) -> nbformat.NotebookNode:
+    """Notebook ``name``'s "## Exercises" cell as the all-in-one shows it: it runs the lessons, as ``tools/run.py``
+    does (solutions run only when asked), and leaves the exercises' work to the notebook's own edition, linked."""
+    return markdown(f"{EXERCISES}\n\nShort ones, for a workshop: work them in "
+                    f"[this notebook's own edition]({edition_url(name)}), "
+                    "where each has its solution; this one runs the lessons only.")
 
 
 def build() -> dict[str, str]:
