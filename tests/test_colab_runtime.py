@@ -19,9 +19,10 @@ from build_colab import HELPERS_MARK  # noqa: E402
 pytestmark = pytest.mark.colab_runtime
 SAMPLE = 200
 FAKE_TOKEN = "hf_FAKE-colab-test-token-never-real-0123"
-# 04 to 07 each run notebook 03 first in their fresh runtime: 04 shows that path; 05's, 06's and 07's own cells run in
-# the all-in-one edition (its asserts cover theirs), and test_colab.py checks that each edition writes every helper
-# it imports. Each fresh runtime costs minutes on a 2-core machine (5 min for 07), so CI runs them once (issue 36).
+# 04 to 07 each run notebook 03 first in their fresh runtime: 04 shows that path; 05's, 06's and 07's lesson cells run
+# in the all-in-one edition (its asserts cover theirs; their solutions run in test_notebooks.py, through the runner's
+# --exercises), and test_colab.py checks that each edition writes every helper it imports. Each fresh runtime costs
+# minutes on a 2-core machine (5 min for 07), so CI runs them once (issue 36).
 RUNS_03_FIRST_ELSEWHERE = {"05_evaluation", "06_refining_topics", "07_going_big"}
 EDITIONS = sorted(p.stem for p in (REPO / "colab").glob("*.ipynb") if p.stem not in RUNS_03_FIRST_ELSEWHERE)
 COUNT_LLMS_ALIVE = """

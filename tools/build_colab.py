@@ -350,6 +350,7 @@ def edition(path: Path) -> nbformat.NotebookNode:
     return notebook(with_helpers(cells + [copy(c) for c in rest], runs_03))
 
 
+EXERCISES = "## Exercises"
 FREE_CELL = (
     "#@title Free the previous notebook's LLM (one model in memory at a time: a T4 holds one 13B model)\n"
     "from helpers.machine import free_memory\n\n"
@@ -385,15 +386,11 @@ def all_in_one(paths: list[Path]) -> nbformat.NotebookNode:
     return notebook(with_helpers(cells, runs_03=False))  # the union of its notebooks' helpers
 
 
-EXERCISES = "## Exercises"
-
-
 def exercises_elsewhere(name: str) -> nbformat.NotebookNode:
     """Notebook ``name``'s "## Exercises" cell as the all-in-one shows it: it runs the lessons, as ``tools/run.py``
     does (solutions run only when asked), and leaves the exercises' work to the notebook's own edition, linked."""
-    return markdown(f"{EXERCISES}\n\nShort ones, for a workshop: work them in "
-                    f"[this notebook's own edition]({edition_url(name)}), "
-                    "where each has its solution; this one runs the lessons only.")
+    return markdown(f"{EXERCISES}\n\nShort ones, for a workshop: work them in [notebook {name[:2]}'s own edition]"
+                    f"({edition_url(name)}), which has their solutions; this all-in-one edition runs the lessons only.")
 
 
 def build() -> dict[str, str]:
